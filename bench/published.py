@@ -1,0 +1,98 @@
+"""Published tables in the seed's markdown format, and how to compare against them.
+
+The seed (../shared/reference/vlm-r1-ovd-800ta2.md, copied to reports/reference/) prints
+RPS with two decimals and times with three, so a measured value is compared with the
+interval its published figure was rounded from: 0.04 RPS stands for [0.035, 0.045).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from bench.errors import UserError
+from bench.metrics import BY_KEY, SEED_COLUMNS
+
+REFERENCE_DIR = Path(__file__).resolve().parent.parent / "reports" / "reference"
+SEED_REFERENCE = REFERENCE_DIR / "vlm-r1-ovd-800ta2.md"
+SEED_HEADER = ["Conc.", *(BY_KEY[k].label for k in SEED_COLUMNS)]
+
+# Acceptance tolerances of the simulator profiles against their published tables.
+TOLERANCE = {
+    "rps": 0.10,
+    "latency_avg_s": 0.10,
+    "latency_p99_s": 0.10,
+    "output_tok_s": 0.10,
+    "ttft_avg_s": 0.25,
+    "tpot_avg_s": 0.10,
+    "tpot_p99_s": 0.10,
+}
+
+Table = dict[int, dict[str, float]]
+
+
+def parse_seed_tables(text: str, source: str = "<text>") -> dict[str, Table]:
+    """Every seed-format table in a markdown text, keyed by the heading above it.
+
+    Cells are stored as printed: seconds, tokens/s, requests/s, success rate in %.
+    """
+    tables: dict[str, Table] = {}
+    heading = ""
+    lines = text.splitlines()
+    i = 0
+    while i < len(lines):
+        line = lines[i].strip()
+        # A heading continued on the next line keeps its first line.
+        if line.startswith("#") and not (i and lines[i - 1].strip().startswith("#")):
+            heading = line.lstrip("#").strip()
+        if line.startswith("|") and "Conc." in line:
+            header = [c.strip() for c in line.strip("|").split("|")]
+            if header != SEED_HEADER:
+                missing = [c for c in SEED_HEADER if c not in header]
+                raise UserError(
+                    f"{source}:{i + 1}: table columns differ from the seed's "
+                    f"(missing: {', '.join(missing) or 'none'}; "
+                    f"expected: {' | '.join(SEED_HEADER)})"
+                )
+            table: Table = {}
+            i += 2  # skip the |---| rule
+            while i < len(lines) and lines[i].strip().startswith("|"):
+                cells = [c.strip() for c in lines[i].strip().strip("|").split("|")]
+                if len(cells) != len(SEED_HEADER):
+                    raise UserError(
+                        f"{source}:{i + 1}: expected {len(SEED_HEADER)} cells, got {len(cells)}"
+                    )
+                try:
+                    conc = int(cells[0])
+                    row = {
+                        k: float(re.sub(r"%$", "", v))
+                        for k, v in zip(SEED_COLUMNS, cells[1:], strict=True)
+                    }
+                except ValueError:
+                    raise UserError(f"{source}:{i + 1}: non-numeric cell in {cells}") from None
+                table[conc] = row
+                i += 1
+            tables[heading] = table
+            continue
+        i += 1
+    return tables
+
+
+def load_seed_reference() -> dict[str, Table]:
+    """The seed's published tables, keyed by the first word of their heading."""
+    tables = parse_seed_tables(SEED_REFERENCE.read_text(), str(SEED_REFERENCE))
+    return {title.split()[0]: table for title, table in tables.items()}
+
+
+# Which simulator profile is calibrated against which published table.
+PROFILE_TABLES = {"ascend-800ta2-vllm": "vllm-ascend", "xllm-800ta2": "xLLM"}
+
+
+def relative_error(key: str, measured: float, published: float) -> float:
+    """Relative distance of `measured` from the interval `published` was rounded from."""
+    half = 0.5 * 10 ** -BY_KEY[key].digits
+    low, high = published - half, published + half
+    if low <= measured <= high:
+        return 0.0
+    edge = high if measured > high else low
+    return (measured - edge) / published

@@ -1,0 +1,1 @@
+"""The reference simulator: an OpenAI-compatible VLM server whose timings are known."""

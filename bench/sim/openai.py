@@ -1,0 +1,287 @@
+"""OpenAI request parsing and vLLM-shaped responses, without sockets.
+
+`parse_request` turns a request body into what the engine needs (prompt and image token
+counts, output length, streaming options) or raises `ApiError` with the status and
+message vLLM would give. `Chunks` renders the SSE byte strings of one response.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import io
+import json
+import math
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+import jinja2.sandbox
+from PIL import Image, UnidentifiedImageError
+
+from bench.sim.profile import Profile
+from bench.tokenizer import CHAT_TEMPLATE, load_fast
+
+IMAGE_FACTOR = 28  # Qwen2.5-VL: 14-pixel patches merged 2x2
+Image.MAX_IMAGE_PIXELS = 16384 * 16384
+
+
+def _compact(obj: Any) -> str:
+    """JSON without spaces, as vLLM's pydantic models serialise."""
+    return json.dumps(obj, separators=(",", ":"))
+
+
+class ApiError(Exception):
+    """An HTTP error answer: status, vLLM's error type and a message."""
+
+    def __init__(self, status: int, message: str, kind: str = "BadRequestError") -> None:
+        super().__init__(message)
+        self.status = status
+        self.kind = kind
+
+    def body(self) -> bytes:
+        return _compact(
+            {"error": {"message": str(self), "type": self.kind, "param": None, "code": self.status}}
+        ).encode()
+
+
+@dataclass(frozen=True)
+class ParsedRequest:
+    chat: bool
+    model: str
+    prompt_tokens: int
+    image_tokens: int
+    images: int
+    image_digests: tuple[str, ...]
+    max_tokens: int
+    min_tokens: int
+    ignore_eos: bool
+    stream: bool
+    include_usage: bool
+    prompt_sha: str
+
+
+def smart_resize(height: int, width: int, profile: Profile) -> tuple[int, int]:
+    """Qwen2.5-VL's resize: multiples of 28 pixels within [min_pixels, max_pixels]."""
+    if min(height, width) <= 0:
+        raise ValueError("image has no pixels")
+    if max(height, width) / min(height, width) > 200:
+        raise ValueError(f"aspect ratio {max(height, width) / min(height, width):.0f} exceeds 200")
+    f = IMAGE_FACTOR
+    h_bar = max(f, round(height / f) * f)
+    w_bar = max(f, round(width / f) * f)
+    if h_bar * w_bar > profile.image_max_pixels:
+        beta = math.sqrt(height * width / profile.image_max_pixels)
+        h_bar = max(f, math.floor(height / beta / f) * f)
+        w_bar = max(f, math.floor(width / beta / f) * f)
+    elif h_bar * w_bar < profile.image_min_pixels:
+        beta = math.sqrt(profile.image_min_pixels / (height * width))
+        h_bar = math.ceil(height * beta / f) * f
+        w_bar = math.ceil(width * beta / f) * f
+    return h_bar, w_bar
+
+
+def image_tokens(height: int, width: int, profile: Profile) -> int:
+    """Tokens one image becomes: one per 28x28 block after resizing (640x640 -> 529)."""
+    h, w = smart_resize(height, width, profile)
+    return (h // IMAGE_FACTOR) * (w // IMAGE_FACTOR)
+
+
+def decode_image(url: str, index: int) -> tuple[int, int, str]:
+    """(height, width, digest) of a base64 data-URL image; ApiError if it is not one."""
+    if not url.startswith("data:"):
+        raise ApiError(
+            400,
+            f"image {index}: only base64 data URLs are accepted "
+            f"(the simulator fetches nothing), got {url[:40]!r}",
+        )
+    header, sep, payload = url.partition(",")
+    if not sep or ";base64" not in header or not header[5:].startswith("image/"):
+        raise ApiError(400, f"image {index}: expected 'data:image/<type>;base64,<data>'")
+    try:
+        raw = base64.b64decode(payload, validate=True)
+    except (binascii.Error, ValueError):
+        raise ApiError(400, f"image {index}: invalid base64 data") from None
+    try:
+        with Image.open(io.BytesIO(raw)) as img:
+            width, height = img.size
+            img.verify()
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        raise ApiError(400, f"image {index}: cannot decode image ({exc})") from None
+    return height, width, hashlib.sha1(raw).hexdigest()
+
+
+@cache
+def _template() -> jinja2.Template:
+    env = jinja2.sandbox.ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True)
+    return env.from_string(CHAT_TEMPLATE)
+
+
+def _int_field(body: dict[str, Any], name: str, default: int | None, minimum: int) -> int | None:
+    value = body.get(name, default)
+    if value is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+        raise ApiError(400, f"{name} must be an integer >= {minimum}, got {value!r}")
+    return value
+
+
+def parse_request(raw: bytes, chat: bool, profile: Profile, tokenizer_dir: str) -> ParsedRequest:
+    try:
+        body = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ApiError(400, f"request body is not valid JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise ApiError(400, "request body must be a JSON object")
+    model = body.get("model", profile.served_model_name)
+    if model != profile.served_model_name:
+        raise ApiError(404, f"The model `{model}` does not exist.", "NotFoundError")
+    if _int_field(body, "n", 1, 1) != 1:
+        raise ApiError(400, "n > 1 is not supported by the simulator")
+    tokenizer = load_fast(tokenizer_dir)
+    images: list[tuple[int, int, str]] = []
+    if chat:
+        messages = body.get("messages")
+        if not isinstance(messages, list) or not messages:
+            raise ApiError(400, "messages must be a non-empty list")
+        text_parts: list[str] = []
+        for message in messages:
+            if not isinstance(message, dict) or "role" not in message:
+                raise ApiError(400, "each message must be an object with a role")
+            content = message.get("content")
+            if isinstance(content, str):
+                text_parts.append(content)
+                continue
+            if not isinstance(content, list):
+                raise ApiError(400, "message content must be a string or a list of parts")
+            for part in content:
+                kind = part.get("type") if isinstance(part, dict) else None
+                if kind == "text" and isinstance(part.get("text"), str):
+                    text_parts.append(part["text"])
+                elif kind == "image_url":
+                    url = part.get("image_url")
+                    url = url.get("url") if isinstance(url, dict) else url
+                    if not isinstance(url, str):
+                        raise ApiError(400, "image_url must hold a url string")
+                    images.append(decode_image(url, len(images) + 1))
+                    if len(images) > profile.max_images_per_request:
+                        raise ApiError(
+                            400,
+                            f"At most {profile.max_images_per_request} image(s) "
+                            "may be provided in one prompt.",
+                        )
+                else:
+                    raise ApiError(400, f"unsupported content part type {kind!r}")
+        try:
+            rendered = _template().render(messages=messages, add_generation_prompt=True)
+        except jinja2.TemplateError as exc:
+            raise ApiError(400, f"chat template failed: {exc}") from None
+        ids: list[int] = tokenizer.encode(rendered, add_special_tokens=False).ids
+        text = "\n".join(text_parts)
+    else:
+        prompt = body.get("prompt")
+        if isinstance(prompt, str):
+            ids = tokenizer.encode(prompt, add_special_tokens=False).ids
+            text = prompt
+        elif isinstance(prompt, list) and prompt and all(isinstance(t, int) for t in prompt):
+            ids, text = prompt, json.dumps(prompt)
+        else:
+            raise ApiError(400, "prompt must be a string or a non-empty list of token ids")
+    try:
+        per_image = [image_tokens(h, w, profile) for h, w, _ in images]
+    except ValueError as exc:
+        raise ApiError(400, f"image cannot be processed: {exc}") from None
+    # Each <|image_pad|> placeholder expands to the image's tokens, as in vLLM.
+    prompt_tokens = len(ids) + sum(n - 1 for n in per_image)
+    max_tokens = _int_field(body, "max_completion_tokens", None, 1)
+    max_tokens = _int_field(body, "max_tokens", max_tokens, 1)
+    if max_tokens is None:
+        max_tokens = max(1, profile.max_model_len - prompt_tokens)
+    if prompt_tokens + max_tokens > profile.max_model_len:
+        raise ApiError(
+            400,
+            f"This model's maximum context length is {profile.max_model_len} "
+            f"tokens. However, you requested {prompt_tokens + max_tokens} tokens "
+            f"({prompt_tokens} in the messages, {max_tokens} in the completion). "
+            "Please reduce the length of the messages or completion.",
+        )
+    min_tokens = _int_field(body, "min_tokens", 0, 0) or 0
+    if min_tokens > max_tokens:
+        raise ApiError(
+            400,
+            f"min_tokens ({min_tokens}) must be less than or equal to max_tokens ({max_tokens})",
+        )
+    stream = body.get("stream", False)
+    options = body.get("stream_options") or {}
+    if not isinstance(stream, bool) or not isinstance(options, dict):
+        raise ApiError(400, "stream must be a boolean and stream_options an object")
+    return ParsedRequest(
+        chat=chat,
+        model=model,
+        prompt_tokens=prompt_tokens,
+        image_tokens=sum(per_image),
+        images=len(images),
+        image_digests=tuple(d for _, _, d in images),
+        max_tokens=max_tokens,
+        min_tokens=min_tokens,
+        ignore_eos=bool(body.get("ignore_eos", False)),
+        stream=stream,
+        include_usage=bool(options.get("include_usage", False)),
+        prompt_sha=prompt_digest(text),
+    )
+
+
+def prompt_digest(text: str) -> str:
+    """Short digest of a request's text, to match client records with trace lines."""
+    return hashlib.sha1(text.encode()).hexdigest()[:16]
+
+
+class Chunks:
+    """Pre-rendered SSE pieces for one streamed response, in vLLM's shapes."""
+
+    def __init__(self, rid: str, created: int, model: str, chat: bool) -> None:
+        head = _compact(
+            {
+                "id": rid,
+                "object": "chat.completion.chunk" if chat else "text_completion",
+                "created": created,
+                "model": model,
+            }
+        )[:-1]
+        self._head = head.encode()
+        self._chat = chat
+        if chat:
+            self._open = b',"choices":[{"index":0,"delta":{"content":'
+            self._close = b'},"logprobs":null,"finish_reason":null}]}\n\n'
+            self._close_final = b'},"logprobs":null,"finish_reason":"%s","stop_reason":null}]}\n\n'
+        else:
+            self._open = b',"choices":[{"index":0,"text":'
+            self._close = b',"logprobs":null,"finish_reason":null,"stop_reason":null}]}\n\n'
+            self._close_final = b',"logprobs":null,"finish_reason":"%s","stop_reason":null}]}\n\n'
+
+    def role(self) -> bytes:
+        if not self._chat:
+            return b""
+        return (
+            b"data: " + self._head + b',"choices":[{"index":0,"delta":{"role":"assistant",'
+            b'"content":""},"logprobs":null,"finish_reason":null}]}\n\n'
+        )
+
+    def token(self, text_json: bytes, finish_reason: str | None = None) -> bytes:
+        close = self._close if finish_reason is None else self._close_final % finish_reason.encode()
+        return b"data: " + self._head + self._open + text_json + close
+
+    def usage(self, prompt: int, completion: int) -> bytes:
+        usage = _compact(
+            {
+                "prompt_tokens": prompt,
+                "total_tokens": prompt + completion,
+                "completion_tokens": completion,
+            }
+        ).encode()
+        return b"data: " + self._head + b',"choices":[],"usage":' + usage + b"}\n\n"
+
+    @staticmethod
+    def done() -> bytes:
+        return b"data: [DONE]\n\n"

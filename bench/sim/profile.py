@@ -1,0 +1,129 @@
+"""Simulator profiles: the timing model's parameters and fault switches, loaded from YAML.
+
+A profile describes one deployment (hardware + server + model) in *its own* seconds.
+`time_scale` multiplies every duration at run time, so a profile calibrated against a
+30-minute NPU sweep can be replayed in three minutes without editing it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    NonNegativeFloat,
+    ValidationError,
+    model_validator,
+)
+
+from bench.errors import UserError, format_validation_error
+
+PROFILE_DIR = Path(__file__).parent / "profiles"
+
+
+class Faults(BaseModel):
+    """Deliberate misbehaviour, for reliability tests. Every switch is off at 0."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    ready_delay_s: float = Field(0.0, ge=0, description="seconds before the port is bound")
+    error_every: int = Field(0, ge=0, description="every k-th completion request fails")
+    error_status: int = Field(500, description="HTTP status of those failures (500 or 429)")
+    drop_every: int = Field(0, ge=0, description="every k-th stream is cut mid-way")
+    drop_after_tokens: int = Field(1, ge=0, description="tokens sent before the cut")
+    exit_after_requests: int = Field(0, ge=0, description="exit when request n+1 arrives")
+    stall_every: int = Field(0, ge=0, description="the engine stalls on every k-th arrival")
+    stall_s: float = Field(0.0, ge=0, description="length of each stall")
+    truncate_output_tokens: int = Field(
+        0, ge=0, description="stop after this many tokens even with ignore_eos (a broken server)"
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> Faults:
+        if self.error_status not in (429, 500, 502, 503):
+            raise ValueError("error_status must be one of 429, 500, 502, 503")
+        if self.stall_every and self.stall_s <= 0:
+            raise ValueError("stall_every needs stall_s > 0")
+        return self
+
+
+class Profile(BaseModel):
+    """Parameters of the continuous-batching timing model (see engine.py for the model)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = "custom"
+    description: str = ""
+    served_model_name: str = "sim-model"
+    max_model_len: int = Field(16384, gt=0)
+    # Engine step costs, seconds of the modelled hardware.
+    decode_base_s: float = Field(gt=0, description="fixed cost of one engine step")
+    decode_per_seq_s: float = Field(0.0, ge=0, description="added per running sequence")
+    prefill_per_token_s: float = Field(0.0, ge=0, description="per prompt token prefilled")
+    per_image_s: float = Field(0.0, ge=0, description="vision encoder cost per image")
+    frontend_per_image_s: float = Field(
+        0.0, ge=0, description="serial front-end preprocessing per image (API server CPU)"
+    )
+    cold_image_s: list[NonNegativeFloat] = Field(
+        default_factory=list,
+        description="extra cost of the first steps that encode images, in order (warm-up)",
+    )
+    jitter: float = Field(0.0, ge=0, lt=0.5, description="relative s.d. of each step's cost")
+    # Scheduler limits, as vLLM's flags of the same names.
+    max_num_seqs: int = Field(256, gt=0)
+    max_num_batched_tokens: int = Field(8192, gt=0)
+    kv_cache_tokens: int = Field(262144, gt=0, description="KV-cache capacity in tokens")
+    # Image handling, as Qwen2.5-VL's processor.
+    max_images_per_request: int = Field(8, ge=0)
+    image_min_pixels: int = Field(56 * 56, gt=0)
+    image_max_pixels: int = Field(28 * 28 * 16384, gt=0)
+    # Output length when ignore_eos is not set: geometric with this mean (seeded).
+    natural_output_mean: float = Field(256.0, gt=1)
+    time_scale: float = Field(1.0, gt=0, description="multiplies every duration at run time")
+    faults: Faults = Field(default_factory=Faults)
+
+    @model_validator(mode="after")
+    def _check(self) -> Profile:
+        if self.image_min_pixels > self.image_max_pixels:
+            raise ValueError("image_min_pixels must not exceed image_max_pixels")
+        return self
+
+
+def builtin_profiles() -> list[str]:
+    return sorted(p.stem for p in PROFILE_DIR.glob("*.yaml"))
+
+
+def load_profile(name_or_path: str, overrides: dict[str, Any] | None = None) -> Profile:
+    """Load a built-in profile by name, or a YAML file by path, then apply overrides.
+
+    Overrides use dotted keys (`faults.error_every`) and are validated like the file.
+    """
+    path = Path(name_or_path)
+    if not path.suffix:
+        path = PROFILE_DIR / f"{name_or_path}.yaml"
+        if not path.exists():
+            raise UserError(
+                f"unknown profile {name_or_path!r}; built-in: {', '.join(builtin_profiles())}"
+            )
+    try:
+        data = yaml.safe_load(path.read_text())
+    except OSError as exc:
+        raise UserError(f"{path}: cannot read profile: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        raise UserError(f"{path}: YAML syntax error: {exc}".splitlines()[0]) from None
+    if not isinstance(data, dict):
+        raise UserError(f"{path}: a profile must be a mapping of fields")
+    for key, value in (overrides or {}).items():
+        target = data
+        *parents, leaf = key.split(".")
+        for part in parents:
+            target = target.setdefault(part, {})
+        target[leaf] = value
+    try:
+        return Profile.model_validate(data)
+    except ValidationError as exc:
+        raise UserError(format_validation_error(path, exc)) from None

@@ -1,0 +1,121 @@
+"""The timing model driven in simulated time by a closed-loop client, as evalscope drives it.
+
+This predicts, in milliseconds of CPU, what a sweep against the simulator will measure:
+it is how profiles are calibrated against published tables and how the timing model is
+unit-tested without sockets. The same `Engine` and `FrontEnd` serve the real server.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+from dataclasses import dataclass
+
+from bench import stats
+from bench.sim.engine import Engine, FrontEnd, Sequence, Step
+from bench.sim.profile import Profile
+
+
+@dataclass(frozen=True)
+class VirtualRequest:
+    start: float
+    ttft: float
+    latency: float
+    output_tokens: int
+
+    @property
+    def tpot(self) -> float:
+        return (
+            (self.latency - self.ttft) / (self.output_tokens - 1) if self.output_tokens > 1 else 0.0
+        )
+
+
+@dataclass(frozen=True)
+class VirtualLevel:
+    parallel: int
+    requests: list[VirtualRequest]
+    duration_s: float
+
+    def summary(self) -> dict[str, float]:
+        """The seed table's figures for this level (seconds, tokens/s, requests/s)."""
+        lat = [r.latency for r in self.requests]
+        ttft = [r.ttft for r in self.requests]
+        tpot = [r.tpot for r in self.requests]
+        tokens = sum(r.output_tokens for r in self.requests)
+        return {
+            "rps": len(self.requests) / self.duration_s,
+            "latency_avg_s": stats.mean(lat),
+            "latency_p99_s": stats.percentile(lat, 99),
+            "output_tok_s": tokens / self.duration_s,
+            "ttft_avg_s": stats.mean(ttft),
+            "ttft_p99_s": stats.percentile(ttft, 99),
+            "tpot_avg_s": stats.mean(tpot),
+            "tpot_p99_s": stats.percentile(tpot, 99),
+        }
+
+
+def run_closed_loop(
+    profile: Profile,
+    engine: Engine,
+    parallel: int,
+    number: int,
+    prompt_tokens: int,
+    images: int,
+    output_tokens: int,
+    client_delay_s: float = 0.0,
+    start: float = 0.0,
+) -> VirtualLevel:
+    """`number` requests, at most `parallel` in flight, each sent when a slot frees.
+
+    `client_delay_s` is added on the way in and on the way out (the client's own
+    per-request work). Pass the same `engine` to consecutive levels to keep its state
+    (a warm image encoder), as one server serves a whole sweep.
+    """
+    front = FrontEnd(profile)
+    counter = itertools.count()
+    events: list[tuple[float, int, str, object]] = []
+    sent_at: dict[int, float] = {}
+    done: list[VirtualRequest] = []
+    next_rid = itertools.count()
+
+    def send(t: float) -> None:
+        rid = next(next_rid)
+        sent_at[rid] = t
+        arrival = t + client_delay_s
+        seq = Sequence(rid, prompt_tokens, images, output_tokens, arrival)
+        heapq.heappush(events, (front.ready_time(arrival, images), next(counter), "ready", seq))
+
+    for _ in range(min(parallel, number)):
+        send(start)
+    now, busy, sent = start, False, min(parallel, number)
+    while events:
+        now, _, kind, obj = heapq.heappop(events)
+        if kind == "ready":
+            assert isinstance(obj, Sequence)
+            engine.add(obj)
+        else:
+            assert isinstance(obj, Step)
+            busy = False
+            for seq in engine.complete(obj, now):
+                if seq.finished is None:
+                    continue
+                assert seq.first_token is not None
+                t0 = sent_at[seq.rid]
+                done.append(
+                    VirtualRequest(
+                        t0,
+                        seq.first_token + client_delay_s - t0,
+                        seq.finished + client_delay_s - t0,
+                        seq.output_tokens,
+                    )
+                )
+                if sent < number:
+                    send(seq.finished + client_delay_s)
+                    sent += 1
+        # Events at the same instant are all applied before the next step is planned.
+        if not busy and engine.has_work() and (not events or events[0][0] > now):
+            step = engine.schedule(now)
+            heapq.heappush(events, (now + step.duration_s, next(counter), "step", step))
+            busy = True
+    end = max(r.start + r.latency for r in done)
+    return VirtualLevel(parallel, done, end - start)

@@ -1,0 +1,170 @@
+"""A real simulator process on a free loopback port, always stopped after the test."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+
+@dataclass
+class Stream:
+    status: int
+    events: list[tuple[float, Any]] = field(default_factory=list)  # (arrival time, json | "[DONE]")
+    error: str = ""
+
+    @property
+    def content_chunks(self) -> list[dict]:
+        return [
+            e
+            for _, e in self.events
+            if isinstance(e, dict)
+            and e.get("choices")
+            and (e["choices"][0].get("delta", {}).get("content") or e["choices"][0].get("text"))
+        ]
+
+
+@dataclass
+class Sim:
+    proc: subprocess.Popen
+    port: int
+    trace: Path
+    log: Path
+
+    def conn(self, timeout: float = 30) -> http.client.HTTPConnection:
+        return http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+
+    def get(self, path: str) -> tuple[int, bytes]:
+        c = self.conn()
+        c.request("GET", path)
+        r = c.getresponse()
+        return r.status, r.read()
+
+    def post(self, path: str, body: dict | bytes) -> tuple[int, Any]:
+        c = self.conn()
+        raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+        c.request("POST", path, raw, {"Content-Type": "application/json"})
+        r = c.getresponse()
+        data = r.read()
+        try:
+            return r.status, json.loads(data) if data else None
+        except json.JSONDecodeError:
+            return r.status, data
+
+    def stream(self, body: dict, path: str = "/v1/chat/completions") -> Stream:
+        c = self.conn()
+        c.request(
+            "POST",
+            path,
+            json.dumps({**body, "stream": True}).encode(),
+            {"Content-Type": "application/json"},
+        )
+        r = c.getresponse()
+        out = Stream(r.status)
+        if r.status != 200:
+            out.events.append((time.perf_counter(), json.loads(r.read())))
+            return out
+        try:
+            while True:
+                line = r.readline()
+                if not line:
+                    break
+                if line.startswith(b"data: "):
+                    payload = line[6:].strip()
+                    ev = "[DONE]" if payload == b"[DONE]" else json.loads(payload)
+                    out.events.append((time.perf_counter(), ev))
+        except (http.client.IncompleteRead, ConnectionError) as exc:
+            out.error = type(exc).__name__
+        return out
+
+    def trace_lines(self) -> list[dict]:
+        if not self.trace.exists():
+            return []
+        return [json.loads(x) for x in self.trace.read_text().splitlines()]
+
+
+def chat_body(text: str = "describe the image", max_tokens: int = 8, **extra: Any) -> dict:
+    return {
+        "model": "sim-model",
+        "max_tokens": max_tokens,
+        "ignore_eos": True,
+        "messages": [{"role": "user", "content": text}],
+        **extra,
+    }
+
+
+def start_sim(tmp_path: Path, *args: str, port: int = 0, wait: bool = True) -> Sim:
+    port_file = tmp_path / "port"
+    trace = tmp_path / "trace.jsonl"
+    log = tmp_path / "sim.log"
+    cmd = [
+        sys.executable,
+        "-m",
+        "bench",
+        "sim",
+        "--port",
+        str(port),
+        "--port-file",
+        str(port_file),
+        "--trace",
+        str(trace),
+        *args,
+    ]
+    with log.open("wb") as fh:
+        proc = subprocess.Popen(
+            cmd, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True, env=os.environ.copy()
+        )
+    sim = Sim(proc, port, trace, log)
+    if wait:
+        deadline = time.monotonic() + 30
+        while not port_file.exists() or not port_file.read_text():
+            if proc.poll() is not None or time.monotonic() > deadline:
+                stop(sim)
+                raise RuntimeError(f"simulator did not start: {log.read_text()[-2000:]}")
+            time.sleep(0.02)
+        sim.port = int(port_file.read_text())
+    return sim
+
+
+def stop(sim: Sim) -> None:
+    if sim.proc.poll() is None:
+        os.killpg(sim.proc.pid, signal.SIGTERM)
+        try:
+            sim.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            os.killpg(sim.proc.pid, signal.SIGKILL)
+            sim.proc.wait(10)
+
+
+@pytest.fixture
+def sim_factory(tmp_path: Path) -> Iterator[Callable[..., Sim]]:
+    """Start simulators with extra CLI flags; every one is stopped at teardown."""
+    started: list[Sim] = []
+    counter = iter(range(1000))
+
+    def factory(*args: str, port: int = 0, wait: bool = True) -> Sim:
+        d = tmp_path / f"sim{next(counter)}"
+        d.mkdir()
+        sim = start_sim(d, *args, port=port, wait=wait)
+        started.append(sim)
+        return sim
+
+    yield factory
+    for sim in started:
+        stop(sim)
+        assert sim.proc.poll() is not None, "simulator outlived its test"
+
+
+@pytest.fixture
+def sim(sim_factory: Callable[..., Sim]) -> Sim:
+    return sim_factory()
