@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,16 @@ _SIM_FLAGS: list[tuple[str, str, type, str]] = [
         "fault: stop after N tokens even with ignore_eos",
     ),
 ]
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
 
 
 def _parse_set(items: list[str]) -> dict[str, Any]:
@@ -77,6 +88,66 @@ def cmd_sim(args: argparse.Namespace) -> int:
     return 0
 
 
+def _scenario(args: argparse.Namespace) -> Any:
+    from bench.scenario import load_scenario
+
+    overrides = _parse_set(args.set)
+    if args.parallel:
+        overrides["sweep.parallel"] = args.parallel
+    if args.number:
+        overrides["sweep.number"] = args.number
+        overrides["sweep.requests_per_level"] = None
+    return load_scenario(args.scenario, overrides)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from bench import runner
+    from bench.report.markdown import seed_table
+
+    scenario = _scenario(args)
+    output_dir = Path(args.output_dir) if args.output_dir else None
+    if args.dry_run:
+        _, run_dir = runner.new_run_dir(scenario, output_dir)
+        print(runner.dry_run(scenario, run_dir))
+        return 0
+    # SIGTERM ends a run like Ctrl-C: stop the server, keep what is finished, exit 130.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    outcome = runner.run(scenario, output_dir)
+    table, notes = seed_table(outcome.run.levels)
+    print(table)
+    for note in notes:
+        print(note)
+    print(f"\nreport: {outcome.run_dir / 'report.md'}")
+    return 0 if outcome.run.status == "complete" else 1
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from bench.scenario import load_scenario
+
+    bad = 0
+    for path in args.files:
+        try:
+            scenario = load_scenario(path)
+        except UserError as exc:
+            print(f"invalid: {exc}", file=sys.stderr)
+            bad += 1
+        else:
+            print(f"ok: {path} ({scenario.name}, {len(scenario.sweep.levels())} levels)")
+    return EXIT_USER_ERROR if bad else 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from bench.report.markdown import render_report
+    from bench.results import read_run
+
+    run_dir = Path(args.run_dir)
+    run = read_run(run_dir)
+    out = run_dir / "report.md"
+    out.write_text(render_report(run))
+    print(out)
+    return 0
+
+
 def cmd_tokenizer(args: argparse.Namespace) -> int:
     from bench.tokenizer import ensure_tokenizer
 
@@ -109,6 +180,29 @@ def build_parser() -> argparse.ArgumentParser:
     for flag, field, type_, help_ in _SIM_FLAGS:
         sim.add_argument(flag, dest=field.replace(".", "__"), type=type_, help=help_)
     sim.set_defaults(func=cmd_sim)
+
+    run = sub.add_parser("run", help="run a scenario's sweep")
+    run.add_argument("scenario", help="scenario YAML file")
+    run.add_argument("--dry-run", action="store_true", help="print the commands, run nothing")
+    run.add_argument("--output-dir", help="instead of the scenario's output_dir")
+    run.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="FIELD=VALUE",
+        help="override a scenario field, dotted (load.max_tokens=64)",
+    )
+    run.add_argument("--parallel", type=_positive_int, nargs="+", help="override sweep.parallel")
+    run.add_argument("--number", type=_positive_int, nargs="+", help="override sweep.number")
+    run.set_defaults(func=cmd_run)
+
+    val = sub.add_parser("validate", help="check scenario files")
+    val.add_argument("files", nargs="+")
+    val.set_defaults(func=cmd_validate)
+
+    rep = sub.add_parser("report", help="re-render report.md from a run's run.json")
+    rep.add_argument("run_dir")
+    rep.set_defaults(func=cmd_report)
 
     tok = sub.add_parser("tokenizer", help="generate (once) the offline Qwen2-style tokenizer")
     tok.add_argument("--out", help="write it here instead of the cache")

@@ -20,6 +20,7 @@ from typing import Any
 import jinja2.sandbox
 from PIL import Image, UnidentifiedImageError
 
+from bench.digest import request_digest
 from bench.sim.profile import Profile
 from bench.tokenizer import CHAT_TEMPLATE, load_fast
 
@@ -59,7 +60,7 @@ class ParsedRequest:
     ignore_eos: bool
     stream: bool
     include_usage: bool
-    prompt_sha: str
+    request_sha: str
 
 
 def smart_resize(height: int, width: int, profile: Profile) -> tuple[int, int]:
@@ -145,21 +146,19 @@ def parse_request(raw: bytes, chat: bool, profile: Profile, tokenizer_dir: str) 
         messages = body.get("messages")
         if not isinstance(messages, list) or not messages:
             raise ApiError(400, "messages must be a non-empty list")
-        text_parts: list[str] = []
         for message in messages:
             if not isinstance(message, dict) or "role" not in message:
                 raise ApiError(400, "each message must be an object with a role")
             content = message.get("content")
             if isinstance(content, str):
-                text_parts.append(content)
                 continue
             if not isinstance(content, list):
                 raise ApiError(400, "message content must be a string or a list of parts")
             for part in content:
                 kind = part.get("type") if isinstance(part, dict) else None
                 if kind == "text" and isinstance(part.get("text"), str):
-                    text_parts.append(part["text"])
-                elif kind == "image_url":
+                    continue
+                if kind == "image_url":
                     url = part.get("image_url")
                     url = url.get("url") if isinstance(url, dict) else url
                     if not isinstance(url, str):
@@ -178,14 +177,12 @@ def parse_request(raw: bytes, chat: bool, profile: Profile, tokenizer_dir: str) 
         except jinja2.TemplateError as exc:
             raise ApiError(400, f"chat template failed: {exc}") from None
         ids: list[int] = tokenizer.encode(rendered, add_special_tokens=False).ids
-        text = "\n".join(text_parts)
     else:
         prompt = body.get("prompt")
         if isinstance(prompt, str):
             ids = tokenizer.encode(prompt, add_special_tokens=False).ids
-            text = prompt
         elif isinstance(prompt, list) and prompt and all(isinstance(t, int) for t in prompt):
-            ids, text = prompt, json.dumps(prompt)
+            ids = prompt
         else:
             raise ApiError(400, "prompt must be a string or a non-empty list of token ids")
     try:
@@ -228,13 +225,8 @@ def parse_request(raw: bytes, chat: bool, profile: Profile, tokenizer_dir: str) 
         ignore_eos=bool(body.get("ignore_eos", False)),
         stream=stream,
         include_usage=bool(options.get("include_usage", False)),
-        prompt_sha=prompt_digest(text),
+        request_sha=request_digest(body) or "",
     )
-
-
-def prompt_digest(text: str) -> str:
-    """Short digest of a request's text, to match client records with trace lines."""
-    return hashlib.sha1(text.encode()).hexdigest()[:16]
 
 
 class Chunks:

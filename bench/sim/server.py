@@ -2,8 +2,10 @@
 
 One asyncio task (`_engine_loop`) runs engine steps on an absolute schedule: each step
 ends at the previous step's end plus its modelled duration, so event-loop wake-up error
-never accumulates; only when the loop falls behind by more than a whole step does the
-schedule re-anchor to now (and the emitted TPOT then honestly drifts above the profile).
+(about a millisecond: the loop's timers have that resolution) never accumulates; steps
+that end late are caught up. Only when the loop falls behind by more than
+`MAX_CATCH_UP_S` (it is overloaded) does the schedule re-anchor to now, and the emitted
+TPOT then honestly drifts above the profile (benchmarks/sim_ceiling.py measures where).
 Request handlers wait on an event per request and write the tokens the engine emitted.
 
 Ground truth: with a trace file, every request leaves one JSON line with server times
@@ -15,6 +17,7 @@ the moments the first/last token were actually written to the socket.
 from __future__ import annotations
 
 import asyncio
+import gc
 import itertools
 import json
 import logging
@@ -40,12 +43,13 @@ from bench.tokenizer import _WORDS, load_fast
 log = logging.getLogger("bench.sim")
 EXIT_CRASH = 70  # what the process exits with when the exit fault fires
 MM_CACHE_ITEMS = 256
+MAX_CATCH_UP_S = 0.02
 
 
 @dataclass
 class TraceRecord:
     rid: int
-    prompt_sha: str
+    request_sha: str
     arrival: float
     engine: float | None = None
     admitted: float | None = None
@@ -117,13 +121,15 @@ class Simulator:
                 step = self.engine.schedule(now)
                 duration = step.duration_s + self._pending_stall
                 self._pending_stall = 0.0
-                if now - deadline > duration:
-                    deadline = now  # fell behind by more than a step: re-anchor
+                if now - deadline > MAX_CATCH_UP_S:
+                    deadline = now  # overloaded: give up the lost time
                 deadline += duration
                 delay = deadline - clock()
                 if delay > 0:
                     await asyncio.sleep(delay)
-                else:
+                # uvloop's millisecond timers may fire up to ~1 ms early: yield (and let
+                # handlers write) until the step's end, so no token leaves before its time.
+                while clock() < deadline:
                     await asyncio.sleep(0)
                 for seq in self.engine.complete(step, deadline):
                     event = self._events.get(seq.rid)
@@ -177,7 +183,7 @@ class Simulator:
         target, reason = self._output_plan(req, n)
         rec = TraceRecord(
             n,
-            req.prompt_sha,
+            req.request_sha,
             arrival,
             prompt_tokens=req.prompt_tokens,
             image_tokens=req.image_tokens,
@@ -255,6 +261,9 @@ class Simulator:
             upto = seq.output_tokens
             if drop_at is not None:
                 upto = min(upto, drop_at)
+            # Stamped as the bytes are handed to the socket, so a client can never have
+            # them before the trace says they were sent.
+            now = time.perf_counter()
             if resp is not None and upto > sent:
                 parts = [chunks.role()] if sent == 0 else []
                 for i in range(sent, upto):
@@ -263,7 +272,6 @@ class Simulator:
                         chunks.token(words[(seq.rid + i) % len(words)], reason if last else None)
                     )
                 await resp.write(b"".join(parts))
-            now = time.perf_counter()
             if sent == 0 and upto > 0:
                 rec.first_token = now
             elif upto > sent:
@@ -275,7 +283,7 @@ class Simulator:
             rec.output_tokens = sent
             if drop_at is not None and sent >= drop_at and resp is not None:
                 return _drop(request, resp, rec)
-        rec.last_token = time.perf_counter()
+        rec.last_token = last_write
         rec.outcome = reason
         if resp is None:
             text = "".join(
@@ -470,6 +478,10 @@ async def serve(
     except OSError as exc:
         await runner.cleanup()
         raise UserError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    # Everything allocated so far lives for the whole run: take it out of the collector's
+    # view, so a full collection cannot stall the engine loop for tens of milliseconds.
+    gc.collect()
+    gc.freeze()
     engine_task = asyncio.create_task(sim._engine_loop())
     bound = runner.addresses[0][1]
     log.info(

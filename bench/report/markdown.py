@@ -1,0 +1,146 @@
+"""The run report: the seed's table, exactly its columns and number formats, plus context."""
+
+from __future__ import annotations
+
+import dataclasses
+from functools import cache
+from typing import Any
+
+import jinja2
+
+from bench.metrics import BY_KEY, METRICS, SEED_COLUMNS
+from bench.published import SEED_HEADER
+from bench.results import LevelResult, RunResult
+
+NOT_HONOURED = "†"
+FAILED = "✗"
+
+
+def format_cell(key: str, value: float) -> str:
+    """A metric as the seed prints it (RPS 2 decimals, seconds 3, success rate 1 and %)."""
+    metric = BY_KEY[key]
+    text = f"{value:.{metric.digits}f}"
+    return f"{text}%" if key == "success_rate" else text
+
+
+def level_row(level: LevelResult) -> tuple[list[str], str | None]:
+    """The seed-table cells of one level, and a footnote when it must not be trusted."""
+    conc = str(level.parallel)
+    if level.status == "failed" or level.succeeded == 0:
+        cells = ["—"] * (len(SEED_COLUMNS) - 1) + [format_cell("success_rate", level.success_rate)]
+        return [f"{conc} {FAILED}", *cells], f"{FAILED} conc {conc}: {level.reason or level.status}"
+    cells = [format_cell(k, level.value(k)) for k in SEED_COLUMNS]
+    note = None
+    if not level.tokens_honoured:
+        conc = f"{conc} {NOT_HONOURED}"
+        note = (
+            f"{NOT_HONOURED} conc {level.parallel}: output length not honoured — "
+            f"{level.wrong_length} of {level.succeeded} requests did not produce "
+            f"{level.expected_output_tokens} tokens (got {level.output_tokens_min}"
+            f"..{level.output_tokens_max}); throughput and TPOT are not comparable"
+        )
+    elif level.status == "partial":
+        note = f"conc {level.parallel}: {level.reason}"
+    return [conc, *cells], note
+
+
+def seed_table(levels: list[LevelResult]) -> tuple[str, list[str]]:
+    """Markdown table in the seed's format (aligned), and its footnotes."""
+    rows, notes = [], []
+    for level in levels:
+        cells, note = level_row(level)
+        rows.append(cells)
+        if note:
+            notes.append(note)
+    widths = [
+        max(len(h), *(len(r[i]) for r in rows)) if rows else len(h)
+        for i, h in enumerate(SEED_HEADER)
+    ]
+
+    def line(cells: list[str]) -> str:
+        return "| " + " | ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)) + " |"
+
+    out = [line(SEED_HEADER), "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
+    out += [line(r) for r in rows]
+    return "\n".join(out), notes
+
+
+def rescale(level: LevelResult, time_scale: float) -> LevelResult:
+    """A simulator level in the modelled hardware's time: seconds / scale, rates * scale."""
+    out = dataclasses.replace(level, extra=dict(level.extra))
+    out.duration_s = level.duration_s / time_scale
+    for metric in METRICS:
+        if metric.unit == "s":
+            setattr(out, metric.key, level.value(metric.key) / time_scale)
+        elif metric.unit.endswith("/s"):
+            setattr(out, metric.key, level.value(metric.key) * time_scale)
+    return out
+
+
+def sim_time_scale(scenario: dict[str, Any]) -> float | None:
+    """The simulator's time scale when the run measured a time-scaled simulator."""
+    server = scenario.get("server", {})
+    scale = server.get("time_scale") if server.get("kind") == "sim" else None
+    return scale if scale not in (None, 1, 1.0) else None
+
+
+@cache
+def _env() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader("bench.report", "templates"),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def workload_summary(scenario: dict[str, Any]) -> str:
+    load = scenario["load"]
+    parts = [load["dataset"]]
+    if load["dataset"] == "random_vl":
+        parts.append(
+            f"{load['image_num']} × {load['image_width']}×{load['image_height']} "
+            f"{load['image_format']} image(s)"
+        )
+    prompt = (
+        f"{load['min_prompt_length']}"
+        if load["min_prompt_length"] == load["max_prompt_length"]
+        else f"{load['min_prompt_length']}–{load['max_prompt_length']}"
+    )
+    parts.append(f"{prompt}-token prompts")
+    out = (
+        f"exactly {load['max_tokens']}"
+        if load["min_tokens"] == load["max_tokens"]
+        else f"{load['min_tokens']}–{load['max_tokens']}"
+    )
+    parts.append(f"{out} output tokens" + (" (ignore_eos)" if load["ignore_eos"] else ""))
+    parts.append("streamed" if load["stream"] else "not streamed")
+    warmup = load.get("warmup_requests", 0)
+    parts.append(
+        "warm-up: one wave per level, not measured"
+        if warmup == "parallel"
+        else f"warm-up: {warmup} requests per level, not measured"
+        if warmup
+        else "no warm-up"
+    )
+    return ", ".join(parts)
+
+
+def render_report(run: RunResult) -> str:
+    table, notes = seed_table(run.levels)
+    scale = sim_time_scale(run.scenario)
+    rescaled = seed_table([rescale(lv, scale) for lv in run.levels])[0] if scale else ""
+    return (
+        _env()
+        .get_template("report.md.j2")
+        .render(
+            run=run,
+            table=table,
+            notes=notes,
+            workload=workload_summary(run.scenario),
+            prov=run.provenance,
+            time_scale=scale,
+            rescaled=rescaled,
+        )
+    )

@@ -1,0 +1,160 @@
+"""Normalised results: one `LevelResult` per (parallel, number) level, one `RunResult` per run.
+
+All times are seconds and all rates per second, whatever units evalscope printed. A run
+is written after every level (`write_run`: temp file, then rename), so an interrupted
+sweep keeps what it finished. `schema_version` changes whenever a field changes meaning.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import tempfile
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from bench.errors import UserError
+
+SCHEMA_VERSION = 1
+
+
+@dataclass
+class LevelResult:
+    parallel: int
+    number: int
+    status: str = "ok"  # ok | failed (no usable measurement) | partial (interrupted)
+    reason: str = ""  # why it is not ok, or what was flagged
+    succeeded: int = 0
+    failed: int = 0
+    duration_s: float = 0.0
+    rps: float = 0.0
+    latency_avg_s: float = 0.0
+    latency_p50_s: float = 0.0
+    latency_p90_s: float = 0.0
+    latency_p99_s: float = 0.0
+    ttft_avg_s: float = 0.0
+    ttft_p50_s: float = 0.0
+    ttft_p99_s: float = 0.0
+    tpot_avg_s: float = 0.0
+    tpot_p50_s: float = 0.0
+    tpot_p99_s: float = 0.0
+    itl_avg_s: float = 0.0
+    output_tok_s: float = 0.0
+    total_tok_s: float = 0.0
+    input_tokens_avg: float = 0.0
+    output_tokens_avg: float = 0.0
+    # Output-length check: with a fixed length (min == max tokens), how many successful
+    # requests produced a different count (from the server's usage), and the range seen.
+    expected_output_tokens: int | None = None
+    output_tokens_min: int = 0
+    output_tokens_max: int = 0
+    wrong_length: int = 0
+    raw_dir: str = ""  # relative to the run directory
+    started_at: str = ""
+    finished_at: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def success_rate(self) -> float:
+        sent = self.succeeded + self.failed
+        return 100.0 * self.succeeded / sent if sent else 0.0
+
+    @property
+    def tokens_honoured(self) -> bool:
+        return self.expected_output_tokens is None or self.wrong_length == 0
+
+    def value(self, key: str) -> float:
+        """A metric by its key (bench.metrics), derived ones included."""
+        return float(getattr(self, key))
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> LevelResult:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+@dataclass
+class RunResult:
+    run_id: str
+    scenario_name: str
+    scenario: dict[str, Any]
+    scenario_hash: str
+    provenance: dict[str, Any]
+    levels: list[LevelResult] = field(default_factory=list)
+    status: str = "running"  # running | complete | failed | interrupted
+    schema_version: int = SCHEMA_VERSION
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        for level, obj in zip(data["levels"], self.levels, strict=True):
+            level["success_rate"] = obj.success_rate
+            level["tokens_honoured"] = obj.tokens_honoured
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RunResult:
+        return cls(
+            run_id=data["run_id"],
+            scenario_name=data["scenario_name"],
+            scenario=data["scenario"],
+            scenario_hash=data["scenario_hash"],
+            provenance=data.get("provenance", {}),
+            levels=[LevelResult.from_dict(lv) for lv in data.get("levels", [])],
+            status=data.get("status", "complete"),
+            schema_version=data.get("schema_version", SCHEMA_VERSION),
+        )
+
+
+CSV_FIELDS = [f.name for f in fields(LevelResult) if f.name not in ("extra",)] + [
+    "success_rate",
+    "tokens_honoured",
+]
+
+
+def levels_csv(run: RunResult) -> str:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=["run_id", *CSV_FIELDS], lineterminator="\n")
+    writer.writeheader()
+    for row in run.to_dict()["levels"]:
+        writer.writerow({"run_id": run.run_id, **{k: row[k] for k in CSV_FIELDS}})
+    return out.getvalue()
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def write_run(run: RunResult, run_dir: Path) -> None:
+    """run.json and levels.csv, each replaced atomically."""
+    _atomic_write(run_dir / "run.json", json.dumps(run.to_dict(), indent=2) + "\n")
+    _atomic_write(run_dir / "levels.csv", levels_csv(run))
+
+
+def read_run(run_dir: Path) -> RunResult:
+    path = run_dir / "run.json" if run_dir.is_dir() else run_dir
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise UserError(f"{path}: no such run (expected a run directory with run.json)") from None
+    except (OSError, json.JSONDecodeError) as exc:
+        raise UserError(f"{path}: unreadable run.json: {exc}") from None
+    if not isinstance(data, dict) or "levels" not in data or "run_id" not in data:
+        raise UserError(f"{path}: not a vlm-bench run.json (missing run_id/levels)")
+    version = data.get("schema_version")
+    if version != SCHEMA_VERSION:
+        raise UserError(
+            f"{path}: schema_version {version!r} is not supported "
+            f"(this vlm-bench reads {SCHEMA_VERSION})"
+        )
+    try:
+        return RunResult.from_dict(data)
+    except (KeyError, TypeError) as exc:
+        raise UserError(f"{path}: malformed run.json: {exc}") from None

@@ -1,0 +1,359 @@
+"""Scenario files: typed models of a sweep, loaded from YAML with `extends:` and overrides.
+
+A typo (`paralell:`) or an impossible value fails loudly with the file, the dotted field
+and what is allowed; nothing silently falls back to a default. `extends: other.yaml`
+(relative to the file) deep-merges this file over another. `scenario_hash` identifies
+the resolved scenario in every result.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    NonNegativeInt,
+    PositiveFloat,
+    PositiveInt,
+    ValidationError,
+    model_validator,
+)
+
+from bench.errors import UserError
+
+GENERATED_TOKENIZER = "generated"  # model.tokenizer_path value: the project's own tokenizer
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ModelSpec(Strict):
+    served_name: str = Field(min_length=1, description="the name clients send as `model`")
+    path: str | None = Field(None, description="weights folder, as the server sees it")
+    tokenizer_path: str | None = Field(
+        None, description=f"tokenizer folder for evalscope ('{GENERATED_TOKENIZER}' = offline one)"
+    )
+
+
+class VllmServe(Strict):
+    """`vllm serve MODEL --flag value …`, flags in the order given."""
+
+    executable: list[str] = Field(default_factory=lambda: ["vllm", "serve"], min_length=1)
+    model: str = Field(min_length=1)
+    args: dict[str, str | int | float | bool | None] = Field(default_factory=dict)
+
+    def argv(self) -> list[str]:
+        out = [*self.executable, self.model]
+        for flag, value in self.args.items():
+            name = flag if flag.startswith("-") else f"--{flag}"
+            if value is True or value is None:
+                out.append(name)
+            elif value is not False:
+                out += [name, str(value)]
+        return out
+
+
+class _ServerBase(Strict):
+    env: dict[str, str] = Field(default_factory=dict)
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65535)
+    ready_timeout_s: PositiveFloat = 600.0
+
+
+class SimServer(_ServerBase):
+    kind: Literal["sim"]
+    port: int = Field(0, ge=0, le=65535, description="0 = any free port")
+    profile: str = "fast"
+    time_scale: PositiveFloat | None = None
+    seed: int = 0
+    args: list[str] = Field(default_factory=list, description="extra `vlm-bench sim` flags")
+
+
+class CommandServer(_ServerBase):
+    kind: Literal["command"]
+    argv: list[str] | None = Field(None, min_length=1)
+    vllm: VllmServe | None = None
+
+    @model_validator(mode="after")
+    def _one_command(self) -> CommandServer:
+        if (self.argv is None) == (self.vllm is None):
+            raise ValueError("give exactly one of argv and vllm")
+        return self
+
+    def command(self) -> list[str]:
+        return self.argv if self.argv is not None else self.vllm.argv()  # type: ignore[union-attr]
+
+
+class DockerServer(CommandServer):
+    kind: Literal["docker"]  # type: ignore[assignment]
+    image: str = Field(min_length=1)
+    devices: list[str] = Field(default_factory=list)
+    volumes: list[str] = Field(default_factory=list, description="host:container[:ro]")
+    container_name: str | None = None
+    shm_size: str | None = None
+    docker_args: list[str] = Field(default_factory=list, description="more `docker run` flags")
+
+
+class ExternalServer(_ServerBase):
+    kind: Literal["external"]
+    url: str = Field(pattern=r"^https?://[^/]+$", description="base URL, e.g. http://10.0.0.5:8000")
+
+
+Server = Annotated[
+    SimServer | CommandServer | DockerServer | ExternalServer, Field(discriminator="kind")
+]
+
+
+class LoadSpec(Strict):
+    api: Literal["openai"] = "openai"
+    endpoint: Literal["/v1/chat/completions", "/v1/completions"] = "/v1/chat/completions"
+    dataset: Literal["random_vl", "random"] = "random_vl"
+    image_width: PositiveInt = 640
+    image_height: PositiveInt = 640
+    image_format: Literal["RGB", "RGBA"] = "RGB"
+    image_num: PositiveInt = 1
+    min_prompt_length: PositiveInt = 100
+    max_prompt_length: PositiveInt = 100
+    prefix_length: NonNegativeInt = 0
+    min_tokens: NonNegativeInt = 512
+    max_tokens: PositiveInt = 512
+    ignore_eos: bool = True
+    stream: bool = True
+    seed: int = 0
+    warmup_requests: NonNegativeInt | Literal["parallel"] = Field(
+        "parallel", description="unmeasured requests before each level; 'parallel' = one wave"
+    )
+    request_timeout_s: PositiveInt = 600
+    extra_body: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _ranges(self) -> LoadSpec:
+        if self.min_tokens > self.max_tokens:
+            raise ValueError(
+                f"min_tokens ({self.min_tokens}) must not exceed max_tokens ({self.max_tokens})"
+            )
+        if self.min_prompt_length > self.max_prompt_length:
+            raise ValueError(
+                f"min_prompt_length ({self.min_prompt_length}) must not exceed "
+                f"max_prompt_length ({self.max_prompt_length})"
+            )
+        return self
+
+    def warmup_for(self, parallel: int) -> int:
+        return parallel if self.warmup_requests == "parallel" else self.warmup_requests
+
+    @property
+    def fixed_output_tokens(self) -> int | None:
+        """The exact output length every request must produce, when the load fixes one."""
+        if self.min_tokens == self.max_tokens and self.ignore_eos:
+            return self.max_tokens
+        return None
+
+
+class SweepSpec(Strict):
+    parallel: list[PositiveInt] = Field(min_length=1)
+    number: list[PositiveInt] | None = None
+    requests_per_level: str | None = Field(None, pattern=r"^[1-9][0-9]*x$", description="e.g. 4x")
+
+    @model_validator(mode="after")
+    def _counts(self) -> SweepSpec:
+        if (self.number is None) == (self.requests_per_level is None):
+            raise ValueError("give exactly one of number and requests_per_level")
+        if self.number is not None and len(self.number) != len(self.parallel):
+            raise ValueError(
+                f"number has {len(self.number)} entries but parallel has "
+                f"{len(self.parallel)}; they are paired level by level"
+            )
+        return self
+
+    def levels(self) -> list[tuple[int, int]]:
+        if self.number is not None:
+            return list(zip(self.parallel, self.number, strict=True))
+        factor = int(self.requests_per_level[:-1])  # type: ignore[index]
+        return [(p, factor * p) for p in self.parallel]
+
+
+class SloSpec(Strict):
+    ttft_p99_s: PositiveFloat | None = None
+    tpot_p99_s: PositiveFloat | None = None
+
+
+class Scenario(Strict):
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+    description: str = ""
+    hardware: str = ""
+    backend: str = ""
+    model: ModelSpec
+    server: Server
+    load: LoadSpec = Field(default_factory=LoadSpec)
+    sweep: SweepSpec
+    slo: SloSpec = Field(default_factory=SloSpec)
+    output_dir: str = "reports"
+
+    @model_validator(mode="after")
+    def _tokenizer(self) -> Scenario:
+        if self.load.dataset in ("random_vl", "random") and not (
+            self.model.tokenizer_path or self.model.path
+        ):
+            raise ValueError(
+                f"model.tokenizer_path is required by dataset {self.load.dataset} "
+                "(a local tokenizer folder, or 'generated')"
+            )
+        return self
+
+    @property
+    def tokenizer_path(self) -> str:
+        return self.model.tokenizer_path or self.model.path or GENERATED_TOKENIZER
+
+
+def scenario_hash(scenario: Scenario) -> str:
+    canonical = json.dumps(scenario.model_dump(mode="json"), sort_keys=True)
+    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+# ---- loading ----------------------------------------------------------------------------
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise UserError(f"{path}: no such file") from None
+    except OSError as exc:
+        raise UserError(f"{path}: cannot read: {exc.strerror}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f":{mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise UserError(f"{path}{where}: YAML syntax error: {problem}") from None
+    if not isinstance(data, dict):
+        raise UserError(
+            f"{path}: a scenario must be a mapping of fields, got {type(data).__name__}"
+        )
+    return data
+
+
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """Deep merge: mappings merge key by key, everything else is replaced.
+
+    A mapping whose `kind` differs from the parent's (a docker server becoming a
+    command) replaces it whole: the fields of one kind mean nothing to another.
+    """
+    out = dict(base)
+    for key, value in over.items():
+        if (
+            isinstance(value, dict)
+            and isinstance(out.get(key), dict)
+            and value.get("kind", out[key].get("kind")) == out[key].get("kind")
+        ):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _resolve(path: Path, chain: tuple[Path, ...]) -> dict[str, Any]:
+    path = path.resolve()
+    if path in chain:
+        cycle = " -> ".join(p.name for p in (*chain, path))
+        raise UserError(f"{chain[0]}: extends: circular ({cycle})")
+    data = _read_yaml(path)
+    parent = data.pop("extends", None)
+    if parent is None:
+        return data
+    if not isinstance(parent, str):
+        raise UserError(f"{path}: extends: must be a file name, got {parent!r}")
+    return _merge(_resolve(path.parent / parent, (*chain, path)), data)
+
+
+def set_dotted(data: dict[str, Any], key: str, value: Any) -> None:
+    target = data
+    *parents, leaf = key.split(".")
+    for part in parents:
+        nxt = target.setdefault(part, {})
+        if not isinstance(nxt, dict):
+            raise UserError(f"--set {key}: {part} is not a mapping")
+        target = nxt
+    target[leaf] = value
+
+
+def load_scenario(path: Path | str, overrides: dict[str, Any] | None = None) -> Scenario:
+    """Load, resolve `extends:`, apply dotted overrides, validate."""
+    path = Path(path)
+    data = _resolve(path, ())
+    for key, value in (overrides or {}).items():
+        set_dotted(data, key, value)
+    try:
+        return Scenario.model_validate(data)
+    except ValidationError as exc:
+        raise UserError(describe_error(path, exc)) from None
+
+
+def describe_error(source: Path, exc: ValidationError) -> str:
+    """One line: file, dotted field (union tags dropped), the problem, what is allowed."""
+    err = exc.errors()[0]
+    loc = [str(p) for p in err["loc"]]
+    if (
+        loc[:1] == ["server"]
+        and len(loc) > 1
+        and loc[1] in ("sim", "command", "docker", "external")
+    ):
+        loc.pop(1)  # pydantic puts the discriminator value into the path
+    field = ".".join(loc)
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        allowed = _allowed_fields(err["loc"])
+        msg = f"unknown field; allowed: {', '.join(allowed)}" if allowed else "unknown field"
+    elif kind == "missing":
+        msg = "field required"
+    elif kind == "union_tag_invalid":
+        msg = "kind must be one of sim, command, docker, external"
+    elif kind == "union_tag_not_found":
+        msg = "kind is required (sim, command, docker, external)"
+    else:
+        msg = re.sub(r"^Value error, ", "", err["msg"])
+    more = f" (+{len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
+    return f"{source}: {field + ': ' if field else ''}{msg}{more}"
+
+
+def _allowed_fields(loc: tuple[Any, ...]) -> list[str]:
+    """The field names a model accepts at the parent of `loc`."""
+    model: Any = Scenario
+    for part in loc[:-1]:
+        if isinstance(part, int):
+            continue
+        if model is Scenario and part == "server":
+            continue
+        if part in ("sim", "command", "docker", "external"):
+            model = {
+                "sim": SimServer,
+                "command": CommandServer,
+                "docker": DockerServer,
+                "external": ExternalServer,
+            }[part]
+            continue
+        field = model.model_fields.get(part)
+        if field is None:
+            return []
+        ann = field.annotation
+        model = next(
+            (
+                a
+                for a in getattr(ann, "__args__", (ann,))
+                if isinstance(a, type) and issubclass(a, BaseModel)
+            ),
+            None,
+        )
+        if model is None:
+            return []
+    return sorted(model.model_fields)

@@ -1,0 +1,252 @@
+"""Server lifecycle: launch (simulator, command, container) or attach (external), wait until
+ready, keep the log, and always tear down what was started.
+
+Commands are argv lists, never shell strings. Launched servers run in their own process
+group; teardown sends SIGINT, then SIGTERM, then SIGKILL to the whole group (vLLM's API
+server, engine core and workers all go), and `docker stop`/`docker rm` for containers.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+
+from bench.errors import UserError
+from bench.scenario import CommandServer, DockerServer, ExternalServer, Scenario, SimServer
+
+READY_POLL_S = 0.5
+STOP_WAIT_S = 10.0
+
+
+def sim_argv(
+    spec: SimServer, served_name: str, tokenizer: str, port_file: Path, trace: Path
+) -> list[str]:
+    argv = [
+        sys.executable,
+        "-m",
+        "bench",
+        "sim",
+        "--profile",
+        spec.profile,
+        "--host",
+        spec.host,
+        "--port",
+        str(spec.port),
+        "--port-file",
+        str(port_file),
+        "--model",
+        served_name,
+        "--seed",
+        str(spec.seed),
+        "--tokenizer",
+        tokenizer,
+        "--trace",
+        str(trace),
+    ]
+    if spec.time_scale is not None:
+        argv += ["--time-scale", str(spec.time_scale)]
+    return [*argv, *spec.args]
+
+
+def docker_argv(spec: DockerServer, scenario_name: str) -> list[str]:
+    """`docker run` for the scenario: devices, mounts, env, the port on host loopback."""
+    name = spec.container_name or f"vlm-bench-{scenario_name}"
+    argv = ["docker", "run", "--rm", "--name", name]
+    for dev in spec.devices:
+        argv += ["--device", dev]
+    for vol in spec.volumes:
+        argv += ["-v", vol]
+    for key, value in spec.env.items():
+        argv += ["-e", f"{key}={value}"]
+    if spec.shm_size:
+        argv += ["--shm-size", spec.shm_size]
+    argv += ["-p", f"{spec.host}:{spec.port}:{spec.port}", *spec.docker_args, spec.image]
+    return [*argv, *spec.command()]
+
+
+def server_argv(scenario: Scenario, tokenizer: str, run_dir: Path) -> list[str]:
+    """What will be started for this scenario ([] for an external server)."""
+    spec = scenario.server
+    if isinstance(spec, SimServer):
+        return sim_argv(
+            spec,
+            scenario.model.served_name,
+            tokenizer,
+            run_dir / "sim.port",
+            run_dir / "sim-trace.jsonl",
+        )
+    if isinstance(spec, DockerServer):
+        return docker_argv(spec, scenario.name)
+    if isinstance(spec, CommandServer):
+        return spec.command()
+    return []
+
+
+def base_url(scenario: Scenario) -> str:
+    spec = scenario.server
+    if isinstance(spec, ExternalServer):
+        return spec.url
+    return f"http://{spec.host}:{spec.port}"
+
+
+def port_in_use(host: str, port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return True
+    return False
+
+
+def _get(url: str, timeout: float = 5.0) -> tuple[int, bytes]:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as resp:
+            return resp.status, resp.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, b""
+
+
+@dataclass
+class ServerHandle:
+    """A started (or attached) server. Use as a context manager: exit always stops it."""
+
+    scenario: Scenario
+    argv: list[str]
+    log_path: Path
+    url: str
+    proc: subprocess.Popen[bytes] | None = None
+    container: str | None = None
+    started_at: float = field(default_factory=time.monotonic)
+
+    def log_offset(self) -> int:
+        return self.log_path.stat().st_size if self.log_path.exists() else 0
+
+    def log_tail(self, lines: int = 5) -> str:
+        if not self.log_path.exists():
+            return "(no server output)"
+        text = self.log_path.read_text(errors="replace").strip().splitlines()
+        return " | ".join(line.strip() for line in text[-lines:]) or "(no server output)"
+
+    def alive(self) -> bool:
+        return self.proc is None or self.proc.poll() is None
+
+    def wait_ready(self) -> float:
+        """Poll /health, then /v1/models until the served name appears; seconds waited."""
+        spec = self.scenario.server
+        name = self.scenario.model.served_name
+        deadline = self.started_at + spec.ready_timeout_s
+        stage = "/health"
+        while True:
+            if self.proc is not None and self.proc.poll() is not None:
+                raise UserError(
+                    f"server exited with status {self.proc.returncode} before it "
+                    f"was ready; last output: {self.log_tail()}"
+                )
+            try:
+                status, body = _get(self.url + stage)
+                if stage == "/health" and status == 200:
+                    stage = "/v1/models"
+                    continue
+                if stage == "/v1/models" and status == 200:
+                    served = [m.get("id") for m in json.loads(body).get("data", [])]
+                    if name in served:
+                        return time.monotonic() - self.started_at
+                    raise UserError(
+                        f"{self.url}/v1/models serves {served}, not model.served_name {name!r}"
+                    )
+            except (urllib.error.URLError, ConnectionError, TimeoutError, OSError, ValueError):
+                pass
+            if time.monotonic() > deadline:
+                raise UserError(
+                    f"server not ready after {spec.ready_timeout_s:g} s "
+                    f"(waiting for {stage}); last output: {self.log_tail()}"
+                )
+            time.sleep(READY_POLL_S)
+
+    def stop(self) -> None:
+        """SIGINT, SIGTERM, SIGKILL to the process group; docker stop/rm for containers."""
+        if self.container:
+            for cmd in (
+                ["docker", "stop", "-t", "10", self.container],
+                ["docker", "rm", "-f", self.container],
+            ):
+                subprocess.run(cmd, capture_output=True, timeout=60, check=False)
+        if self.proc is None:
+            return
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGKILL):
+            if self.proc.poll() is not None:
+                return
+            try:
+                os.killpg(self.proc.pid, sig)
+            except ProcessLookupError:
+                return
+            try:
+                self.proc.wait(STOP_WAIT_S)
+            except subprocess.TimeoutExpired:
+                continue
+
+    def __enter__(self) -> ServerHandle:
+        return self
+
+    def __exit__(
+        self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+
+def start(scenario: Scenario, tokenizer: str, run_dir: Path) -> ServerHandle:
+    """Launch the scenario's server (or attach to an external one); not yet ready."""
+    spec = scenario.server
+    log_path = run_dir / "server.log"
+    argv = server_argv(scenario, tokenizer, run_dir)
+    if isinstance(spec, ExternalServer):
+        return ServerHandle(scenario, [], log_path, spec.url)
+    if spec.port and port_in_use(spec.host, spec.port):
+        raise UserError(
+            f"server.port: {spec.host}:{spec.port} is already in use; stop what "
+            "listens there or choose another port"
+        )
+    env = {**os.environ, **spec.env}
+    with log_path.open("ab") as fh:
+        try:
+            proc = subprocess.Popen(
+                argv,
+                stdout=fh,
+                stderr=subprocess.STDOUT,
+                env=env,
+                start_new_session=True,
+                cwd=run_dir,
+            )
+        except FileNotFoundError:
+            raise UserError(f"server command not found: {argv[0]!r}") from None
+    handle = ServerHandle(
+        scenario,
+        argv,
+        log_path,
+        base_url(scenario),
+        proc,
+        container=argv[argv.index("--name") + 1] if isinstance(spec, DockerServer) else None,
+    )
+    if isinstance(spec, SimServer) and spec.port == 0:
+        handle.url = f"http://{spec.host}:{_wait_port_file(handle, run_dir / 'sim.port')}"
+    return handle
+
+
+def _wait_port_file(handle: ServerHandle, port_file: Path) -> int:
+    deadline = time.monotonic() + handle.scenario.server.ready_timeout_s
+    while not (port_file.exists() and port_file.read_text().strip()):
+        if not handle.alive() or time.monotonic() > deadline:
+            handle.stop()
+            raise UserError(f"simulator did not start; last output: {handle.log_tail()}")
+        time.sleep(0.05)
+    return int(port_file.read_text())
