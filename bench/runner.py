@@ -148,20 +148,20 @@ def _measure_level(
     recorded = level.succeeded + level.failed
     if interrupted or outcome.timed_out:
         why = "interrupted" if interrupted else "timed out"
-        level.status = "partial" if level.succeeded else "failed"
-        level.reason = "; ".join(
-            filter(None, [f"{why} after {recorded} of {number} requests", level.reason])
-        )
+        _flag(level, "partial", f"{why} after {recorded} of {number} requests")
     elif outcome.returncode not in (0, None):
-        level.reason = "; ".join(
-            filter(None, [f"evalscope exited {outcome.returncode}", level.reason])
-        )
+        _flag(level, level.status, f"evalscope exited {outcome.returncode}")
     if not handle.alive():
-        level.status = "failed" if not level.succeeded else level.status
-        level.reason = "; ".join(filter(None, [f"server died: {handle.log_tail()}", level.reason]))
+        _flag(level, "partial", f"server died: {handle.log_tail()}")
     if interrupted:
         raise _Interrupted(level)
     return level
+
+
+def _flag(level: LevelResult, status: str, reason: str) -> None:
+    """Put `reason` first; a level with no successful request is failed whatever else."""
+    level.status = status if level.succeeded else "failed"
+    level.reason = "; ".join(filter(None, [reason, level.reason]))
 
 
 class _Interrupted(KeyboardInterrupt):
@@ -217,9 +217,9 @@ def run(
                         raise
                     result.levels.append(level)
                     write_run(result, run_dir)
-                    if level.status == "failed":
+                    if level.status == "failed" or not handle.alive():
                         result.status = "failed"
-                        console.print(f"[red]level conc {p} failed:[/] {level.reason}")
+                        console.print(f"[red]level conc {p}: {level.status}:[/] {level.reason}")
                         break
                 else:
                     result.status = "complete"

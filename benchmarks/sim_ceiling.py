@@ -26,7 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks._sim import SimProcess  # noqa: E402
+from bench.sim.process import SimProcess  # noqa: E402
 
 STEP_MS = [10.0, 4.0, 2.0, 1.0, 0.5, 0.3, 0.2, 0.15, 0.1, 0.07, 0.05]
 DRIFT_LIMIT = 0.02
@@ -56,14 +56,15 @@ async def _client(url: str, streams: int, tokens: int) -> None:
 def measure(step_s: float, streams: int, tokens: int) -> tuple[float, float, float]:
     """(mean emitted TPOT, p99 emitted TPOT, simulator CPU seconds per wall second)."""
     with tempfile.TemporaryDirectory() as tmp:
-        overrides = [
+        fields = [
             f"decode_base_s={step_s}",
             "decode_per_seq_s=0",
             "prefill_per_token_s=0",
             "per_image_s=0",
             "jitter=0",
         ]
-        with SimProcess(Path(tmp), "fast", overrides, cpu=0) as sim:
+        args = ["--profile", "fast", *(a for f in fields for a in ("--set", f))]
+        with SimProcess(Path(tmp), args, cpu=0) as sim:
             client = [
                 sys.executable,
                 __file__,

@@ -44,6 +44,7 @@ log = logging.getLogger("bench.sim")
 EXIT_CRASH = 70  # what the process exits with when the exit fault fires
 MM_CACHE_ITEMS = 256
 MAX_CATCH_UP_S = 0.02
+SPIN_S = 0.0015
 
 
 @dataclass
@@ -124,11 +125,12 @@ class Simulator:
                 if now - deadline > MAX_CATCH_UP_S:
                     deadline = now  # overloaded: give up the lost time
                 deadline += duration
-                delay = deadline - clock()
+                # The loop's timers have millisecond resolution and fire up to ~1 ms
+                # early or late: sleep until just before the step's end, then yield
+                # (handlers keep writing) until it, so tokens leave neither early nor late.
+                delay = deadline - clock() - SPIN_S
                 if delay > 0:
                     await asyncio.sleep(delay)
-                # uvloop's millisecond timers may fire up to ~1 ms early: yield (and let
-                # handlers write) until the step's end, so no token leaves before its time.
                 while clock() < deadline:
                     await asyncio.sleep(0)
                 for seq in self.engine.complete(step, deadline):

@@ -4,10 +4,6 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
-import signal
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -15,6 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from bench.sim.process import SimProcess
 
 
 @dataclass
@@ -34,12 +32,8 @@ class Stream:
         ]
 
 
-@dataclass
-class Sim:
-    proc: subprocess.Popen
-    port: int
-    trace: Path
-    log: Path
+class Sim(SimProcess):
+    """The simulator process plus small HTTP helpers."""
 
     def conn(self, timeout: float = 30) -> http.client.HTTPConnection:
         return http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
@@ -103,49 +97,6 @@ def chat_body(text: str = "describe the image", max_tokens: int = 8, **extra: An
     }
 
 
-def start_sim(tmp_path: Path, *args: str, port: int = 0, wait: bool = True) -> Sim:
-    port_file = tmp_path / "port"
-    trace = tmp_path / "trace.jsonl"
-    log = tmp_path / "sim.log"
-    cmd = [
-        sys.executable,
-        "-m",
-        "bench",
-        "sim",
-        "--port",
-        str(port),
-        "--port-file",
-        str(port_file),
-        "--trace",
-        str(trace),
-        *args,
-    ]
-    with log.open("wb") as fh:
-        proc = subprocess.Popen(
-            cmd, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True, env=os.environ.copy()
-        )
-    sim = Sim(proc, port, trace, log)
-    if wait:
-        deadline = time.monotonic() + 30
-        while not port_file.exists() or not port_file.read_text():
-            if proc.poll() is not None or time.monotonic() > deadline:
-                stop(sim)
-                raise RuntimeError(f"simulator did not start: {log.read_text()[-2000:]}")
-            time.sleep(0.02)
-        sim.port = int(port_file.read_text())
-    return sim
-
-
-def stop(sim: Sim) -> None:
-    if sim.proc.poll() is None:
-        os.killpg(sim.proc.pid, signal.SIGTERM)
-        try:
-            sim.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            os.killpg(sim.proc.pid, signal.SIGKILL)
-            sim.proc.wait(10)
-
-
 @pytest.fixture
 def sim_factory(tmp_path: Path) -> Iterator[Callable[..., Sim]]:
     """Start simulators with extra CLI flags; every one is stopped at teardown."""
@@ -155,13 +106,13 @@ def sim_factory(tmp_path: Path) -> Iterator[Callable[..., Sim]]:
     def factory(*args: str, port: int = 0, wait: bool = True) -> Sim:
         d = tmp_path / f"sim{next(counter)}"
         d.mkdir()
-        sim = start_sim(d, *args, port=port, wait=wait)
+        sim = Sim(d, args, port=port, wait=wait)
         started.append(sim)
         return sim
 
     yield factory
     for sim in started:
-        stop(sim)
+        sim.stop()
         assert sim.proc.poll() is not None, "simulator outlived its test"
 
 

@@ -150,3 +150,27 @@ def test_chunks_are_vllm_shaped_json() -> None:
     comp = json.loads(Chunks("cmpl-1", 1, "m", chat=False).token(b'"x"')[len(b"data: ") :])
     assert comp["choices"][0]["text"] == "x" and comp["object"] == "text_completion"
     assert c.done() == b"data: [DONE]\n\n"
+
+
+@pytest.mark.parametrize(
+    "messages",
+    [
+        [{"role": "user", "content": "hello"}],
+        [{"role": "system", "content": "be brief"}, {"role": "user", "content": "hi"}],
+        [{"role": "user", "content": [text("find the car"), image("data:x")]}],
+        [
+            {"role": "user", "content": [image("data:x"), text("a"), image("data:y"), text("b")]},
+            {"role": "assistant", "content": "[1, 2]"},
+            {"role": "user", "content": "more"},
+        ],
+    ],
+)
+def test_python_rendering_matches_the_jinja_chat_template(messages: list[dict]) -> None:
+    import jinja2.sandbox
+
+    from bench.sim.openai import render_chat
+    from bench.tokenizer import CHAT_TEMPLATE
+
+    env = jinja2.sandbox.ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True)
+    expected = env.from_string(CHAT_TEMPLATE).render(messages=messages, add_generation_prompt=True)
+    assert render_chat(messages) == expected
