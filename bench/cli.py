@@ -12,7 +12,7 @@ from typing import Any
 import yaml
 
 from bench import __version__
-from bench.errors import EXIT_INTERRUPTED, EXIT_USER_ERROR, UserError
+from bench.errors import EXIT_INTERRUPTED, EXIT_RUN_FAILED, EXIT_USER_ERROR, UserError
 
 # Simulator flags that map one-to-one onto profile fields.
 _SIM_FLAGS: list[tuple[str, str, type, str]] = [
@@ -104,7 +104,17 @@ def cmd_run(args: argparse.Namespace) -> int:
     from bench import runner
     from bench.report.markdown import seed_table
 
-    scenario = _scenario(args)
+    resume = Path(args.resume) if args.resume else None
+    if resume is not None:
+        if args.scenario or args.set or args.parallel or args.number or args.dry_run:
+            raise UserError(
+                "--resume takes only the run directory: the scenario is the one kept in it"
+            )
+        scenario = runner.scenario_of(resume)
+    elif args.scenario:
+        scenario = _scenario(args)
+    else:
+        raise UserError("run needs a scenario file (or --resume RUN_DIR)")
     output_dir = Path(args.output_dir) if args.output_dir else None
     if args.dry_run:
         _, run_dir = runner.new_run_dir(scenario, output_dir)
@@ -112,13 +122,19 @@ def cmd_run(args: argparse.Namespace) -> int:
         return 0
     # SIGTERM ends a run like Ctrl-C: stop the server, keep what is finished, exit 130.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
-    outcome = runner.run(scenario, output_dir)
+    outcome = runner.run(scenario, output_dir, resume=resume)
     table, notes = seed_table(outcome.run.levels)
     print(table)
     for note in notes:
         print(note)
+    for incident in outcome.run.incidents:
+        print(
+            f"incident at conc {incident['parallel']}: {incident['kind']}"
+            f"{' (restarted)' if incident.get('restarted') else ''}: {incident['detail']}"
+        )
     print(f"\nreport: {outcome.run_dir / 'report.md'}")
-    return 0 if outcome.run.status == "complete" else 1
+    ok = outcome.run.status == "complete" and not outcome.run.incidents
+    return 0 if ok else EXIT_RUN_FAILED
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
@@ -182,7 +198,12 @@ def build_parser() -> argparse.ArgumentParser:
     sim.set_defaults(func=cmd_sim)
 
     run = sub.add_parser("run", help="run a scenario's sweep")
-    run.add_argument("scenario", help="scenario YAML file")
+    run.add_argument("scenario", nargs="?", help="scenario YAML file")
+    run.add_argument(
+        "--resume",
+        metavar="RUN_DIR",
+        help="finish a partial run: re-run its levels that are not ok",
+    )
     run.add_argument("--dry-run", action="store_true", help="print the commands, run nothing")
     run.add_argument("--output-dir", help="instead of the scenario's output_dir")
     run.add_argument(
@@ -221,7 +242,7 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.func(args))
     except UserError as exc:
         print(f"vlm-bench: error: {exc}", file=sys.stderr)
-        return EXIT_USER_ERROR
+        return exc.exit_code
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
 

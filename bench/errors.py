@@ -12,7 +12,8 @@ from pathlib import Path
 from pydantic import ValidationError
 
 EXIT_OK = 0
-EXIT_REGRESSION = 1
+EXIT_REGRESSION = 1  # gate: a confirmed regression
+EXIT_RUN_FAILED = 1  # run: a level failed, or the server died or never got ready
 EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130
 
@@ -21,6 +22,12 @@ class UserError(Exception):
     """A mistake in input the user controls; the message is shown as is."""
 
     exit_code = EXIT_USER_ERROR
+
+
+class ServerError(UserError):
+    """The server under test failed (never ready, died, refused the warm-up): exit 1."""
+
+    exit_code = EXIT_RUN_FAILED
 
 
 def format_validation_error(source: Path | str, exc: ValidationError) -> str:

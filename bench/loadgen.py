@@ -35,7 +35,6 @@ import json
 import os
 import signal
 import sqlite3
-import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -45,6 +44,7 @@ from importlib import metadata
 from pathlib import Path
 
 from bench.errors import UserError
+from bench.proc import spawn, stop_group
 from bench.scenario import Scenario
 
 EVALSCOPE_MIN = (1, 14, 1)
@@ -224,20 +224,13 @@ def run_level(
     """
     env = {**os.environ, **{k: v for k, v in CHILD_ENV.items() if k not in os.environ}}
     with log.open("ab") as fh:
-        proc = subprocess.Popen(
-            argv,
-            stdout=fh,
-            stderr=subprocess.STDOUT,
-            env=env,
-            start_new_session=True,
-            cwd=log.parent,
-        )
+        proc = spawn(argv, fh, env=env, cwd=log.parent)
     deadline = time.monotonic() + timeout_s
     last = (-1, -1)
     try:
         while proc.poll() is None:
             if time.monotonic() > deadline:
-                _stop(proc)
+                stop_group(proc)
                 return LevelRun(proc.returncode, timed_out=True)
             counts = _count_rows(db)
             if progress and counts != last:
@@ -245,26 +238,11 @@ def run_level(
                 last = counts
             time.sleep(0.25)
     except KeyboardInterrupt:
-        _stop(proc, first=signal.SIGINT)
+        stop_group(proc, ((signal.SIGINT, 15.0), (signal.SIGKILL, 5.0)))
         raise
     if progress:
         progress(*_count_rows(db))
     return LevelRun(proc.returncode)
-
-
-def _stop(proc: subprocess.Popen[bytes], first: int = signal.SIGTERM) -> None:
-    """Signal the child's process group, escalating to SIGKILL."""
-    for sig, wait in ((first, 15.0), (signal.SIGKILL, 5.0)):
-        if proc.poll() is not None:
-            return
-        try:
-            os.killpg(proc.pid, sig)
-        except ProcessLookupError:
-            return
-        try:
-            proc.wait(wait)
-        except subprocess.TimeoutExpired:
-            continue
 
 
 def _child_main() -> None:

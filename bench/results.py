@@ -25,6 +25,7 @@ SCHEMA_VERSION = 1
 class LevelResult:
     parallel: int
     number: int
+    index: int = 0  # 1-based position in the sweep
     status: str = "ok"  # ok | failed (no usable measurement) | partial (interrupted)
     reason: str = ""  # why it is not ok, or what was flagged
     succeeded: int = 0
@@ -85,6 +86,7 @@ class RunResult:
     provenance: dict[str, Any]
     levels: list[LevelResult] = field(default_factory=list)
     status: str = "running"  # running | complete | failed | interrupted
+    incidents: list[dict[str, Any]] = field(default_factory=list)  # server deaths, restarts
     schema_version: int = SCHEMA_VERSION
 
     def to_dict(self) -> dict[str, Any]:
@@ -104,6 +106,7 @@ class RunResult:
             provenance=data.get("provenance", {}),
             levels=[LevelResult.from_dict(lv) for lv in data.get("levels", [])],
             status=data.get("status", "complete"),
+            incidents=data.get("incidents", []),
             schema_version=data.get("schema_version", SCHEMA_VERSION),
         )
 

@@ -12,11 +12,13 @@ import logging
 import math
 import secrets
 import shlex
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import yaml
+from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -24,8 +26,8 @@ from bench import loadgen, provenance, server
 from bench.errors import UserError
 from bench.parse import parse_level
 from bench.report.markdown import render_report
-from bench.results import LevelResult, RunResult, write_run
-from bench.scenario import GENERATED_TOKENIZER, Scenario, scenario_hash
+from bench.results import LevelResult, RunResult, read_run, write_run
+from bench.scenario import GENERATED_TOKENIZER, Scenario, describe_error, scenario_hash
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +81,15 @@ def dry_run(scenario: Scenario, run_dir: Path) -> str:
     return "\n".join(lines)
 
 
+def scenario_of(run_dir: Path) -> Scenario:
+    """The resolved scenario a run directory was made with (for --resume)."""
+    data = read_run(run_dir).scenario
+    try:
+        return Scenario.model_validate(data)
+    except ValidationError as exc:
+        raise UserError(describe_error(run_dir / "run.json", exc)) from None
+
+
 def new_run_dir(scenario: Scenario, output_dir: Path | None) -> tuple[str, Path]:
     run_id = datetime.now().strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(2)
     root = output_dir if output_dir is not None else Path(scenario.output_dir)
@@ -92,8 +103,11 @@ class Outcome:
 
 
 def _level_timeout(scenario: Scenario, parallel: int, number: int) -> float:
-    """Generous: every wave of requests may take the full request timeout."""
-    waves = math.ceil(number / parallel) + 1
+    """The scenario's, or generous: every wave (warm-up included) may take the full
+    request timeout."""
+    if scenario.load.level_timeout_s is not None:
+        return scenario.load.level_timeout_s
+    waves = math.ceil(number / parallel) + 2
     return waves * scenario.load.request_timeout_s + 120
 
 
@@ -142,6 +156,7 @@ def _measure_level(
             status="failed",
             reason=f"evalscope wrote no results (exit {outcome.returncode}): {tail}",
         )
+    level.index = index
     level.raw_dir = str(folder.relative_to(run_dir))
     level.started_at, level.finished_at = started, now_iso()
     level.extra["server_log_bytes"] = [log_start, handle.log_offset()]
@@ -177,52 +192,108 @@ def _tail(path: Path) -> str:
     return lines[-1][:300] if lines else "(no output)"
 
 
-def run(
-    scenario: Scenario, output_dir: Path | None = None, console: Console | None = None
-) -> Outcome:
-    """Run every level; returns the run (status complete, failed or interrupted)."""
-    console = console or Console(stderr=True)
-    version = loadgen.check_evalscope()
-    tokenizer = resolve_tokenizer(scenario)
+def _start_ready(
+    scenario: Scenario, tokenizer: str, run_dir: Path, result: RunResult, console: Console
+) -> server.ServerHandle:
+    """Launch (or attach), wait until ready, send the server's warm-up requests."""
+    handle = server.start(scenario, tokenizer, run_dir)
+    if handle.proc is not None:
+        result.provenance.setdefault("server_pids", []).append(handle.proc.pid)
+    try:
+        console.print(f"server ({scenario.server.kind}) starting: {handle.url}")
+        waited = handle.wait_ready()
+        result.provenance.setdefault("server_ready_s", []).append(round(waited, 2))
+        console.print(f"server ready after {waited:.1f} s")
+        if scenario.server.warmup_requests:
+            handle.warm_up(scenario.server.warmup_requests)
+    except BaseException:
+        handle.stop()
+        raise
+    return handle
+
+
+def _set_aside(raw_level: Path) -> None:
+    """Keep an earlier attempt's raw files under another name before a retry."""
+    if raw_level.exists():
+        k = 1
+        while raw_level.with_name(f"{raw_level.name}.attempt-{k}").exists():
+            k += 1
+        raw_level.rename(raw_level.with_name(f"{raw_level.name}.attempt-{k}"))
+
+
+def _begin(
+    scenario: Scenario, output_dir: Path | None, resume: Path | None, tokenizer: str
+) -> tuple[RunResult, Path]:
+    if resume is not None:
+        result = read_run(resume)
+        if result.scenario_hash != scenario_hash(scenario):
+            raise UserError(
+                f"{resume}: run.json's scenario differs from {scenario.name}'s "
+                "(resume reads the scenario kept in the run directory)"
+            )
+        result.status = "running"
+        result.provenance.setdefault("resumed_at", []).append(now_iso())
+        return result, resume
     run_id, run_dir = new_run_dir(scenario, output_dir)
     run_dir.mkdir(parents=True)
     resolved = scenario.model_dump(mode="json")
     (run_dir / "scenario.yaml").write_text(yaml.safe_dump(resolved, sort_keys=False))
-    argv = server.server_argv(scenario, tokenizer, run_dir)
-    prov = provenance.collect(argv, scenario.server.env)
-    prov.update(started_at=now_iso(), evalscope=version)
-    result = RunResult(run_id, scenario.name, resolved, scenario_hash(scenario), prov)
+    prov = provenance.collect(server.server_argv(scenario, tokenizer, run_dir), scenario.server.env)
+    prov["started_at"] = now_iso()
+    return RunResult(run_id, scenario.name, resolved, scenario_hash(scenario), prov), run_dir
+
+
+def run(
+    scenario: Scenario,
+    output_dir: Path | None = None,
+    console: Console | None = None,
+    resume: Path | None = None,
+) -> Outcome:
+    """Run the levels not yet finished; returns the run (complete, failed or interrupted).
+
+    With `resume`, continue that run directory: levels with status ok are kept, the
+    others are measured again (their earlier raw files are set aside).
+    """
+    console = console or Console(stderr=True)
+    version = loadgen.check_evalscope()
+    tokenizer = resolve_tokenizer(scenario)
+    result, run_dir = _begin(scenario, output_dir, resume, tokenizer)
+    result.provenance["evalscope"] = version
+    done = {lv.index: lv for lv in result.levels if lv.status == "ok"}
+    result.levels = sorted(done.values(), key=lambda lv: lv.index)
     write_run(result, run_dir)
     console.print(f"[bold]{scenario.name}[/] → {run_dir}")
+    todo = [(i, p, n) for i, (p, n) in enumerate(scenario.sweep.levels(), 1) if i not in done]
+    handle: server.ServerHandle | None = None
     try:
-        with server.start(scenario, tokenizer, run_dir) as handle:
-            console.print(f"server ({scenario.server.kind}) starting: {handle.url}")
-            waited = handle.wait_ready()
-            prov["server_ready_s"] = round(waited, 2)
-            console.print(f"server ready after {waited:.1f} s")
-            columns = (
-                TextColumn("{task.description}"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TimeElapsedColumn(),
-            )
-            with Progress(*columns, console=console, transient=False) as progress:
-                for i, (p, n) in enumerate(scenario.sweep.levels(), 1):
-                    try:
-                        level = _measure_level(
-                            scenario, handle, tokenizer, run_dir, i, p, n, progress
-                        )
-                    except _Interrupted as exc:
-                        result.levels.append(exc.level)
-                        raise
-                    result.levels.append(level)
-                    write_run(result, run_dir)
-                    if level.status == "failed" or not handle.alive():
-                        result.status = "failed"
-                        console.print(f"[red]level conc {p}: {level.status}:[/] {level.reason}")
-                        break
-                else:
-                    result.status = "complete"
+        handle = _start_ready(scenario, tokenizer, run_dir, result, console)
+        columns = (
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+        )
+        with Progress(*columns, console=console, transient=False) as progress:
+            for k, (i, p, n) in enumerate(todo):
+                if k:
+                    _between_levels(scenario, handle, result)
+                level, handle = _level_with_retry(
+                    scenario, handle, tokenizer, run_dir, result, (i, p, n), progress, console
+                )
+                result.levels.append(level)
+                result.levels.sort(key=lambda lv: lv.index)
+                write_run(result, run_dir)
+                if level.status != "ok" or not handle.alive():
+                    console.print(f"[red]conc {p}: {level.status}:[/] {level.reason}")
+                    result.status = "failed"
+                    break
+            else:
+                result.status = "complete"
+    except _Interrupted as exc:
+        result.levels.append(exc.level)
+        result.levels.sort(key=lambda lv: lv.index)
+        result.status = "interrupted"
+        raise
     except KeyboardInterrupt:
         result.status = "interrupted"
         raise
@@ -230,7 +301,53 @@ def run(
         result.status = "failed"
         raise
     finally:
-        prov["ended_at"] = now_iso()
+        if handle is not None:
+            handle.stop()
+        result.provenance["ended_at"] = now_iso()
         write_run(result, run_dir)
         (run_dir / "report.md").write_text(render_report(result))
     return Outcome(result, run_dir)
+
+
+def _between_levels(scenario: Scenario, handle: server.ServerHandle, result: RunResult) -> None:
+    """Cool down and reset caches, so one level's caches don't flatter the next."""
+    if scenario.sweep.cooldown_s:
+        time.sleep(scenario.sweep.cooldown_s)
+    if scenario.sweep.reset_caches:
+        result.provenance["cache_reset"] = handle.reset_caches()
+
+
+def _level_with_retry(
+    scenario: Scenario,
+    handle: server.ServerHandle,
+    tokenizer: str,
+    run_dir: Path,
+    result: RunResult,
+    level_spec: tuple[int, int, int],
+    progress: Progress,
+    console: Console,
+) -> tuple[LevelResult, server.ServerHandle]:
+    """Measure a level; if the server died during it and the policy says restart, start
+    it again and measure the level once more. Deaths are recorded as incidents."""
+    i, p, n = level_spec
+    _set_aside(run_dir / "raw" / loadgen.level_name(i))
+    level = _measure_level(scenario, handle, tokenizer, run_dir, i, p, n, progress)
+    if handle.alive():
+        return level, handle
+    incident = {
+        "at": now_iso(),
+        "level": i,
+        "parallel": p,
+        "kind": "server died",
+        "detail": handle.log_tail(),
+        "level_reason": level.reason,
+    }
+    result.incidents.append(incident)
+    if scenario.server.on_death != "restart":
+        return level, handle
+    console.print(f"[yellow]server died during conc {p}; restarting it[/]")
+    handle.stop()
+    handle = _start_ready(scenario, tokenizer, run_dir, result, console)
+    incident["restarted"] = True
+    _set_aside(run_dir / "raw" / loadgen.level_name(i))
+    return _measure_level(scenario, handle, tokenizer, run_dir, i, p, n, progress), handle

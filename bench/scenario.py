@@ -19,6 +19,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    NonNegativeFloat,
     NonNegativeInt,
     PositiveFloat,
     PositiveInt,
@@ -66,6 +67,12 @@ class _ServerBase(Strict):
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
     ready_timeout_s: PositiveFloat = 600.0
+    warmup_requests: NonNegativeInt = Field(
+        0, description="unmeasured requests (one image each) once the server is ready"
+    )
+    on_death: Literal["stop", "restart"] = Field(
+        "stop", description="a server that dies mid-sweep: stop, or restart and retry the level"
+    )
 
 
 class SimServer(_ServerBase):
@@ -105,6 +112,7 @@ class DockerServer(CommandServer):
 class ExternalServer(_ServerBase):
     kind: Literal["external"]
     url: str = Field(pattern=r"^https?://[^/]+$", description="base URL, e.g. http://10.0.0.5:8000")
+    on_death: Literal["stop"] = Field("stop", description="vlm-bench cannot restart it")
 
 
 Server = Annotated[
@@ -132,6 +140,9 @@ class LoadSpec(Strict):
         "parallel", description="unmeasured requests before each level; 'parallel' = one wave"
     )
     request_timeout_s: PositiveInt = 600
+    level_timeout_s: PositiveFloat | None = Field(
+        None, description="give up on a level after this long (default: from the request timeout)"
+    )
     extra_body: dict[str, Any] = Field(default_factory=dict)
 
     @model_validator(mode="after")
@@ -162,6 +173,10 @@ class SweepSpec(Strict):
     parallel: list[PositiveInt] = Field(min_length=1)
     number: list[PositiveInt] | None = None
     requests_per_level: str | None = Field(None, pattern=r"^[1-9][0-9]*x$", description="e.g. 4x")
+    cooldown_s: NonNegativeFloat = Field(0.0, description="idle time between levels")
+    reset_caches: bool = Field(
+        True, description="POST /reset_prefix_cache and /reset_mm_cache between levels"
+    )
 
     @model_validator(mode="after")
     def _counts(self) -> SweepSpec:

@@ -8,9 +8,10 @@ server, engine core and workers all go), and `docker stop`/`docker rm` for conta
 
 from __future__ import annotations
 
+import base64
+import io
 import json
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -21,7 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
-from bench.errors import UserError
+from bench.errors import ServerError, UserError
+from bench.proc import GENTLE, spawn, stop_group
 from bench.scenario import CommandServer, DockerServer, ExternalServer, Scenario, SimServer
 
 READY_POLL_S = 0.5
@@ -116,6 +118,25 @@ def _get(url: str, timeout: float = 5.0) -> tuple[int, bytes]:
         return exc.code, b""
 
 
+def _post(url: str, body: bytes, timeout: float) -> tuple[int, bytes]:
+    req = urllib.request.Request(
+        url, data=body, method="POST", headers={"Content-Type": "application/json"}
+    )
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            return resp.status, resp.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
+def _png_data_url(width: int, height: int) -> str:
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", (width, height), (90, 120, 150)).save(buf, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+
+
 @dataclass
 class ServerHandle:
     """A started (or attached) server. Use as a context manager: exit always stops it."""
@@ -148,7 +169,7 @@ class ServerHandle:
         stage = "/health"
         while True:
             if self.proc is not None and self.proc.poll() is not None:
-                raise UserError(
+                raise ServerError(
                     f"server exited with status {self.proc.returncode} before it "
                     f"was ready; last output: {self.log_tail()}"
                 )
@@ -167,11 +188,54 @@ class ServerHandle:
             except (urllib.error.URLError, ConnectionError, TimeoutError, OSError, ValueError):
                 pass
             if time.monotonic() > deadline:
-                raise UserError(
+                raise ServerError(
                     f"server not ready after {spec.ready_timeout_s:g} s "
                     f"(waiting for {stage}); last output: {self.log_tail()}"
                 )
             time.sleep(READY_POLL_S)
+
+    def warm_up(self, count: int) -> None:
+        """`count` unmeasured chat requests, one image of the scenario's size each."""
+        load = self.scenario.load
+        body = json.dumps(
+            {
+                "model": self.scenario.model.served_name,
+                "max_tokens": 16,
+                "ignore_eos": True,
+                "messages": [
+                    {
+                        "role": "user",
+                        "content": [
+                            {"type": "text", "text": "Warm-up: describe the image."},
+                            {
+                                "type": "image_url",
+                                "image_url": {
+                                    "url": _png_data_url(load.image_width, load.image_height)
+                                },
+                            },
+                        ],
+                    }
+                ],
+            }
+        ).encode()
+        for k in range(1, count + 1):
+            status, answer = _post(
+                self.url + "/v1/chat/completions", body, timeout=load.request_timeout_s
+            )
+            if status != 200:
+                raise ServerError(
+                    f"warm-up request {k} of {count} failed: HTTP {status}: {answer[:200]!r}"
+                )
+
+    def reset_caches(self) -> dict[str, int]:
+        """POST vLLM's cache-reset routes; {route: status} (404 where a server lacks one)."""
+        out = {}
+        for route in ("/reset_prefix_cache", "/reset_mm_cache"):
+            try:
+                out[route] = _post(self.url + route, b"", timeout=30)[0]
+            except (urllib.error.URLError, OSError):
+                out[route] = 0
+        return out
 
     def stop(self) -> None:
         """SIGINT, SIGTERM, SIGKILL to the process group; docker stop/rm for containers."""
@@ -181,19 +245,8 @@ class ServerHandle:
                 ["docker", "rm", "-f", self.container],
             ):
                 subprocess.run(cmd, capture_output=True, timeout=60, check=False)
-        if self.proc is None:
-            return
-        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGKILL):
-            if self.proc.poll() is not None:
-                return
-            try:
-                os.killpg(self.proc.pid, sig)
-            except ProcessLookupError:
-                return
-            try:
-                self.proc.wait(STOP_WAIT_S)
-            except subprocess.TimeoutExpired:
-                continue
+        if self.proc is not None:
+            stop_group(self.proc, GENTLE)
 
     def __enter__(self) -> ServerHandle:
         return self
@@ -217,16 +270,10 @@ def start(scenario: Scenario, tokenizer: str, run_dir: Path) -> ServerHandle:
             "listens there or choose another port"
         )
     env = {**os.environ, **spec.env}
+    (run_dir / "sim.port").unlink(missing_ok=True)  # a restarted simulator picks a new port
     with log_path.open("ab") as fh:
         try:
-            proc = subprocess.Popen(
-                argv,
-                stdout=fh,
-                stderr=subprocess.STDOUT,
-                env=env,
-                start_new_session=True,
-                cwd=run_dir,
-            )
+            proc = spawn(argv, fh, env=env, cwd=run_dir)
         except FileNotFoundError:
             raise UserError(f"server command not found: {argv[0]!r}") from None
     handle = ServerHandle(
@@ -243,10 +290,20 @@ def start(scenario: Scenario, tokenizer: str, run_dir: Path) -> ServerHandle:
 
 
 def _wait_port_file(handle: ServerHandle, port_file: Path) -> int:
-    deadline = time.monotonic() + handle.scenario.server.ready_timeout_s
+    """The port a simulator on port 0 chose; the same errors as `wait_ready`."""
+    timeout = handle.scenario.server.ready_timeout_s
+    deadline = handle.started_at + timeout
     while not (port_file.exists() and port_file.read_text().strip()):
-        if not handle.alive() or time.monotonic() > deadline:
+        if handle.proc is not None and handle.proc.poll() is not None:
+            raise ServerError(
+                f"server exited with status {handle.proc.returncode} before it "
+                f"was ready; last output: {handle.log_tail()}"
+            )
+        if time.monotonic() > deadline:
             handle.stop()
-            raise UserError(f"simulator did not start; last output: {handle.log_tail()}")
+            raise ServerError(
+                f"server not ready after {timeout:g} s (not listening yet); "
+                f"last output: {handle.log_tail()}"
+            )
         time.sleep(0.05)
     return int(port_file.read_text())

@@ -5,9 +5,11 @@
 
 The seed sweep (parallel 1..32, 4 x parallel requests, one 640x640 image, ~631 prompt
 tokens, 512 output tokens) runs through the timing model with a closed-loop client, so a
-whole sweep takes about a second. `--fit` minimises the worst tolerance-normalised cell
-error (plus a small mean term) with Nelder-Mead from the profile's current values and
-prints the fitted parameters; copy them into the YAML by hand, with your reading of them.
+whole sweep takes a fraction of a second. A profile must fit for two jitter seeds and
+the range of client delays measured here (a fit for an ideal client proved fragile: a
+10 ms client delay moved a mid-concurrency TTFT by 20 %). `--fit` minimises the worst
+tolerance-normalised cell error over that set (plus a small mean term) with Nelder-Mead
+from the profile's values; copy the result into the YAML by hand, with your reading.
 """
 
 from __future__ import annotations
@@ -19,31 +21,12 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.metrics import SEED_COLUMNS
 from bench.published import PROFILE_TABLES, TOLERANCE, load_seed_reference, relative_error
-from bench.sim.engine import Engine
 from bench.sim.profile import Profile, load_profile
-from bench.sim.virtual import run_closed_loop
+from bench.sim.virtual import CLIENT_DELAYS_S, seed_sweep
 
-SEED_SWEEP = [(1, 4), (2, 8), (4, 16), (8, 32), (16, 64), (32, 128)]
-PROMPT_TOKENS = 631  # evalscope random_vl, 100-token prompt + one 640x640 image (measured)
-SHOWN = [
-    "rps",
-    "latency_avg_s",
-    "latency_p99_s",
-    "output_tok_s",
-    "ttft_avg_s",
-    "ttft_p99_s",
-    "tpot_avg_s",
-    "tpot_p99_s",
-]
-
-
-def sweep(profile: Profile, seed: int = 0) -> dict[int, dict[str, float]]:
-    engine = Engine(profile, seed)
-    return {
-        p: run_closed_loop(profile, engine, p, n, PROMPT_TOKENS, 1, 512).summary()
-        for p, n in SEED_SWEEP
-    }
+SHOWN = [k for k in SEED_COLUMNS if k != "success_rate"]
 
 
 def errors(got: dict[int, dict[str, float]], table: dict[int, dict[str, float]]) -> list[float]:
@@ -51,6 +34,16 @@ def errors(got: dict[int, dict[str, float]], table: dict[int, dict[str, float]])
         abs(relative_error(k, got[c][k], table[c][k])) / tol
         for c in got
         for k, tol in TOLERANCE.items()
+    ]
+
+
+def robust_errors(profile: Profile, table: dict[int, dict[str, float]]) -> list[float]:
+    """Cell errors over two jitter seeds and the measured range of client delays."""
+    return [
+        e
+        for seed in (0, 1)
+        for delay in CLIENT_DELAYS_S
+        for e in errors(seed_sweep(profile, seed, delay), table)
     ]
 
 
@@ -63,10 +56,9 @@ def show(got: dict[int, dict[str, float]], table: dict[int, dict[str, float]]) -
             err = relative_error(k, row[k], table[c][k])
             cells.append(f"{row[k]:.4g} / {table[c][k]:g} ({err:+.0%})")
         print(f"| {c} | " + " | ".join(cells) + " |")
-    worst = max(errors(got, table))
     print(
-        f"\nworst cell at {worst:.0%} of its tolerance "
-        "(simulated / published (error beyond the published rounding))"
+        "\nsimulated / published (error beyond the published rounding), one seed and a "
+        "12 ms client delay"
     )
 
 
@@ -78,7 +70,7 @@ def fit(base: dict[str, Any], names: list[str], table: dict[int, dict[str, float
     def objective(x: list[float]) -> float:
         trial = dict(base, **{n: max(0.0, v * s) for n, v, s in zip(names, x, x0, strict=True)})
         try:
-            errs = errors(sweep(Profile.model_validate(trial)), table)
+            errs = robust_errors(Profile.model_validate(trial), table)
         except ValueError:
             return 1e9
         return max(errs) + 0.2 * sum(errs) / len(errs)
@@ -105,7 +97,12 @@ def main() -> None:
     if args.fit:
         fit(profile.model_dump(), args.fit.split(","), table)
     else:
-        show(sweep(profile, args.seed), table)
+        show(seed_sweep(profile, args.seed), table)
+        worst = max(robust_errors(profile, table))
+        print(
+            f"worst cell over seeds 0, 1 and client delays {CLIENT_DELAYS_S} s: "
+            f"{worst:.0%} of its tolerance"
+        )
 
 
 if __name__ == "__main__":

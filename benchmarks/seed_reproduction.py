@@ -24,6 +24,7 @@ sys.path.insert(0, str(ROOT))
 from rich.console import Console  # noqa: E402
 
 from bench import runner  # noqa: E402
+from bench.metrics import SEED_COLUMNS  # noqa: E402
 from bench.published import (  # noqa: E402
     PROFILE_TABLES,
     TOLERANCE,
@@ -33,16 +34,7 @@ from bench.published import (  # noqa: E402
 from bench.report.markdown import rescale  # noqa: E402
 from bench.scenario import load_scenario  # noqa: E402
 
-SHOWN = [
-    "rps",
-    "latency_avg_s",
-    "latency_p99_s",
-    "output_tok_s",
-    "ttft_avg_s",
-    "ttft_p99_s",
-    "tpot_avg_s",
-    "tpot_p99_s",
-]
+SHOWN = [k for k in SEED_COLUMNS if k != "success_rate"]
 
 
 def main() -> None:

@@ -65,18 +65,24 @@ class Step:
 
 
 class FrontEnd:
-    """A single-threaded preprocessing stage in front of the engine (FIFO)."""
+    """A single-threaded preprocessing stage in front of the engine (FIFO).
+
+    Each image costs `frontend_per_image_s`, plus `frontend_per_running_s` for every
+    sequence the engine is running: the same thread streams their tokens (vLLM's API
+    server detokenizes and sends every running request's output).
+    """
 
     def __init__(self, profile: Profile) -> None:
         self._per_image_s = profile.frontend_per_image_s * profile.time_scale
+        self._per_running_s = profile.frontend_per_running_s * profile.time_scale
         self._free_at = -math.inf
 
-    def ready_time(self, arrival: float, images: int) -> float:
+    def ready_time(self, arrival: float, images: int, running: int = 0) -> float:
         """When a request arriving at `arrival` reaches the engine."""
         if images == 0 or self._per_image_s == 0:
             return arrival
         start = max(arrival, self._free_at)
-        self._free_at = start + self._per_image_s * images
+        self._free_at = start + (self._per_image_s + self._per_running_s * running) * images
         return self._free_at
 
 

@@ -6,12 +6,12 @@
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
 import sys
 import time
 from pathlib import Path
 from types import TracebackType
+
+from bench.proc import spawn, stop_group
 
 
 class SimProcess:
@@ -48,9 +48,7 @@ class SimProcess:
             *args,
         ]
         with self.log.open("wb") as fh:
-            self.proc = subprocess.Popen(
-                cmd, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True
-            )
+            self.proc = spawn(cmd, fh)
         if cpu is not None and hasattr(os, "sched_setaffinity"):
             os.sched_setaffinity(self.proc.pid, {cpu % (os.cpu_count() or 1)})
         if wait:
@@ -74,14 +72,7 @@ class SimProcess:
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def stop(self) -> None:
-        if self.proc.poll() is not None:
-            return
-        os.killpg(self.proc.pid, signal.SIGTERM)
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(10)
+        stop_group(self.proc)
 
     def __enter__(self) -> SimProcess:
         return self

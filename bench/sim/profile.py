@@ -68,6 +68,9 @@ class Profile(BaseModel):
     frontend_per_image_s: float = Field(
         0.0, ge=0, description="serial front-end preprocessing per image (API server CPU)"
     )
+    frontend_per_running_s: float = Field(
+        0.0, ge=0, description="added to each image's front-end time per running sequence"
+    )
     cold_image_s: list[NonNegativeFloat] = Field(
         default_factory=list,
         description="extra cost of the first steps that encode images, in order (warm-up)",

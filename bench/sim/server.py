@@ -226,7 +226,7 @@ class Simulator:
                 self._mm_cache[digest] = None
                 if len(self._mm_cache) > MM_CACHE_ITEMS:
                     self._mm_cache.popitem(last=False)
-        ready = self.front.ready_time(rec.arrival, misses)
+        ready = self.front.ready_time(rec.arrival, misses, len(self.engine.running))
         delay = ready - time.perf_counter()
         if delay > 0:
             self._in_frontend += 1

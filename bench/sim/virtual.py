@@ -83,7 +83,8 @@ def run_closed_loop(
         sent_at[rid] = t
         arrival = t + client_delay_s
         seq = Sequence(rid, prompt_tokens, images, output_tokens, arrival)
-        heapq.heappush(events, (front.ready_time(arrival, images), next(counter), "ready", seq))
+        ready = front.ready_time(arrival, images, len(engine.running))
+        heapq.heappush(events, (ready, next(counter), "ready", seq))
 
     for _ in range(min(parallel, number)):
         send(start)
@@ -119,3 +120,24 @@ def run_closed_loop(
             busy = True
     end = max(r.start + r.latency for r in done)
     return VirtualLevel(parallel, done, end - start)
+
+
+# The seed's sweep (parallel 1..32, 4 x parallel requests, one 640x640 image, 512 tokens).
+SEED_SWEEP = [(1, 4), (2, 8), (4, 16), (8, 32), (16, 64), (32, 128)]
+SEED_PROMPT_TOKENS = 631  # evalscope random_vl, 100-token prompt + one image (measured)
+# evalscope's own delay each way per request, as measured here (benchmarks/sim_fidelity.py):
+# a profile must fit across this range, not only for an ideal client.
+CLIENT_DELAYS_S = (0.004, 0.012, 0.025)
+
+
+def seed_sweep(
+    profile: Profile, seed: int = 0, client_delay_s: float = 0.012
+) -> dict[int, dict[str, float]]:
+    """The seed's sweep in simulated time, one engine for all levels: {parallel: summary}."""
+    engine = Engine(profile, seed)
+    return {
+        p: run_closed_loop(
+            profile, engine, p, n, SEED_PROMPT_TOKENS, 1, 512, client_delay_s=client_delay_s
+        ).summary()
+        for p, n in SEED_SWEEP
+    }

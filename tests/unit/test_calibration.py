@@ -9,28 +9,25 @@ from __future__ import annotations
 import pytest
 
 from bench.published import PROFILE_TABLES, TOLERANCE, load_seed_reference, relative_error
-from bench.sim.engine import Engine
 from bench.sim.profile import load_profile
-from bench.sim.virtual import run_closed_loop
-
-SEED_SWEEP = [(1, 4), (2, 8), (4, 16), (8, 32), (16, 64), (32, 128)]
+from bench.sim.virtual import CLIENT_DELAYS_S, seed_sweep
 
 
 @pytest.mark.parametrize("profile_name", sorted(PROFILE_TABLES))
 @pytest.mark.parametrize("seed", [0, 1])
-def test_profile_reproduces_published_table(profile_name: str, seed: int) -> None:
+@pytest.mark.parametrize("client_delay_s", CLIENT_DELAYS_S)
+def test_profile_reproduces_published_table(
+    profile_name: str, seed: int, client_delay_s: float
+) -> None:
     profile = load_profile(profile_name)
     table = load_seed_reference()[PROFILE_TABLES[profile_name]]
-    engine = Engine(profile, seed=seed)
-    failures = []
-    for parallel, number in SEED_SWEEP:
-        got = run_closed_loop(
-            profile, engine, parallel, number, prompt_tokens=631, images=1, output_tokens=512
-        ).summary()
-        for key, tol in TOLERANCE.items():
-            err = relative_error(key, got[key], table[parallel][key])
-            if abs(err) > tol:
-                failures.append(f"conc {parallel} {key}: {err:+.1%} (tolerance {tol:.0%})")
+    got = seed_sweep(profile, seed, client_delay_s)
+    failures = [
+        f"conc {c} {key}: {err:+.1%} (tolerance {tol:.0%})"
+        for c in got
+        for key, tol in TOLERANCE.items()
+        if abs(err := relative_error(key, got[c][key], table[c][key])) > tol
+    ]
     assert not failures, failures
 
 

@@ -122,6 +122,12 @@ def test_frontend_is_serial() -> None:
     assert fe.ready_time(5.0, 0) == 5.0
 
 
+def test_frontend_slows_down_with_running_sequences() -> None:
+    fe = FrontEnd(profile(frontend_per_image_s=0.1, frontend_per_running_s=0.01))
+    assert fe.ready_time(0.0, 1, running=0) == pytest.approx(0.1)
+    assert fe.ready_time(0.0, 1, running=5) == pytest.approx(0.1 + 0.15)
+
+
 def test_abort_frees_the_slot_and_emits_nothing_more() -> None:
     p = profile()
     engine = Engine(p)

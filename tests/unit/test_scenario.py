@@ -85,7 +85,7 @@ BAD: list[tuple[str, str, str]] = [
     (
         "unknown key",
         GOOD.replace("number:", "paralell: [1], number:"),
-        "sweep.paralell: unknown field; allowed: number, parallel, requests_per_level",
+        "sweep.paralell: unknown field; allowed: cooldown_s, number, parallel, requests_per_level",
     ),
     ("wrong type", GOOD.replace("[1, 2]", "lots"), "sweep.parallel: Input should be a valid list"),
     (
@@ -153,6 +153,18 @@ BAD: list[tuple[str, str, str]] = [
         "server.url: String should match pattern",
     ),
     ("missing extends target", "extends: nowhere.yaml\n" + GOOD, "nowhere.yaml: no such file"),
+    (
+        "restart an external server",
+        GOOD.replace(
+            "{kind: sim}", "{kind: external, url: 'http://10.0.0.5:8000', on_death: restart}"
+        ),
+        "server.on_death: Input should be 'stop'",
+    ),
+    (
+        "negative cooldown",
+        GOOD.replace("number: [2, 4]", "number: [2, 4], cooldown_s: -1"),
+        "sweep.cooldown_s: Input should be greater than or equal to 0",
+    ),
     (
         "port out of range",
         GOOD.replace("{kind: sim}", "{kind: sim, port: 70000}"),

@@ -17,14 +17,13 @@ import json
 import logging
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bench.sim.process import SimProcess
 from bench.tokenizer import ensure_tokenizer
 
 HERE = Path(__file__).resolve().parent
@@ -77,42 +76,6 @@ CASES = (
         doc="1-token replies: no decode phase, so no TPOT and no ITL",
     ),
 )
-
-
-def start_sim(work: Path, extra: tuple[str, ...]) -> tuple[subprocess.Popen[bytes], int]:
-    port_file = work / "port"
-    cmd = [
-        sys.executable,
-        "-m",
-        "bench",
-        "sim",
-        "--port",
-        "0",
-        "--port-file",
-        str(port_file),
-        "--trace",
-        str(work / "trace.jsonl"),
-        *extra,
-    ]
-    with (work / "sim.log").open("wb") as fh:
-        proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True)
-    deadline = time.monotonic() + 60
-    while not port_file.exists() or not port_file.read_text().strip():
-        if proc.poll() is not None or time.monotonic() > deadline:
-            stop_sim(proc)
-            raise RuntimeError(f"simulator did not start: {(work / 'sim.log').read_text()}")
-        time.sleep(0.05)
-    return proc, int(port_file.read_text())
-
-
-def stop_sim(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(10)
 
 
 def evalscope_cmd(case: Case, port: int, tokenizer: Path, out: Path) -> list[str]:
@@ -169,8 +132,8 @@ def evalscope_cmd(case: Case, port: int, tokenizer: Path, out: Path) -> list[str
 
 
 def run_case(case: Case, tokenizer: Path, work: Path) -> None:
-    proc, port = start_sim(work, case.sim_args)
-    cmd = evalscope_cmd(case, port, tokenizer, work / "out")
+    sim = SimProcess(work, case.sim_args)
+    cmd = evalscope_cmd(case, sim.port, tokenizer, work / "out")
     try:
         with (work / "evalscope.log").open("wb") as fh:
             rc = subprocess.run(
@@ -181,7 +144,7 @@ def run_case(case: Case, tokenizer: Path, work: Path) -> None:
                 env={**os.environ, "TQDM_MININTERVAL": "30"},
             ).returncode
     finally:
-        stop_sim(proc)
+        sim.stop()
     if rc != 0:
         tail = (work / "evalscope.log").read_text(errors="replace")[-3000:]
         raise RuntimeError(f"{case.name}: evalscope exited {rc}:\n{tail}")
