@@ -7,9 +7,11 @@ keeps its traceback.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+from typing import Any, get_args
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 EXIT_OK = 0
 EXIT_REGRESSION = 1  # gate: a confirmed regression
@@ -30,14 +32,59 @@ class ServerError(UserError):
     exit_code = EXIT_RUN_FAILED
 
 
-def format_validation_error(source: Path | str, exc: ValidationError) -> str:
-    """One line: the file, the first bad field as a dotted path, and what is allowed."""
+def describe_validation_error(
+    source: Path | str, exc: ValidationError, root: type[BaseModel]
+) -> str:
+    """One line: the file, the first bad field as a dotted path (discriminator tags of
+    tagged unions dropped), the problem, and for an unknown field the allowed ones."""
     err = exc.errors()[0]
-    loc = ".".join(str(part) for part in err["loc"]) or "(top level)"
-    msg = err["msg"]
-    if err["type"] == "extra_forbidden":
-        msg = "unknown field"
-    elif err["type"] == "missing":
+    path, parent = _walk(root, err["loc"])
+    kind = err["type"]
+    ctx = err.get("ctx") or {}
+    if kind == "extra_forbidden":
+        allowed = sorted(parent.model_fields) if parent is not None else []
+        msg = f"unknown field; allowed: {', '.join(allowed)}" if allowed else "unknown field"
+    elif kind == "missing":
         msg = "field required"
-    more = f" (and {len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
-    return f"{source}: {loc}: {msg}{more}"
+    elif kind == "union_tag_invalid":
+        msg = f"{_unquote(ctx['discriminator'])} must be one of {_unquote(ctx['expected_tags'])}"
+    elif kind == "union_tag_not_found":
+        msg = f"{_unquote(ctx['discriminator'])} is required"
+    else:
+        msg = re.sub(r"^Value error, ", "", err["msg"])
+    more = f" (+{len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
+    return f"{source}: {path + ': ' if path else ''}{msg}{more}"
+
+
+def _unquote(text: str) -> str:
+    return text.replace("'", "")
+
+
+def _models_in(annotation: Any) -> list[type[BaseModel]]:
+    """The pydantic models an annotation admits (through Optional, unions, Annotated)."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    return [m for arg in get_args(annotation) for m in _models_in(arg)]
+
+
+def _walk(root: type[BaseModel], loc: tuple[Any, ...]) -> tuple[str, type[BaseModel] | None]:
+    """The dotted field path of `loc` and the model that holds its last element."""
+    parts: list[str] = []
+    model: type[BaseModel] | None = root
+    union: list[type[BaseModel]] = []
+    for i, part in enumerate(loc):
+        last = i == len(loc) - 1
+        if union and isinstance(part, str):  # pydantic puts the tag into the path
+            model = next(
+                (m for m in union if get_args(m.model_fields["kind"].annotation) == (part,)), None
+            )
+            union = []
+            continue
+        parts.append(str(part))
+        if last or isinstance(part, int) or model is None:
+            continue
+        field = model.model_fields.get(part)
+        members = _models_in(field.annotation) if field is not None else []
+        union = members if len(members) > 1 else []
+        model = members[0] if len(members) == 1 else None
+    return ".".join(parts), model

@@ -93,7 +93,8 @@ def scenario_of(run_dir: Path) -> Scenario:
 def new_run_dir(scenario: Scenario, output_dir: Path | None) -> tuple[str, Path]:
     run_id = datetime.now().strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(2)
     root = output_dir if output_dir is not None else Path(scenario.output_dir)
-    return run_id, root / scenario.name / run_id
+    # Absolute: the server and evalscope run in other working directories.
+    return run_id, root.resolve() / scenario.name / run_id
 
 
 @dataclass
@@ -225,6 +226,7 @@ def _begin(
     scenario: Scenario, output_dir: Path | None, resume: Path | None, tokenizer: str
 ) -> tuple[RunResult, Path]:
     if resume is not None:
+        resume = resume.resolve()
         result = read_run(resume)
         if result.scenario_hash != scenario_hash(scenario):
             raise UserError(

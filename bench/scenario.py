@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -27,7 +26,8 @@ from pydantic import (
     model_validator,
 )
 
-from bench.errors import UserError
+from bench.dotted import set_dotted
+from bench.errors import UserError, describe_validation_error
 
 GENERATED_TOKENIZER = "generated"  # model.tokenizer_path value: the project's own tokenizer
 
@@ -291,17 +291,6 @@ def _resolve(path: Path, chain: tuple[Path, ...]) -> dict[str, Any]:
     return _merge(_resolve(path.parent / parent, (*chain, path)), data)
 
 
-def set_dotted(data: dict[str, Any], key: str, value: Any) -> None:
-    target = data
-    *parents, leaf = key.split(".")
-    for part in parents:
-        nxt = target.setdefault(part, {})
-        if not isinstance(nxt, dict):
-            raise UserError(f"--set {key}: {part} is not a mapping")
-        target = nxt
-    target[leaf] = value
-
-
 def load_scenario(path: Path | str, overrides: dict[str, Any] | None = None) -> Scenario:
     """Load, resolve `extends:`, apply dotted overrides, validate."""
     path = Path(path)
@@ -315,60 +304,4 @@ def load_scenario(path: Path | str, overrides: dict[str, Any] | None = None) -> 
 
 
 def describe_error(source: Path, exc: ValidationError) -> str:
-    """One line: file, dotted field (union tags dropped), the problem, what is allowed."""
-    err = exc.errors()[0]
-    loc = [str(p) for p in err["loc"]]
-    if (
-        loc[:1] == ["server"]
-        and len(loc) > 1
-        and loc[1] in ("sim", "command", "docker", "external")
-    ):
-        loc.pop(1)  # pydantic puts the discriminator value into the path
-    field = ".".join(loc)
-    kind = err["type"]
-    if kind == "extra_forbidden":
-        allowed = _allowed_fields(err["loc"])
-        msg = f"unknown field; allowed: {', '.join(allowed)}" if allowed else "unknown field"
-    elif kind == "missing":
-        msg = "field required"
-    elif kind == "union_tag_invalid":
-        msg = "kind must be one of sim, command, docker, external"
-    elif kind == "union_tag_not_found":
-        msg = "kind is required (sim, command, docker, external)"
-    else:
-        msg = re.sub(r"^Value error, ", "", err["msg"])
-    more = f" (+{len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
-    return f"{source}: {field + ': ' if field else ''}{msg}{more}"
-
-
-def _allowed_fields(loc: tuple[Any, ...]) -> list[str]:
-    """The field names a model accepts at the parent of `loc`."""
-    model: Any = Scenario
-    for part in loc[:-1]:
-        if isinstance(part, int):
-            continue
-        if model is Scenario and part == "server":
-            continue
-        if part in ("sim", "command", "docker", "external"):
-            model = {
-                "sim": SimServer,
-                "command": CommandServer,
-                "docker": DockerServer,
-                "external": ExternalServer,
-            }[part]
-            continue
-        field = model.model_fields.get(part)
-        if field is None:
-            return []
-        ann = field.annotation
-        model = next(
-            (
-                a
-                for a in getattr(ann, "__args__", (ann,))
-                if isinstance(a, type) and issubclass(a, BaseModel)
-            ),
-            None,
-        )
-        if model is None:
-            return []
-    return sorted(model.model_fields)
+    return describe_validation_error(source, exc, Scenario)

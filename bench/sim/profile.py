@@ -20,7 +20,8 @@ from pydantic import (
     model_validator,
 )
 
-from bench.errors import UserError, format_validation_error
+from bench.dotted import set_dotted
+from bench.errors import UserError, describe_validation_error
 
 PROFILE_DIR = Path(__file__).parent / "profiles"
 
@@ -121,12 +122,8 @@ def load_profile(name_or_path: str, overrides: dict[str, Any] | None = None) -> 
     if not isinstance(data, dict):
         raise UserError(f"{path}: a profile must be a mapping of fields")
     for key, value in (overrides or {}).items():
-        target = data
-        *parents, leaf = key.split(".")
-        for part in parents:
-            target = target.setdefault(part, {})
-        target[leaf] = value
+        set_dotted(data, key, value)
     try:
         return Profile.model_validate(data)
     except ValidationError as exc:
-        raise UserError(format_validation_error(path, exc)) from None
+        raise UserError(describe_validation_error(path, exc, Profile)) from None

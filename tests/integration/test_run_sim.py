@@ -87,6 +87,23 @@ def test_run_writes_results_that_agree_with_each_other_and_the_trace(tmp_path: P
     assert sum(t["images"] for t in trace) == (2 + 1) + (8 + 4)
 
 
+def test_default_output_dir_is_relative_to_the_working_directory(tmp_path: Path) -> None:
+    """Regression: with the default relative output_dir, the simulator (which runs in the
+    run directory) was handed relative paths and could not open its trace file."""
+    path = tmp_path / "s.yaml"
+    path.write_text(SCENARIO.format(args="").replace("[1, 4], number: [2, 8]", "[1], number: [1]"))
+    done = subprocess.run(
+        [sys.executable, "-m", "bench", "run", str(path)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    (run_dir,) = (tmp_path / "reports" / "itest").iterdir()
+    assert read_run(run_dir).status == "complete"
+
+
 def test_unhonoured_output_length_is_reported_not_averaged(tmp_path: Path) -> None:
     done, run_dir = run_scenario(tmp_path, sim_args="--truncate-output, '5'")
     assert done.returncode == 0, done.stderr[-3000:]
