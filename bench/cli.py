@@ -102,7 +102,7 @@ def _scenario(args: argparse.Namespace) -> Any:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from bench import runner
-    from bench.report.markdown import seed_table
+    from bench.report.markdown import rescale, seed_table, sim_time_scale
 
     resume = Path(args.resume) if args.resume else None
     if resume is not None:
@@ -127,6 +127,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     print(table)
     for note in notes:
         print(note)
+    scale = sim_time_scale(outcome.run.scenario)
+    if scale:
+        print(f"\nRescaled to the hardware the simulator profile models (time scale {scale}):")
+        print(seed_table([rescale(level, scale) for level in outcome.run.levels])[0])
     for incident in outcome.run.incidents:
         print(
             f"incident at conc {incident['parallel']}: {incident['kind']}"

@@ -33,8 +33,13 @@ def stop_group(proc: subprocess.Popen[bytes], steps: Sequence[tuple[int, float]]
             continue
 
 
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child before exec
-    """Linux: SIGTERM this child when the process that started it dies, even by SIGKILL."""
+def _prepare_child() -> None:  # pragma: no cover - runs in the child before exec
+    """Make SIGINT work in the child (a background shell starts jobs with it ignored, and
+    teardown begins with SIGINT), and on Linux SIGTERM the child when the process that
+    started it dies, even by SIGKILL."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    if not sys.platform.startswith("linux"):
+        return
     try:
         import ctypes
 
@@ -48,7 +53,6 @@ def spawn(
 ) -> subprocess.Popen[bytes]:
     """Start a child we own, output to `log`: in its own process group (so teardown reaches
     everything it starts), and on Linux terminated if vlm-bench itself is killed."""
-    linux = sys.platform.startswith("linux")
     return subprocess.Popen(
         argv,
         stdout=log,
@@ -56,5 +60,5 @@ def spawn(
         env=env,
         cwd=cwd,
         start_new_session=True,
-        preexec_fn=_die_with_parent if linux else None,
+        preexec_fn=_prepare_child,
     )

@@ -227,8 +227,11 @@ def test_hung_level_times_out(tmp_path: Path) -> None:
 
 
 def start_run(tmp_path: Path, scenario: Path) -> subprocess.Popen[str]:
+    # SIGINT as at a terminal, even when the tests run as a background job (which starts
+    # with SIGINT ignored, and Python keeps it ignored).
     return subprocess.Popen(
-        [
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        args=[
             sys.executable,
             "-m",
             "bench",
