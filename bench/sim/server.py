@@ -63,6 +63,7 @@ class TraceRecord:
     images: int = 0
     max_tokens: int = 0
     output_tokens: int = 0
+    writes: int = 0  # socket writes that carried tokens: tokens / writes > 1 means bursts
     outcome: str = "pending"
 
 
@@ -274,6 +275,7 @@ class Simulator:
                         chunks.token(words[(seq.rid + i) % len(words)], reason if last else None)
                     )
                 await resp.write(b"".join(parts))
+                rec.writes += 1
             if sent == 0 and upto > 0:
                 rec.first_token = now
             elif upto > sent:
