@@ -320,28 +320,27 @@ def test_sigterm_to_vlm_bench_stops_everything(tmp_path: Path) -> None:
     scenario = write(
         tmp_path, parallel="[1]", number="[50]", args="['--set', 'decode_base_s=0.02']"
     )
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "bench",
-            "run",
-            str(scenario),
-            "--output-dir",
-            str(tmp_path / "out"),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    deadline = time.monotonic() + 120
-    while not list((tmp_path / "out").glob("faults/*/raw/level-01/*/benchmark_data.db")):
-        assert time.monotonic() < deadline
-        time.sleep(0.2)
+    proc = start_run(tmp_path, scenario)
+    run_dir = wait_for_levels(tmp_path, 0)
     time.sleep(1)
     proc.send_signal(signal.SIGTERM)
     proc.communicate(timeout=120)
     assert proc.returncode == 130
-    run_dir = the_run(tmp_path)
-    assert not leftovers(run_dir)
+    all_gone(run_dir)
     assert read_run(run_dir).status == "interrupted"
+
+
+def test_killed_vlm_bench_takes_its_children_along(tmp_path: Path) -> None:
+    """SIGKILL cannot be caught: the children die with their parent (PR_SET_PDEATHSIG)."""
+    scenario = write(
+        tmp_path, parallel="[1]", number="[50]", args="['--set', 'decode_base_s=0.02']"
+    )
+    proc = start_run(tmp_path, scenario)
+    run_dir = wait_for_levels(tmp_path, 0)
+    assert leftovers(run_dir)  # the simulator and evalscope are running
+    proc.kill()
+    proc.communicate(timeout=30)
+    deadline = time.monotonic() + 30
+    while leftovers(run_dir) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not leftovers(run_dir)
