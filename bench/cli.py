@@ -168,6 +168,13 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_tiny_model(args: argparse.Namespace) -> int:
+    from bench.tinymodel import build
+
+    print(build(Path(args.out_dir)))
+    return 0
+
+
 def cmd_tokenizer(args: argparse.Namespace) -> int:
     from bench.tokenizer import ensure_tokenizer
 
@@ -228,6 +235,14 @@ def build_parser() -> argparse.ArgumentParser:
     rep = sub.add_parser("report", help="re-render report.md from a run's run.json")
     rep.add_argument("run_dir")
     rep.set_defaults(func=cmd_report)
+
+    tiny = sub.add_parser(
+        "tiny-model",
+        help="generate a tiny random Qwen2.5-VL checkpoint "
+        "(needs torch: run with .venv-vllm/bin/python -m bench)",
+    )
+    tiny.add_argument("out_dir")
+    tiny.set_defaults(func=cmd_tiny_model)
 
     tok = sub.add_parser("tokenizer", help="generate (once) the offline Qwen2-style tokenizer")
     tok.add_argument("--out", help="write it here instead of the cache")

@@ -37,17 +37,19 @@ def now_iso() -> str:
 
 
 def resolve_tokenizer(scenario: Scenario, must_exist: bool = True) -> str:
+    """The tokenizer folder evalscope gets, absolute when it is local (evalscope runs in
+    the level's folder, and a path it cannot find is taken for a hub id and fetched)."""
     path = scenario.tokenizer_path
     if path == GENERATED_TOKENIZER:
         from bench.tokenizer import ensure_tokenizer
 
-        return str(ensure_tokenizer())
+        return str(ensure_tokenizer().resolve())
     if must_exist and not (Path(path) / "tokenizer_config.json").exists():
         raise UserError(
             f"model.tokenizer_path: {path} has no tokenizer_config.json "
             f"(use a local tokenizer folder, or '{GENERATED_TOKENIZER}')"
         )
-    return path
+    return str(Path(path).resolve()) if Path(path).exists() else path
 
 
 def dry_run(scenario: Scenario, run_dir: Path) -> str:
@@ -159,6 +161,9 @@ def _measure_level(
         )
     level.index = index
     level.raw_dir = str(folder.relative_to(run_dir))
+    # The server's counters after the level (cumulative); Step 7 will summarise them.
+    if handle.alive() and (text := handle.metrics_text()) is not None:
+        (raw / name / "metrics.prom").write_text(text)
     level.started_at, level.finished_at = started, now_iso()
     level.extra["server_log_bytes"] = [log_start, handle.log_offset()]
     recorded = level.succeeded + level.failed

@@ -102,7 +102,10 @@ def base_url(scenario: Scenario) -> str:
 
 
 def port_in_use(host: str, port: int) -> bool:
+    """True when something listens there (connections lingering in TIME_WAIT after a
+    previous server do not count: servers bind with SO_REUSEADDR, and so does this probe)."""
     with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, port))
         except OSError:
@@ -227,6 +230,14 @@ class ServerHandle:
                     f"warm-up request {k} of {count} failed: HTTP {status}: {answer[:200]!r}"
                 )
 
+    def metrics_text(self) -> str | None:
+        """GET /metrics (Prometheus text), or None where the server has none."""
+        try:
+            status, body = _get(self.url + "/metrics", timeout=10)
+        except (urllib.error.URLError, OSError):
+            return None
+        return body.decode(errors="replace") if status == 200 else None
+
     def reset_caches(self) -> dict[str, int]:
         """POST vLLM's cache-reset routes; {route: status} (404 where a server lacks one)."""
         out = {}
@@ -273,7 +284,9 @@ def start(scenario: Scenario, tokenizer: str, run_dir: Path) -> ServerHandle:
     (run_dir / "sim.port").unlink(missing_ok=True)  # a restarted simulator picks a new port
     with log_path.open("ab") as fh:
         try:
-            proc = spawn(argv, fh, env=env, cwd=run_dir)
+            # The working directory is vlm-bench's: relative paths in a command mean what
+            # they mean where the user typed it.
+            proc = spawn(argv, fh, env=env)
         except FileNotFoundError:
             raise UserError(f"server command not found: {argv[0]!r}") from None
     handle = ServerHandle(

@@ -78,6 +78,7 @@ class Simulator:
         self.front = FrontEnd(profile)
         self.trace = trace
         self._wake = asyncio.Event()
+        self.closing = False
         self._events: dict[int, asyncio.Event] = {}
         self._arrivals = itertools.count(1)
         self._pending_stall = 0.0
@@ -261,6 +262,8 @@ class Simulator:
         while seq.finished is None or sent < seq.output_tokens:
             await event.wait()
             event.clear()
+            if self.closing:  # shutting down: cut the stream, as a stopping vLLM does
+                return _drop(request, resp, rec) if resp is not None else web.Response(status=503)
             upto = seq.output_tokens
             if drop_at is not None:
                 upto = min(upto, drop_at)
@@ -474,7 +477,7 @@ async def serve(
         await asyncio.sleep(profile.faults.ready_delay_s)
     trace = trace_path.open("a", buffering=1) if trace_path else None
     sim = Simulator(profile, tokenizer_dir, seed, trace)
-    runner = web.AppRunner(sim.app(), access_log=None, handle_signals=False)
+    runner = web.AppRunner(sim.app(), access_log=None, handle_signals=False, shutdown_timeout=5.0)
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     try:
@@ -501,6 +504,9 @@ async def serve(
         await asyncio.Event().wait()
     finally:
         engine_task.cancel()
+        sim.closing = True
+        for event in sim._events.values():  # wake every stream so it ends now
+            event.set()
         await runner.cleanup()
         if trace:
             trace.close()

