@@ -81,6 +81,9 @@ case "${1:-}" in
     vlm-bench)
         shift
         ensure_venv test
+        for arg in "$@"; do
+            if needs_vllm "$arg"; then ensure_vllm; break; fi
+        done
         exec "$VENV/bin/vlm-bench" "$@"
         ;;
     "")

@@ -92,9 +92,9 @@ def _scenario(args: argparse.Namespace) -> Any:
     from bench.scenario import load_scenario
 
     overrides = _parse_set(args.set)
-    if args.parallel:
+    if getattr(args, "parallel", None):
         overrides["sweep.parallel"] = args.parallel
-    if args.number:
+    if getattr(args, "number", None):
         overrides["sweep.number"] = args.number
         overrides["sweep.requests_per_level"] = None
     return load_scenario(args.scenario, overrides)
@@ -122,7 +122,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         return 0
     # SIGTERM ends a run like Ctrl-C: stop the server, keep what is finished, exit 130.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
-    outcome = runner.run(scenario, output_dir, resume=resume)
+    outcome = runner.run(scenario, output_dir, resume=resume, skip_check=args.skip_check)
     table, notes = seed_table(outcome.run.levels)
     print(table)
     for note in notes:
@@ -139,6 +139,76 @@ def cmd_run(args: argparse.Namespace) -> int:
     print(f"\nreport: {outcome.run_dir / 'report.md'}")
     ok = outcome.run.status == "complete" and not outcome.run.incidents
     return 0 if ok else EXIT_RUN_FAILED
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    import tempfile
+
+    from rich.console import Console
+
+    from bench import runner, server
+
+    scenario = _scenario(args)
+    if args.image:
+        scenario.check.image = args.image
+    console = Console(stderr=True)
+    tokenizer = runner.resolve_tokenizer(scenario)
+    with tempfile.TemporaryDirectory(prefix="vlm-bench-check-") as tmp:
+        out_dir = Path(args.out).resolve() if args.out else Path(tmp)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        runner.check_image(scenario)  # a bad image file fails before any server starts
+        with server.start(scenario, tokenizer, out_dir) as handle:
+            console.print(f"server ({scenario.server.kind}) starting: {handle.url}")
+            console.print(f"server ready after {handle.wait_ready():.1f} s")
+            result = runner.answer_check(scenario, handle.url, out_dir / "check")
+    print(result.summary())
+    print(
+        f"latency {result.latency_s:.2f} s, finish reason {result.finish_reason}, "
+        f"usage {result.usage}"
+    )
+    for warning in result.verdict.warnings:
+        print(f"warning: {warning}")
+    if not result.valid and result.raw_answer:
+        print(f"answer (first 300 characters): {result.raw_answer[:300]!r}")
+    if args.out:
+        print(f"request, answer and verdict: {out_dir / 'check'}")
+    return 0 if result.valid else EXIT_RUN_FAILED
+
+
+def cmd_offline(args: argparse.Namespace) -> int:
+    from datetime import datetime
+
+    from bench import offline, runner
+    from bench.report.markdown import offline_lines, render_report
+    from bench.results import read_run, write_run
+
+    run = read_run(Path(args.run)) if args.run else None  # a bad run fails before the work
+    scenario = _scenario(args)
+    if run is not None and run.scenario_name != scenario.name:
+        raise UserError(
+            f"--run {args.run}: that run is of scenario {run.scenario_name!r}, "
+            f"not {scenario.name!r}"
+        )
+    if run is not None:
+        out_dir = Path(args.run) / "offline"
+    else:
+        root = Path(args.output_dir or scenario.output_dir) / scenario.name
+        out_dir = root / datetime.now().strftime("offline-%Y%m%d-%H%M%S")
+    count = args.prompts or offline.batch_size(scenario)
+    model = scenario.offline.model or scenario.model.path
+    print(
+        f"offline: {count} prompts through vllm.LLM ({model}), log in {out_dir / 'worker.log'}",
+        file=sys.stderr,
+    )
+    summary = offline.run(scenario, runner.resolve_tokenizer(scenario), out_dir, count)
+    if run is not None:
+        run.offline = summary
+        write_run(run, Path(args.run))
+        (Path(args.run) / "report.md").write_text(render_report(run))
+    for line in offline_lines(summary, run):
+        print(line)
+    print(f"\nresults: {out_dir / 'offline.json'}")
+    return 0 if summary["wrong_length"] == 0 else EXIT_RUN_FAILED
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
@@ -182,6 +252,16 @@ def cmd_tokenizer(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_set(parser: argparse.ArgumentParser, what: str, example: str) -> None:
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="FIELD=VALUE",
+        help=f"{what}, dotted ({example})",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="vlm-bench", description=__doc__)
     parser.add_argument("--version", action="version", version=f"vlm-bench {__version__}")
@@ -197,13 +277,7 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--seed", type=int, default=0, help="seeds jitter and natural lengths")
     sim.add_argument("--trace", help="append one JSON line per request to this file")
     sim.add_argument("--tokenizer", help="tokenizer folder (default: the generated one)")
-    sim.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="FIELD=VALUE",
-        help="override any profile field, dotted (faults.stall_s=2)",
-    )
+    _add_set(sim, "override any profile field", "faults.stall_s=2")
     for flag, field, type_, help_ in _SIM_FLAGS:
         sim.add_argument(flag, dest=field.replace(".", "__"), type=type_, help=help_)
     sim.set_defaults(func=cmd_sim)
@@ -217,16 +291,41 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--dry-run", action="store_true", help="print the commands, run nothing")
     run.add_argument("--output-dir", help="instead of the scenario's output_dir")
-    run.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="FIELD=VALUE",
-        help="override a scenario field, dotted (load.max_tokens=64)",
-    )
+    _add_set(run, "override a scenario field", "load.max_tokens=64")
     run.add_argument("--parallel", type=_positive_int, nargs="+", help="override sweep.parallel")
     run.add_argument("--number", type=_positive_int, nargs="+", help="override sweep.number")
+    run.add_argument("--skip-check", action="store_true", help="no answer check before the sweep")
     run.set_defaults(func=cmd_run)
+
+    chk = sub.add_parser(
+        "check",
+        help="send the seed's OVD request and judge the answer's format",
+        description="Start (or attach to) the scenario's server, send the seed's "
+        "open-vocabulary-detection request and check the answer: <description>, a JSON "
+        "block with answer yes/no and bbox_2d boxes inside the image. Exit 0: format "
+        "valid; 1: format invalid, the request failed or the server never got ready; "
+        "2: bad input.",
+    )
+    chk.add_argument("scenario", help="scenario YAML file")
+    chk.add_argument("--image", help="PNG/JPEG to send (default: the scenario's, or generated)")
+    chk.add_argument("--out", help="keep the request, answer and verdict in this folder")
+    _add_set(chk, "override a scenario field", "check.event=cup")
+    chk.set_defaults(func=cmd_check)
+
+    off = sub.add_parser(
+        "offline",
+        help="offline throughput: one batch through vLLM's LLM class (the seed's path)",
+        description="Run the scenario's prompts (evalscope's generator, same load and "
+        "seed as the sweep) as one batch through vllm.LLM in a child Python that has vLLM "
+        "(offline.python), and report requests/s and output tok/s. With --run, the result "
+        "joins that run and its report shows it beside the best online level.",
+    )
+    off.add_argument("scenario", help="scenario YAML file")
+    off.add_argument("--run", metavar="RUN_DIR", help="attach the result to this run")
+    off.add_argument("--prompts", type=_positive_int, help="batch size (default: offline.prompts)")
+    off.add_argument("--output-dir", help="instead of the scenario's output_dir (without --run)")
+    _add_set(off, "override a scenario field", "offline.engine_args.dtype=float16")
+    off.set_defaults(func=cmd_offline)
 
     val = sub.add_parser("validate", help="check scenario files")
     val.add_argument("files", nargs="+")

@@ -87,6 +87,8 @@ class RunResult:
     levels: list[LevelResult] = field(default_factory=list)
     status: str = "running"  # running | complete | failed | interrupted
     incidents: list[dict[str, Any]] = field(default_factory=list)  # server deaths, restarts
+    check: dict[str, Any] | None = None  # the answer check before the sweep (bench/ovd.py)
+    offline: dict[str, Any] | None = None  # `vlm-bench offline --run` (bench/offline.py)
     schema_version: int = SCHEMA_VERSION
 
     def to_dict(self) -> dict[str, Any]:
@@ -107,6 +109,8 @@ class RunResult:
             levels=[LevelResult.from_dict(lv) for lv in data.get("levels", [])],
             status=data.get("status", "complete"),
             incidents=data.get("incidents", []),
+            check=data.get("check"),
+            offline=data.get("offline"),
             schema_version=data.get("schema_version", SCHEMA_VERSION),
         )
 

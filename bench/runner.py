@@ -22,7 +22,7 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from bench import loadgen, provenance, server
+from bench import loadgen, ovd, provenance, server
 from bench.errors import UserError
 from bench.parse import parse_level
 from bench.report.markdown import render_report
@@ -218,6 +218,73 @@ def _start_ready(
     return handle
 
 
+def check_image(scenario: Scenario) -> tuple[bytes, int, int]:
+    """The check's image: the scenario's file, or one generated at the load's size."""
+    from PIL import Image, UnidentifiedImageError
+
+    from bench import imaging
+
+    spec = scenario.check
+    if spec.image is None:
+        w, h = scenario.load.image_width, scenario.load.image_height
+        return imaging.check_image(w, h), w, h
+    try:
+        with Image.open(spec.image) as img:
+            img.load()
+            rgb = img.convert("RGB")
+    except (OSError, UnidentifiedImageError) as exc:
+        raise UserError(f"check.image: cannot read {spec.image}: {exc}") from None
+    return imaging.png_bytes(rgb), rgb.width, rgb.height
+
+
+def answer_check(scenario: Scenario, url: str, out_dir: Path | None) -> ovd.CheckResult:
+    """The seed's OVD request to a ready server, judged (files kept in `out_dir`)."""
+    spec = scenario.check
+    png, width, height = check_image(scenario)
+    return ovd.run_check(
+        url,
+        scenario.model.served_name,
+        png,
+        width,
+        height,
+        spec.describe,
+        spec.event,
+        spec.max_tokens,
+        spec.temperature,
+        scenario.load.request_timeout_s,
+        out_dir,
+    )
+
+
+def _check_before_sweep(
+    scenario: Scenario,
+    handle: server.ServerHandle,
+    run_dir: Path,
+    result: RunResult,
+    console: Console,
+) -> bool:
+    """Run the answer check unless it is off; False when a required check failed."""
+    mode = scenario.check.mode
+    if mode == "off":
+        return True
+    check = answer_check(scenario, handle.url, run_dir / "check")
+    result.check = {"mode": mode, **check.to_dict()}
+    colour = "green" if check.valid else ("red" if mode == "required" else "yellow")
+    console.print(f"[{colour}]answer check: {check.summary()}[/] ({check.latency_s:.2f} s)")
+    if check.valid or mode != "required":
+        return True
+    result.incidents.append(
+        {
+            "at": now_iso(),
+            "level": 0,
+            "parallel": 0,
+            "kind": "answer check failed (check: required), sweep not run",
+            "detail": check.summary(),
+        }
+    )
+    return False
+
+
 def _set_aside(raw_level: Path) -> None:
     """Keep an earlier attempt's raw files under another name before a retry."""
     if raw_level.exists():
@@ -255,6 +322,7 @@ def run(
     output_dir: Path | None = None,
     console: Console | None = None,
     resume: Path | None = None,
+    skip_check: bool = False,
 ) -> Outcome:
     """Run the levels not yet finished; returns the run (complete, failed or interrupted).
 
@@ -274,6 +342,10 @@ def run(
     handle: server.ServerHandle | None = None
     try:
         handle = _start_ready(scenario, tokenizer, run_dir, result, console)
+        checked = (
+            skip_check or resume or _check_before_sweep(scenario, handle, run_dir, result, console)
+        )
+        status = "complete" if checked else "failed"
         columns = (
             TextColumn("{task.description}"),
             BarColumn(),
@@ -281,7 +353,7 @@ def run(
             TimeElapsedColumn(),
         )
         with Progress(*columns, console=console, transient=False) as progress:
-            for k, (i, p, n) in enumerate(todo):
+            for k, (i, p, n) in enumerate(todo if checked else []):
                 if k:
                     _between_levels(scenario, handle, result)
                 level, handle = _level_with_retry(
@@ -292,10 +364,9 @@ def run(
                 write_run(result, run_dir)
                 if level.status != "ok" or not handle.alive():
                     console.print(f"[red]conc {p}: {level.status}:[/] {level.reason}")
-                    result.status = "failed"
+                    status = "failed"
                     break
-            else:
-                result.status = "complete"
+        result.status = status
     except _Interrupted as exc:
         result.levels.append(exc.level)
         result.levels.sort(key=lambda lv: lv.index)

@@ -28,6 +28,7 @@ from pydantic import (
 
 from bench.dotted import set_dotted
 from bench.errors import UserError, describe_validation_error
+from bench.ovd import DEFAULT_DESCRIBE, DEFAULT_EVENT
 
 GENERATED_TOKENIZER = "generated"  # model.tokenizer_path value: the project's own tokenizer
 
@@ -196,6 +197,46 @@ class SweepSpec(Strict):
         return [(p, factor * p) for p in self.parallel]
 
 
+class CheckSpec(Strict):
+    """The answer check before a sweep: the seed's OVD request (bench/ovd.py)."""
+
+    mode: Literal["warn", "required", "off"] = Field(
+        "warn", description="warn: report and sweep anyway; required: stop if invalid"
+    )
+    describe: str = Field(DEFAULT_DESCRIBE, min_length=1, description="fills {describe}")
+    event: str = Field(DEFAULT_EVENT, min_length=1, description="fills {event}")
+    image: str | None = Field(None, description="PNG/JPEG file; default: a generated one")
+    max_tokens: PositiveInt = 512
+    temperature: NonNegativeFloat = 0.0
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, data: Any) -> Any:
+        # `check: required`; YAML reads a bare `off` as false (and `on` as true).
+        if isinstance(data, str | bool):
+            data = {"mode": data}
+        if isinstance(data, dict) and isinstance(data.get("mode"), bool):
+            data = {**data, "mode": "warn" if data["mode"] else "off"}
+        return data
+
+
+class OfflineSpec(Strict):
+    """`vlm-bench offline`: the seed's in-process path (vLLM's LLM class), one batch."""
+
+    python: list[str] | None = Field(
+        None, min_length=1, description="a Python with vLLM (argv prefix); default: this one"
+    )
+    model: str | None = Field(None, description="weights folder; default: model.path")
+    engine_args: dict[str, Any] = Field(
+        default_factory=lambda: {"max_model_len": 16384, "enforce_eager": True},
+        description="keyword arguments of vllm.LLM",
+    )
+    prompts: PositiveInt | None = Field(None, description="batch size; default: largest level's")
+    max_tokens: PositiveInt | None = Field(None, description="default: load.max_tokens")
+    env: dict[str, str] | None = Field(None, description="default: server.env")
+    timeout_s: PositiveFloat = 1800.0
+
+
 class SloSpec(Strict):
     ttft_p99_s: PositiveFloat | None = None
     tpot_p99_s: PositiveFloat | None = None
@@ -211,6 +252,8 @@ class Scenario(Strict):
     load: LoadSpec = Field(default_factory=LoadSpec)
     sweep: SweepSpec
     slo: SloSpec = Field(default_factory=SloSpec)
+    check: CheckSpec = Field(default_factory=CheckSpec)
+    offline: OfflineSpec = Field(default_factory=OfflineSpec)
     output_dir: str = "reports"
 
     @model_validator(mode="after")

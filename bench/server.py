@@ -8,8 +8,6 @@ server, engine core and workers all go), and `docker stop`/`docker rm` for conta
 
 from __future__ import annotations
 
-import base64
-import io
 import json
 import os
 import socket
@@ -22,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
+from bench import imaging
 from bench.errors import ServerError, UserError
 from bench.proc import GENTLE, spawn, stop_group
 from bench.scenario import CommandServer, DockerServer, ExternalServer, Scenario, SimServer
@@ -121,7 +120,7 @@ def _get(url: str, timeout: float = 5.0) -> tuple[int, bytes]:
         return exc.code, b""
 
 
-def _post(url: str, body: bytes, timeout: float) -> tuple[int, bytes]:
+def post_json(url: str, body: bytes, timeout: float) -> tuple[int, bytes]:
     req = urllib.request.Request(
         url, data=body, method="POST", headers={"Content-Type": "application/json"}
     )
@@ -130,14 +129,6 @@ def _post(url: str, body: bytes, timeout: float) -> tuple[int, bytes]:
             return resp.status, resp.read()
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read()
-
-
-def _png_data_url(width: int, height: int) -> str:
-    from PIL import Image
-
-    buf = io.BytesIO()
-    Image.new("RGB", (width, height), (90, 120, 150)).save(buf, format="PNG")
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
 
 
 @dataclass
@@ -164,11 +155,29 @@ class ServerHandle:
     def alive(self) -> bool:
         return self.proc is None or self.proc.poll() is None
 
+    def _image_request(self, text: str, width: int, height: int, max_tokens: int) -> bytes:
+        """A chat request with one flat-colour image."""
+        image = imaging.data_url(imaging.plain_image(width, height))
+        content = [
+            {"type": "text", "text": text},
+            {"type": "image_url", "image_url": {"url": image}},
+        ]
+        return json.dumps(
+            {
+                "model": self.scenario.model.served_name,
+                "max_tokens": max_tokens,
+                "ignore_eos": True,
+                "messages": [{"role": "user", "content": content}],
+            }
+        ).encode()
+
     def wait_ready(self) -> float:
-        """Poll /health, then /v1/models until the served name appears; seconds waited."""
+        """Seconds until the server answers: /health, the served name in /v1/models, then
+        one multimodal request (a VLM backend may reject text-only ones, as xLLM's does)."""
         spec = self.scenario.server
         name = self.scenario.model.served_name
         deadline = self.started_at + spec.ready_timeout_s
+        probe = self._image_request("Readiness probe: describe the image.", 64, 64, 1)
         stage = "/health"
         while True:
             if self.proc is not None and self.proc.poll() is not None:
@@ -177,17 +186,29 @@ class ServerHandle:
                     f"was ready; last output: {self.log_tail()}"
                 )
             try:
-                status, body = _get(self.url + stage)
+                if stage == "/v1/chat/completions":
+                    left = max(1.0, deadline - time.monotonic())
+                    status, body = post_json(self.url + stage, probe, timeout=min(60, left))
+                    if status == 200:
+                        return time.monotonic() - self.started_at
+                    if 400 <= status < 500:
+                        raise UserError(
+                            f"{self.url}{stage} refused a one-image request (HTTP {status}): "
+                            f"{body[:200].decode(errors='replace')}"
+                        )
+                else:
+                    status, body = _get(self.url + stage)
                 if stage == "/health" and status == 200:
                     stage = "/v1/models"
                     continue
                 if stage == "/v1/models" and status == 200:
                     served = [m.get("id") for m in json.loads(body).get("data", [])]
-                    if name in served:
-                        return time.monotonic() - self.started_at
-                    raise UserError(
-                        f"{self.url}/v1/models serves {served}, not model.served_name {name!r}"
-                    )
+                    if name not in served:
+                        raise UserError(
+                            f"{self.url}/v1/models serves {served}, not model.served_name {name!r}"
+                        )
+                    stage = "/v1/chat/completions"
+                    continue
             except (urllib.error.URLError, ConnectionError, TimeoutError, OSError, ValueError):
                 pass
             if time.monotonic() > deadline:
@@ -200,29 +221,11 @@ class ServerHandle:
     def warm_up(self, count: int) -> None:
         """`count` unmeasured chat requests, one image of the scenario's size each."""
         load = self.scenario.load
-        body = json.dumps(
-            {
-                "model": self.scenario.model.served_name,
-                "max_tokens": 16,
-                "ignore_eos": True,
-                "messages": [
-                    {
-                        "role": "user",
-                        "content": [
-                            {"type": "text", "text": "Warm-up: describe the image."},
-                            {
-                                "type": "image_url",
-                                "image_url": {
-                                    "url": _png_data_url(load.image_width, load.image_height)
-                                },
-                            },
-                        ],
-                    }
-                ],
-            }
-        ).encode()
+        body = self._image_request(
+            "Warm-up: describe the image.", load.image_width, load.image_height, 16
+        )
         for k in range(1, count + 1):
-            status, answer = _post(
+            status, answer = post_json(
                 self.url + "/v1/chat/completions", body, timeout=load.request_timeout_s
             )
             if status != 200:
@@ -243,7 +246,7 @@ class ServerHandle:
         out = {}
         for route in ("/reset_prefix_cache", "/reset_mm_cache"):
             try:
-                out[route] = _post(self.url + route, b"", timeout=30)[0]
+                out[route] = post_json(self.url + route, b"", timeout=30)[0]
             except (urllib.error.URLError, OSError):
                 out[route] = 0
         return out

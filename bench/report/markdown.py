@@ -142,5 +142,32 @@ def render_report(run: RunResult) -> str:
             prov=run.provenance,
             time_scale=scale,
             rescaled=rescaled,
+            offline=offline_lines(run.offline, run) if run.offline else [],
         )
     )
+
+
+def offline_lines(offline: dict[str, Any], run: RunResult | None) -> list[str]:
+    """The offline batch's throughput, and the run's best online level beside it."""
+    lines = [
+        f"Offline (vllm.LLM, one batch of {offline['requests']} prompts, "
+        f"{offline['max_tokens']} output tokens each): "
+        f"{offline['requests_per_s']:.2f} req/s, {offline['output_tokens_per_s']:.2f} output "
+        f"tok/s; batch {offline['generate_s']:.2f} s, engine start {offline['init_s']:.1f} s"
+        f" (vLLM {offline.get('vllm_version') or '?'})."
+    ]
+    if offline["wrong_length"]:
+        lines.append(
+            f"{NOT_HONOURED} {offline['wrong_length']} of {offline['requests']} offline requests "
+            f"did not produce {offline['max_tokens']} tokens "
+            f"({offline['output_tokens_min']}..{offline['output_tokens_max']})."
+        )
+    ok = [lv for lv in (run.levels if run else []) if lv.status == "ok" and lv.succeeded]
+    if ok:
+        best = max(ok, key=lambda lv: lv.output_tok_s)
+        share = 100 * best.output_tok_s / offline["output_tokens_per_s"]
+        lines.append(
+            f"Online, best level (conc {best.parallel}): {best.output_tok_s:.2f} Gen. toks/s "
+            f"= {share:.1f} % of offline; {best.rps:.2f} req/s."
+        )
+    return lines

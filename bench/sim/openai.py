@@ -12,17 +12,16 @@ import binascii
 import hashlib
 import io
 import json
-import math
 from dataclasses import dataclass
 from typing import Any
 
 from PIL import Image, UnidentifiedImageError
 
+from bench import imaging, ovd
 from bench.digest import request_digest
 from bench.sim.profile import Profile
 from bench.tokenizer import load_fast
 
-IMAGE_FACTOR = 28  # Qwen2.5-VL: 14-pixel patches merged 2x2
 Image.MAX_IMAGE_PIXELS = 16384 * 16384
 
 
@@ -53,6 +52,8 @@ class ParsedRequest:
     image_tokens: int
     images: int
     image_digests: tuple[str, ...]
+    image_sizes: tuple[tuple[int, int], ...]  # (width, height) of each image
+    ovd_event: str | None  # the object an OVD prompt asks about ("" if none); None: no OVD
     max_tokens: int
     min_tokens: int
     ignore_eos: bool
@@ -62,29 +63,14 @@ class ParsedRequest:
 
 
 def smart_resize(height: int, width: int, profile: Profile) -> tuple[int, int]:
-    """Qwen2.5-VL's resize: multiples of 28 pixels within [min_pixels, max_pixels]."""
-    if min(height, width) <= 0:
-        raise ValueError("image has no pixels")
-    if max(height, width) / min(height, width) > 200:
-        raise ValueError(f"aspect ratio {max(height, width) / min(height, width):.0f} exceeds 200")
-    f = IMAGE_FACTOR
-    h_bar = max(f, round(height / f) * f)
-    w_bar = max(f, round(width / f) * f)
-    if h_bar * w_bar > profile.image_max_pixels:
-        beta = math.sqrt(height * width / profile.image_max_pixels)
-        h_bar = max(f, math.floor(height / beta / f) * f)
-        w_bar = max(f, math.floor(width / beta / f) * f)
-    elif h_bar * w_bar < profile.image_min_pixels:
-        beta = math.sqrt(profile.image_min_pixels / (height * width))
-        h_bar = math.ceil(height * beta / f) * f
-        w_bar = math.ceil(width * beta / f) * f
-    return h_bar, w_bar
+    """Qwen2.5-VL's resize within the profile's pixel limits."""
+    return imaging.smart_resize(height, width, profile.image_min_pixels, profile.image_max_pixels)
 
 
 def image_tokens(height: int, width: int, profile: Profile) -> int:
     """Tokens one image becomes: one per 28x28 block after resizing (640x640 -> 529)."""
     h, w = smart_resize(height, width, profile)
-    return (h // IMAGE_FACTOR) * (w // IMAGE_FACTOR)
+    return (h // imaging.FACTOR) * (w // imaging.FACTOR)
 
 
 def decode_image(url: str, index: int) -> tuple[int, int, str]:
@@ -162,6 +148,7 @@ def parse_request(raw: bytes, chat: bool, profile: Profile, tokenizer_dir: str) 
         raise ApiError(400, "n > 1 is not supported by the simulator")
     tokenizer = load_fast(tokenizer_dir)
     images: list[tuple[int, int, str]] = []
+    texts: list[str] = []
     if chat:
         messages = body.get("messages")
         if not isinstance(messages, list) or not messages:
@@ -171,12 +158,14 @@ def parse_request(raw: bytes, chat: bool, profile: Profile, tokenizer_dir: str) 
                 raise ApiError(400, "each message must be an object with a role")
             content = message.get("content")
             if isinstance(content, str):
+                texts.append(content)
                 continue
             if not isinstance(content, list):
                 raise ApiError(400, "message content must be a string or a list of parts")
             for part in content:
                 kind = part.get("type") if isinstance(part, dict) else None
                 if kind == "text" and isinstance(part.get("text"), str):
+                    texts.append(part["text"])
                     continue
                 if kind == "image_url":
                     url = part.get("image_url")
@@ -197,11 +186,14 @@ def parse_request(raw: bytes, chat: bool, profile: Profile, tokenizer_dir: str) 
     else:
         prompt = body.get("prompt")
         if isinstance(prompt, str):
+            texts.append(prompt)
             ids = tokenizer.encode(prompt, add_special_tokens=False).ids
         elif isinstance(prompt, list) and prompt and all(isinstance(t, int) for t in prompt):
             ids = prompt
         else:
             raise ApiError(400, "prompt must be a string or a non-empty list of token ids")
+    if profile.require_image and not images:
+        raise ApiError(400, "this server's VLM backend needs at least one image per request")
     try:
         per_image = [image_tokens(h, w, profile) for h, w, _ in images]
     except ValueError as exc:
@@ -237,6 +229,8 @@ def parse_request(raw: bytes, chat: bool, profile: Profile, tokenizer_dir: str) 
         image_tokens=sum(per_image),
         images=len(images),
         image_digests=tuple(d for _, _, d in images),
+        image_sizes=tuple((w, h) for h, w, _ in images),
+        ovd_event=_ovd_event(texts),
         max_tokens=max_tokens,
         min_tokens=min_tokens,
         ignore_eos=bool(body.get("ignore_eos", False)),
@@ -244,6 +238,13 @@ def parse_request(raw: bytes, chat: bool, profile: Profile, tokenizer_dir: str) 
         include_usage=bool(options.get("include_usage", False)),
         request_sha=request_digest(body) or "",
     )
+
+
+def _ovd_event(texts: list[str]) -> str | None:
+    for text in texts:
+        if ovd.is_ovd_prompt(text):
+            return ovd.asked_event(text) or ""
+    return None
 
 
 class Chunks:

@@ -33,7 +33,7 @@ from typing import IO, Any
 
 from aiohttp import web
 
-from bench import __version__
+from bench import __version__, ovd
 from bench.errors import UserError
 from bench.sim.engine import Engine, FrontEnd, Sequence
 from bench.sim.metrics import Metrics
@@ -140,20 +140,38 @@ class Simulator:
                     if event is not None:
                         event.set()
 
-    def _output_plan(self, req: ParsedRequest, rid: int) -> tuple[int, str]:
-        """How many tokens this request produces, and its finish reason."""
+    def _output_plan(self, req: ParsedRequest, rid: int, answer: int) -> tuple[int, str]:
+        """How many tokens this request produces, and its finish reason (`answer`: the
+        length of a scripted answer, 0 for none)."""
         if req.ignore_eos:
             target, reason = req.max_tokens, "length"
         else:
-            rng = random.Random(self.seed * 1_000_003 + rid)
-            p = 1 / self.profile.natural_output_mean
-            natural = 1 + int(rng.expovariate(1) / -math.log1p(-p))  # geometric, mean 1/p
+            if answer:
+                natural = answer
+            else:
+                rng = random.Random(self.seed * 1_000_003 + rid)
+                p = 1 / self.profile.natural_output_mean
+                natural = 1 + int(rng.expovariate(1) / -math.log1p(-p))  # geometric, mean 1/p
             target = max(req.min_tokens, min(natural, req.max_tokens))
             reason = "length" if target == req.max_tokens else "stop"
         cut = self.profile.faults.truncate_output_tokens
         if cut and cut < target:
             target, reason = cut, "stop"
         return max(1, target), reason
+
+    def _answer(self, req: ParsedRequest) -> list[bytes]:
+        """The scripted answer's tokens, each JSON-encoded: an OVD answer to an OVD prompt
+        when the profile says so, else none (filler words)."""
+        if not (self.profile.ovd_answers and req.ovd_event is not None and req.image_sizes):
+            return []
+        width, height = req.image_sizes[0]
+        text = ovd.sample_answer(width, height, req.ovd_event or "object")
+        enc = load_fast(self.tokenizer_dir).encode(text, add_special_tokens=False)
+        pieces, done = [], 0
+        for _, end in enc.offsets:  # a token inside a multi-byte character carries ""
+            pieces.append(json.dumps(text[done:end]).encode())
+            done = max(done, end)
+        return pieces
 
     # ---- HTTP -----------------------------------------------------------------------
 
@@ -184,7 +202,8 @@ class Simulator:
         except ApiError as err:
             self._write_trace(TraceRecord(n, "", arrival, outcome=f"error {err.status}"))
             return web.Response(status=err.status, body=err.body(), content_type="application/json")
-        target, reason = self._output_plan(req, n)
+        answer = self._answer(req)
+        target, reason = self._output_plan(req, n, len(answer))
         rec = TraceRecord(
             n,
             req.request_sha,
@@ -197,7 +216,7 @@ class Simulator:
         seq = Sequence(n, req.prompt_tokens, req.images, target, arrival)
         event = self._events[n] = asyncio.Event()
         try:
-            return await self._serve(request, req, seq, rec, event, reason, chat)
+            return await self._serve(request, req, seq, rec, event, reason, chat, answer)
         except ConnectionError:  # the client went away; nothing to answer
             return web.Response(status=499)
         finally:
@@ -215,6 +234,7 @@ class Simulator:
         event: asyncio.Event,
         reason: str,
         chat: bool,
+        answer: list[bytes],
     ) -> web.StreamResponse:
         # The multimodal processor cache spares the front end's work on repeated images.
         misses = 0
@@ -258,6 +278,10 @@ class Simulator:
         sent = 0
         last_write = 0.0
         words = self._words
+
+        def piece(i: int) -> bytes:
+            return answer[i] if i < len(answer) else words[(seq.rid + i) % len(words)]
+
         itl = self.metrics.histograms["vllm:inter_token_latency_seconds"]
         while seq.finished is None or sent < seq.output_tokens:
             await event.wait()
@@ -274,9 +298,7 @@ class Simulator:
                 parts = [chunks.role()] if sent == 0 else []
                 for i in range(sent, upto):
                     last = seq.finished is not None and i == seq.output_tokens - 1
-                    parts.append(
-                        chunks.token(words[(seq.rid + i) % len(words)], reason if last else None)
-                    )
+                    parts.append(chunks.token(piece(i), reason if last else None))
                 await resp.write(b"".join(parts))
                 rec.writes += 1
             if sent == 0 and upto > 0:
@@ -293,9 +315,7 @@ class Simulator:
         rec.last_token = last_write
         rec.outcome = reason
         if resp is None:
-            text = "".join(
-                json.loads(words[(seq.rid + i) % len(words)]) for i in range(seq.output_tokens)
-            )
+            text = "".join(json.loads(piece(i)) for i in range(seq.output_tokens))
             return web.json_response(
                 _full_body(
                     chunks, req, text, seq.output_tokens, reason, chat, seq.rid, int(time.time())

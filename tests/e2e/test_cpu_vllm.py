@@ -5,6 +5,7 @@ Opt-in (`pytest -m e2e`); `./run_bench.sh test` sets up .venv-vllm and the model
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -21,6 +22,18 @@ ROOT = Path(__file__).resolve().parents[2]
 SCENARIO = ROOT / "scenarios" / "cpu-vllm-tiny.yaml"
 
 
+def vlm_bench(*argv: str) -> subprocess.CompletedProcess[str]:
+    """The CLI from the checkout (scenario paths are relative to it)."""
+    return subprocess.run(
+        [sys.executable, "-m", "bench", *argv],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=1200,
+        env=os.environ.copy(),
+    )
+
+
 @pytest.fixture(scope="module")
 def vllm_run(
     tmp_path_factory: pytest.TempPathFactory,
@@ -28,14 +41,7 @@ def vllm_run(
     if not (ROOT / ".venv-vllm" / ".repaired").exists():
         pytest.fail(".venv-vllm is not set up: run ./run_bench.sh test")
     out = tmp_path_factory.mktemp("e2e")
-    done = subprocess.run(
-        [sys.executable, "-m", "bench", "run", str(SCENARIO), "--output-dir", str(out)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=1200,
-        env=os.environ.copy(),
-    )
+    done = vlm_bench("run", str(SCENARIO), "--output-dir", str(out))
     (run_dir,) = (out / "cpu-vllm-tiny").iterdir()
     return done, run_dir
 
@@ -85,3 +91,40 @@ def group_members(pgid: int) -> list[str]:
         if int(fields[2]) == pgid and fields[0] != "Z":
             alive.append(stat.parent.name)
     return alive
+
+
+def test_answer_check_before_the_sweep_reports_gibberish(
+    vllm_run: tuple[subprocess.CompletedProcess[str], Path],
+) -> None:
+    """Random weights answer gibberish: the check says so (mode warn: the sweep ran)."""
+    done, run_dir = vllm_run
+    run = read_run(run_dir)
+    assert run.check is not None and run.check["valid"] is False and run.check["status"] == 200
+    assert run.check["summary"].startswith("format invalid: no <description>…</description>")
+    assert run.check["usage"]["prompt_tokens"] >= 529
+    assert "answer check: format invalid" in done.stderr
+    assert (run_dir / "check" / "answer.txt").read_text() == run.check["raw_answer"]
+
+
+def test_check_command_against_real_vllm(tmp_path: Path) -> None:
+    done = vlm_bench("check", str(SCENARIO), "--out", str(tmp_path))
+    assert done.returncode == 1, done.stderr[-3000:]  # documented: 1 = format invalid
+    assert done.stdout.startswith("format invalid: ")
+    verdict = json.loads((tmp_path / "check" / "verdict.json").read_text())
+    assert verdict["valid"] is False and verdict["verdict"]["problems"]
+
+
+def test_offline_throughput_joins_the_run(
+    vllm_run: tuple[subprocess.CompletedProcess[str], Path],
+) -> None:
+    _, run_dir = vllm_run
+    done = vlm_bench("offline", str(SCENARIO), "--run", str(run_dir))
+    assert done.returncode == 0, done.stderr[-3000:]
+    offline = read_run(run_dir).offline
+    assert offline is not None and offline["requests"] == 8 and offline["wrong_length"] == 0
+    assert offline["output_tokens_min"] == offline["output_tokens_max"] == 64
+    assert offline["prompt_tokens_mean"] >= 529 and offline["output_tokens_per_s"] > 0
+    assert offline["vllm_version"].startswith("0.32")
+    report = (run_dir / "report.md").read_text()
+    assert "### Offline throughput" in report and "Online, best level (conc" in report
+    assert done.stdout.startswith("Offline (vllm.LLM, one batch of 8 prompts")

@@ -30,6 +30,7 @@ load: {{image_width: 64, image_height: 64, min_tokens: 16, max_tokens: 16, warmu
         min_prompt_length: 40, max_prompt_length: 40, request_timeout_s: {request_timeout}
         {level_timeout}}}
 sweep: {{parallel: {parallel}, number: {number}}}
+check: {check}
 """
 
 
@@ -45,6 +46,7 @@ def write(
     server_warmup: int = 0,
     request_timeout: int = 60,
     level_timeout: str = "",
+    check: str = "off",
 ) -> Path:
     path = tmp_path / "s.yaml"
     path.write_text(
@@ -58,6 +60,7 @@ def write(
             server_warmup=server_warmup,
             request_timeout=request_timeout,
             level_timeout=level_timeout,
+            check=check,
         )
     )
     return path
@@ -122,7 +125,8 @@ def test_slow_readiness_within_the_timeout_and_server_warmup(tmp_path: Path) -> 
     result = read_run(run_dir)
     assert result.status == "complete" and result.provenance["server_ready_s"][0] >= 2
     trace = [json.loads(x) for x in (run_dir / "sim-trace.jsonl").read_text().splitlines()]
-    assert len(trace) == 2 + (2 + 4)  # the server's warm-up, then the measured requests
+    # The multimodal readiness probe, the server's warm-up, then the measured requests.
+    assert len(trace) == 1 + 2 + (2 + 4)
     first_level = min(lv.started_at for lv in result.levels)
     assert first_level and all(t["outcome"] == "length" for t in trace)
 
@@ -150,17 +154,18 @@ def test_port_already_in_use(tmp_path: Path) -> None:
 def test_server_death_stops_the_sweep_and_keeps_finished_levels(tmp_path: Path) -> None:
     done, run_dir = run(
         tmp_path,
-        write(tmp_path, args="['--exit-after', '4']", parallel="[2, 2, 2]", number="[4, 4, 4]"),
+        # Request 1 is the readiness probe: the server dies in level 2.
+        write(tmp_path, args="['--exit-after', '5']", parallel="[2, 2, 2]", number="[4, 4, 4]"),
     )
     assert done.returncode == 1
     result = read_run(run_dir)
     assert result.status == "failed"
     assert [lv.status for lv in result.levels] == ["ok", "failed"]
     failed = result.levels[1]
-    assert "server died" in failed.reason and "exiting after 4 requests" in failed.reason
+    assert "server died" in failed.reason and "exiting after 5 requests" in failed.reason
     assert result.incidents and result.incidents[0]["kind"] == "server died"
     start, end = failed.extra["server_log_bytes"]
-    assert "exiting after 4 requests" in (run_dir / "server.log").read_text()[start:end]
+    assert "exiting after 5 requests" in (run_dir / "server.log").read_text()[start:end]
     assert "✗" in report(run_dir) and "Run status: failed" in report(run_dir)
     assert "server died" in report(run_dir)
 
@@ -212,7 +217,7 @@ def test_dropped_streams_are_failed_requests(tmp_path: Path) -> None:
 def test_hung_level_times_out(tmp_path: Path) -> None:
     scenario = write(
         tmp_path,
-        args="['--stall-every', '1', '--stall-s', '120']",
+        args="['--stall-every', '2', '--stall-s', '120']",  # not the readiness probe
         parallel="[1]",
         number="[2]",
         level_timeout=", level_timeout_s: 5",

@@ -84,7 +84,8 @@ def test_run_writes_results_that_agree_with_each_other_and_the_trace(tmp_path: P
             assert r.start_time < t["arrival"] < t["first_token"] <= r.start_time + r.ttft_s
             assert t["last_token"] <= r.completed_time
     # One warm-up wave per level was sent but not measured.
-    assert sum(t["images"] for t in trace) == (2 + 1) + (8 + 4)
+    # The readiness probe, the answer check, then each level's requests and warm-up wave.
+    assert sum(t["images"] for t in trace) == 1 + 1 + (2 + 1) + (8 + 4)
 
 
 def test_default_output_dir_is_relative_to_the_working_directory(tmp_path: Path) -> None:

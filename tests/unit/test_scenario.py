@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from bench.cli import main
+from bench.errors import UserError
 from bench.scenario import load_scenario
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
@@ -209,3 +210,25 @@ def test_bad_override_names_the_field(tmp_path: Path, capsys: pytest.CaptureFixt
     assert "load.max_tokens: Input should be a valid integer" in capsys.readouterr().err
     assert main(["run", str(path), "--dry-run", "--parallel", "1", "2", "4"]) == 2
     assert "sweep: number has 2 entries but parallel has 3" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("text", "mode"),
+    [
+        ("check: required", "required"),
+        ("check: off", "off"),  # YAML 1.1 reads a bare off as false
+        ("check: {mode: off, event: cup}", "off"),
+        ("check: {event: cup, max_tokens: 64}", "warn"),
+    ],
+)
+def test_check_shorthands(tmp_path: Path, text: str, mode: str) -> None:
+    path = tmp_path / "s.yaml"
+    path.write_text(f"extends: {SCENARIOS / 'quickstart.yaml'}\n{text}\n")
+    assert load_scenario(path).check.mode == mode
+
+
+def test_check_mode_typo_is_a_one_line_error(tmp_path: Path) -> None:
+    path = tmp_path / "s.yaml"
+    path.write_text(f"extends: {SCENARIOS / 'quickstart.yaml'}\ncheck: requierd\n")
+    with pytest.raises(UserError, match=r"s.yaml: check.mode: Input should be 'warn', 'req"):
+        load_scenario(path)

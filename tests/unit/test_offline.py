@@ -1,0 +1,155 @@
+"""Offline throughput without vLLM: the prompts, the summary, the worker's input checks and
+the command's bad inputs. (The real `LLM` path runs in the e2e tier.)"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from bench import offline
+from bench.cli import main
+from bench.report.markdown import offline_lines
+from bench.results import LevelResult, RunResult
+from bench.runner import resolve_tokenizer
+from bench.scenario import load_scenario
+
+ROOT = Path(__file__).resolve().parents[2]
+QUICKSTART = ROOT / "scenarios" / "quickstart.yaml"
+
+
+def test_prompts_are_the_sweeps_generator_seeded_and_resized_as_the_seed_does() -> None:
+    scenario = load_scenario(QUICKSTART, {"load.image_width": 320, "load.image_height": 200})
+    tokenizer = resolve_tokenizer(scenario)
+    first = offline.prompts(scenario, tokenizer, 3)
+    assert first == offline.prompts(scenario, tokenizer, 3)  # seeded: the same batch again
+    assert len(first) == 3 and len({p["text"] for p in first}) == 3
+    for prompt in first:
+        (url,) = prompt["images"]
+        with Image.open(io.BytesIO(base64.b64decode(url.partition(",")[2]))) as img:
+            assert img.size == (308, 196)  # Qwen2.5-VL's grid: multiples of 28
+    other = load_scenario(QUICKSTART, {"load.seed": 7, "load.image_width": 320})
+    assert offline.prompts(other, tokenizer, 1)[0]["text"] != first[0]["text"]
+
+
+def test_batch_size_defaults_to_the_largest_level() -> None:
+    assert offline.batch_size(load_scenario(QUICKSTART)) == 128
+    assert offline.batch_size(load_scenario(QUICKSTART, {"offline.prompts": 5})) == 5
+
+
+def test_summary_rates_and_length_check() -> None:
+    result = {
+        "requests": 4,
+        "generate_s": 2.0,
+        "init_s": 30.0,
+        "prompt_tokens": [600, 600, 600, 600],
+        "output_tokens": [64, 64, 64, 10],
+        "vllm_version": "0.32.0",
+    }
+    summary = offline.summarise(result, 64, ignore_eos=True)
+    assert summary["requests_per_s"] == 2.0
+    assert summary["output_tokens_per_s"] == (64 * 3 + 10) / 2.0
+    assert summary["total_tokens_per_s"] == (64 * 3 + 10 + 2400) / 2.0
+    assert summary["wrong_length"] == 1 and summary["output_tokens_min"] == 10
+    assert offline.summarise(result, 64, ignore_eos=False)["wrong_length"] == 0
+    lines = offline_lines(summary, None)
+    assert lines[0].startswith("Offline (vllm.LLM, one batch of 4 prompts, 64 output tokens")
+    assert lines[1].startswith("† 1 of 4 offline requests did not produce 64 tokens")
+
+
+def test_offline_beside_the_best_online_level() -> None:
+    summary = offline.summarise(
+        {
+            "requests": 2,
+            "generate_s": 1.0,
+            "init_s": 1.0,
+            "prompt_tokens": [1, 1],
+            "output_tokens": [100, 100],
+        },
+        100,
+        ignore_eos=True,
+    )
+    levels = [
+        LevelResult(1, 2, status="ok", succeeded=2, output_tok_s=50.0, rps=0.5),
+        LevelResult(4, 8, status="ok", succeeded=8, output_tok_s=150.0, rps=1.5),
+        LevelResult(8, 16, status="failed", succeeded=0, output_tok_s=900.0),
+    ]
+    run = RunResult("r", "s", {}, "h", {}, levels=levels)
+    assert offline_lines(summary, run)[-1] == (
+        "Online, best level (conc 4): 150.00 Gen. toks/s = 75.0 % of offline; 1.50 req/s."
+    )
+
+
+def worker(spec: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(offline.WORKER), str(spec)], capture_output=True, text=True, timeout=60
+    )
+
+
+def test_worker_refuses_a_bad_spec_in_one_line(tmp_path: Path) -> None:
+    spec = tmp_path / "spec.json"
+    base = {
+        "model": str(tmp_path),
+        "engine_args": {},
+        "prompts": [{"text": "t", "images": ["data:image/png;base64,AAAA"]}],
+        "max_tokens": 4,
+        "ignore_eos": True,
+        "out": str(tmp_path / "out.json"),
+    }
+    cases = [
+        ({**base, "max_tokens": "4"}, "spec field 'max_tokens' missing or not int"),
+        ({**base, "model": str(tmp_path / "none")}, "model directory not found"),
+        (base, "undecodable image"),
+    ]
+    for data, message in cases:
+        spec.write_text(json.dumps(data))
+        done = worker(spec)
+        assert done.returncode == 2, done.stderr
+        assert done.stderr.startswith("offline_worker: error: ") and message in done.stderr
+        assert len(done.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        pytest.param(
+            ["--set", "offline.python=[/nonexistent/python]"],
+            "offline.python: '/nonexistent/python' not found",
+            id="no-python",
+        ),
+        pytest.param(
+            ["--set", "offline.prompts=0"],
+            "offline.prompts: Input should be greater than 0",
+            id="zero-prompts",
+        ),
+    ],
+)
+def test_offline_command_bad_input(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], overrides: list[str], message: str
+) -> None:
+    args = ["offline", str(QUICKSTART), "--output-dir", str(tmp_path), "--prompts", "1"]
+    args += ["--set", "model.path=/models/x", *overrides]
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.startswith("vlm-bench: error: ") and message in err
+
+
+def test_offline_needs_a_model_path(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["offline", str(QUICKSTART), "--output-dir", str(tmp_path)]) == 2
+    assert "offline needs offline.model or model.path" in capsys.readouterr().err
+
+
+def test_offline_run_of_another_scenario(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bench.results import write_run
+
+    write_run(RunResult("r", "other", {}, "h", {}), tmp_path)
+    assert main(["offline", str(QUICKSTART), "--run", str(tmp_path)]) == 2
+    assert "that run is of scenario 'other', not 'quickstart'" in capsys.readouterr().err
