@@ -179,8 +179,9 @@ def cmd_offline(args: argparse.Namespace) -> int:
     from datetime import datetime
 
     from bench import offline, runner
-    from bench.report.markdown import offline_lines, render_report
+    from bench.report.markdown import offline_lines
     from bench.results import read_run, write_run
+    from bench.runner import write_report
 
     run = read_run(Path(args.run)) if args.run else None  # a bad run fails before the work
     scenario = _scenario(args)
@@ -204,11 +205,64 @@ def cmd_offline(args: argparse.Namespace) -> int:
     if run is not None:
         run.offline = summary
         write_run(run, Path(args.run))
-        (Path(args.run) / "report.md").write_text(render_report(run))
+        write_report(run, Path(args.run))
     for line in offline_lines(summary, run):
         print(line)
     print(f"\nresults: {out_dir / 'offline.json'}")
     return 0 if summary["wrong_length"] == 0 else EXIT_RUN_FAILED
+
+
+def cmd_import_table(args: argparse.Namespace) -> int:
+    from bench.published import import_table
+    from bench.report.markdown import render_report
+    from bench.results import write_run
+    from bench.scenario import load_scenario
+
+    scenario = load_scenario(args.scenario)
+    run = import_table(
+        Path(args.file), args.name, scenario, args.table, args.hardware, args.backend
+    )
+    out = Path(args.out) if args.out else Path(scenario.output_dir) / args.name
+    out.mkdir(parents=True, exist_ok=True)
+    write_run(run, out)
+    # No plots: a published run is an input to compare; `vlm-bench report` draws them.
+    (out / "report.md").write_text(render_report(run))
+    print(out)
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from bench.report import compare
+    from bench.results import read_run
+
+    runs = [read_run(Path(p)) for p in args.runs]
+    comparison = compare.compare(runs, force=args.force)
+    plots: list[str] = []
+    if args.out:
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        plots = compare.write_plots(comparison, out)
+        (out / "compare.md").write_text(compare.render(comparison, plots))
+    print(compare.render(comparison, plots), end="")
+    return 0
+
+
+def cmd_release_table(args: argparse.Namespace) -> int:
+    from bench.report import release
+    from bench.results import read_run
+
+    by = release.parse_by(args.by)
+    if args.knee <= 1:
+        raise UserError(f"--knee {args.knee}: must be greater than 1 (a factor on P99 TPOT)")
+    runs = [read_run(Path(p)) for p in args.runs]
+    text = release.render(runs, by, args.knee)
+    if args.out:
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "release.md").write_text(text)
+        (out / "release.csv").write_text(release.csv_text(runs, by))
+    print(text, end="")
+    return 0
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
@@ -227,14 +281,12 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from bench.report.markdown import render_report
     from bench.results import read_run
+    from bench.runner import write_report
 
     run_dir = Path(args.run_dir)
-    run = read_run(run_dir)
-    out = run_dir / "report.md"
-    out.write_text(render_report(run))
-    print(out)
+    write_report(read_run(run_dir), run_dir)
+    print(run_dir / "report.md")
     return 0
 
 
@@ -326,6 +378,50 @@ def build_parser() -> argparse.ArgumentParser:
     off.add_argument("--output-dir", help="instead of the scenario's output_dir (without --run)")
     _add_set(off, "override a scenario field", "offline.engine_args.dtype=float16")
     off.set_defaults(func=cmd_offline)
+
+    imp = sub.add_parser(
+        "import-table",
+        help="turn a published table in the seed's format into a run",
+        description="Read a markdown table with the seed's columns (| Conc. | RPS | … | "
+        "Success Rate |) and write it as a run marked published (no raw data, no repeats), "
+        "with the load and sweep of the scenario that produced it, so that measured runs "
+        "can be compared with it.",
+    )
+    imp.add_argument("file", help="markdown file holding the table")
+    imp.add_argument("--name", required=True, help="the run's name (its folder and label)")
+    imp.add_argument("--scenario", required=True, help="the scenario the table was measured with")
+    imp.add_argument("--table", help="which table (its heading's first word), if several")
+    imp.add_argument("--hardware", help="instead of the scenario's hardware")
+    imp.add_argument("--backend", help="instead of the scenario's backend")
+    imp.add_argument("--out", help="run folder (default: <output_dir>/<name>)")
+    imp.set_defaults(func=cmd_import_table)
+
+    cmp_ = sub.add_parser(
+        "compare",
+        help="runs side by side per concurrency, with % change against the first",
+        description="One table per metric family, each run's value and its change "
+        "against the first run per concurrency level, and a headline. Runs whose workloads "
+        "(image size, tokens, dataset, …) or concurrency levels differ are refused unless "
+        "--force.",
+    )
+    cmp_.add_argument("runs", nargs="+", metavar="RUN", help="run folders (or run.json files)")
+    cmp_.add_argument("--force", action="store_true", help="compare different workloads anyway")
+    cmp_.add_argument("--out", help="also write compare.md and overlay plots into this folder")
+    cmp_.set_defaults(func=cmd_compare)
+
+    rel = sub.add_parser(
+        "release-table",
+        help="one table across runs, with each run's capacity (max RPS, knee, SLO)",
+    )
+    rel.add_argument("runs", nargs="+", metavar="RUN", help="run folders (or run.json files)")
+    rel.add_argument(
+        "--by", default="hardware,backend,version", help="leading columns (default: %(default)s)"
+    )
+    rel.add_argument(
+        "--knee", type=float, default=1.1, help="P99 TPOT factor of the knee (default 1.1)"
+    )
+    rel.add_argument("--out", help="also write release.md and release.csv into this folder")
+    rel.set_defaults(func=cmd_release_table)
 
     val = sub.add_parser("validate", help="check scenario files")
     val.add_argument("files", nargs="+")

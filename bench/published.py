@@ -7,11 +7,14 @@ interval its published figure was rounded from: 0.04 RPS stands for [0.035, 0.04
 
 from __future__ import annotations
 
+import hashlib
 import re
 from pathlib import Path
 
 from bench.errors import UserError
 from bench.metrics import BY_KEY, SEED_COLUMNS
+from bench.results import LevelResult, RunResult
+from bench.scenario import Scenario, scenario_hash
 
 REFERENCE_DIR = Path(__file__).resolve().parent.parent / "reports" / "reference"
 SEED_REFERENCE = REFERENCE_DIR / "vlm-r1-ovd-800ta2.md"
@@ -96,3 +99,87 @@ def relative_error(key: str, measured: float, published: float) -> float:
         return 0.0
     edge = high if measured > high else low
     return (measured - edge) / published
+
+
+def pick_table(tables: dict[str, Table], wanted: str | None, source: str) -> tuple[str, Table]:
+    """The table whose heading (or its first word) is `wanted`; the only one if None."""
+    if not tables:
+        raise UserError(f"{source}: no table in the seed's format (| Conc. | RPS | …)")
+    if wanted is None:
+        if len(tables) > 1:
+            names = ", ".join(repr(h.split()[0]) for h in tables)
+            raise UserError(f"{source}: {len(tables)} tables; choose one with --table ({names})")
+        return next(iter(tables.items()))
+    for heading, table in tables.items():
+        if wanted.lower() in (heading.lower(), heading.split()[0].lower()):
+            return heading, table
+    names = ", ".join(repr(h.split()[0]) for h in tables)
+    raise UserError(f"--table {wanted!r}: no such table in {source} (there: {names})")
+
+
+def import_table(
+    path: Path,
+    name: str,
+    scenario: Scenario,
+    table_name: str | None = None,
+    hardware: str | None = None,
+    backend: str | None = None,
+) -> RunResult:
+    """A published table as a run: the scenario that produced it (its load and sweep, for
+    request counts and comparability), one level per row, marked published (no raw data,
+    no repeats, only the seed's columns)."""
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise UserError(f"{path}: cannot read: {exc.strerror}") from None
+    heading, table = pick_table(parse_seed_tables(text, str(path)), table_name, str(path))
+    numbers = dict(scenario.sweep.levels())
+    extra = sorted(set(table) - set(numbers))
+    if extra:
+        raise UserError(
+            f"{path}: table {heading.split()[0]!r} has concurrency {extra} that scenario "
+            f"{scenario.name} does not sweep ({sorted(numbers)})"
+        )
+    levels = []
+    for index, conc in enumerate(sorted(table), 1):
+        row, number = table[conc], numbers[conc]
+        succeeded = round(row["success_rate"] / 100 * number)
+        level = LevelResult(
+            conc,
+            number,
+            index=index,
+            succeeded=succeeded,
+            failed=number - succeeded,
+            extra={"published": True},
+        )
+        for key, value in row.items():
+            if key != "success_rate":
+                setattr(level, key, value)
+        levels.append(level)
+    resolved = scenario.model_dump(mode="json")
+    resolved["name"] = name
+    if hardware is not None:
+        resolved["hardware"] = hardware
+    if backend is not None:
+        resolved["backend"] = backend
+    provenance = {
+        "published": {
+            "source": path.name,
+            "table": heading,
+            "sha256": hashlib.sha256(text.encode()).hexdigest()[:16],
+            "scenario": scenario.name,
+            "metrics": list(SEED_COLUMNS),
+        }
+    }
+    return RunResult(
+        "published", name, resolved, scenario_hash(scenario), provenance, levels, "complete"
+    )
+
+
+def is_published(run: RunResult) -> bool:
+    return "published" in run.provenance
+
+
+def has_metric(run: RunResult, key: str) -> bool:
+    """Whether a run holds `key` (a published table has only the seed's columns)."""
+    return not is_published(run) or key in SEED_COLUMNS

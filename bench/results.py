@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.errors import UserError
+from bench.metrics import BY_KEY
 
 SCHEMA_VERSION = 1
 
@@ -122,11 +123,20 @@ CSV_FIELDS = [f.name for f in fields(LevelResult) if f.name not in ("extra",)] +
 
 
 def levels_csv(run: RunResult) -> str:
+    """One row per level; a published run leaves the metrics its table lacks empty."""
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=["run_id", *CSV_FIELDS], lineterminator="\n")
     writer.writeheader()
+    published = run.provenance.get("published")
+    absent = (
+        {k for k in BY_KEY if k not in published["metrics"]}
+        | {"duration_s", "input_tokens_avg", "output_tokens_avg"}
+        if published
+        else set()
+    )
     for row in run.to_dict()["levels"]:
-        writer.writerow({"run_id": run.run_id, **{k: row[k] for k in CSV_FIELDS}})
+        cells = {k: "" if k in absent else row[k] for k in CSV_FIELDS}
+        writer.writerow({"run_id": run.run_id, **cells})
     return out.getvalue()
 
 

@@ -25,7 +25,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from bench import loadgen, ovd, provenance, server
 from bench.errors import UserError
 from bench.parse import parse_level
-from bench.report.markdown import render_report
+from bench.report.markdown import plot_caption, render_report
 from bench.results import LevelResult, RunResult, read_run, write_run
 from bench.scenario import GENERATED_TOKENIZER, Scenario, describe_error, scenario_hash
 
@@ -383,8 +383,21 @@ def run(
             handle.stop()
         result.provenance["ended_at"] = now_iso()
         write_run(result, run_dir)
-        (run_dir / "report.md").write_text(render_report(result))
+        write_report(result, run_dir)
     return Outcome(result, run_dir)
+
+
+def write_report(run: RunResult, run_dir: Path) -> None:
+    """report.md and its plots (PNG and SVG beside it). A plot that fails is logged, never
+    allowed to cost the run its report."""
+    from bench.report import plots
+
+    names: list[str] = []
+    try:
+        names = plots.write_all([(run.scenario_name, run.levels)], plot_caption(run), run_dir)
+    except Exception:  # matplotlib trouble must not lose the results
+        log.exception("plots failed; report.md is written without them")
+    (run_dir / "report.md").write_text(render_report(run, names))
 
 
 def _between_levels(scenario: Scenario, handle: server.ServerHandle, result: RunResult) -> None:

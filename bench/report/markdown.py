@@ -44,6 +44,19 @@ def level_row(level: LevelResult) -> tuple[list[str], str | None]:
     return [conc, *cells], note
 
 
+def markdown_table(header: list[str], rows: list[list[str]]) -> str:
+    """A markdown table with its columns padded to equal width (readable as plain text)."""
+    widths = [
+        max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(header)
+    ]
+
+    def line(cells: list[str]) -> str:
+        return "| " + " | ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)) + " |"
+
+    out = [line(header), "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
+    return "\n".join(out + [line(r) for r in rows])
+
+
 def seed_table(levels: list[LevelResult]) -> tuple[str, list[str]]:
     """Markdown table in the seed's format (aligned), and its footnotes."""
     rows, notes = [], []
@@ -52,17 +65,7 @@ def seed_table(levels: list[LevelResult]) -> tuple[str, list[str]]:
         rows.append(cells)
         if note:
             notes.append(note)
-    widths = [
-        max(len(h), *(len(r[i]) for r in rows)) if rows else len(h)
-        for i, h in enumerate(SEED_HEADER)
-    ]
-
-    def line(cells: list[str]) -> str:
-        return "| " + " | ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)) + " |"
-
-    out = [line(SEED_HEADER), "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
-    out += [line(r) for r in rows]
-    return "\n".join(out), notes
+    return markdown_table(SEED_HEADER, rows), notes
 
 
 def rescale(level: LevelResult, time_scale: float) -> LevelResult:
@@ -93,6 +96,10 @@ def _env() -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
+
+
+def template(name: str) -> jinja2.Template:
+    return _env().get_template(name)
 
 
 def workload_summary(scenario: dict[str, Any]) -> str:
@@ -127,7 +134,22 @@ def workload_summary(scenario: dict[str, Any]) -> str:
     return ", ".join(parts)
 
 
-def render_report(run: RunResult) -> str:
+def plot_caption(run: RunResult) -> str:
+    """Scenario, hardware, backend and workload, in one line under every plot."""
+    scenario, load = run.scenario, run.scenario.get("load", {})
+    parts = [f"{run.scenario_name} ({run.run_id})"]
+    parts += [x for x in (scenario.get("hardware"), scenario.get("backend")) if x]
+    parts.append(
+        f"{load.get('dataset')} {load.get('image_width')}×{load.get('image_height')}, "
+        f"{load.get('max_tokens')} output tokens"
+    )
+    scale = sim_time_scale(scenario)
+    if scale:
+        parts.append(f"simulator seconds (time scale {scale})")
+    return " · ".join(parts)
+
+
+def render_report(run: RunResult, plots: list[str] | None = None) -> str:
     table, notes = seed_table(run.levels)
     scale = sim_time_scale(run.scenario)
     rescaled = seed_table([rescale(lv, scale) for lv in run.levels])[0] if scale else ""
@@ -143,6 +165,7 @@ def render_report(run: RunResult) -> str:
             time_scale=scale,
             rescaled=rescaled,
             offline=offline_lines(run.offline, run) if run.offline else [],
+            plots=plots or [],
         )
     )
 

@@ -1,0 +1,224 @@
+"""`vlm-bench compare`: runs side by side, per concurrency level, against the first run.
+
+Runs are comparable only when their workloads are: the load fields below must be equal
+(or `--force`), and so must the concurrency levels (with `--force`, their intersection).
+Changes are plain relative differences of the reported figures, computed from the values
+as stored (a published table's rounded figures included); they carry no significance
+test: `vlm-bench gate` judges noise, this shows.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench.errors import UserError
+from bench.metrics import BY_KEY
+from bench.published import has_metric, is_published
+from bench.report.markdown import (
+    FAILED,
+    NOT_HONOURED,
+    format_cell,
+    markdown_table,
+    rescale,
+    sim_time_scale,
+    template,
+)
+from bench.results import LevelResult, RunResult
+
+# What makes two sweeps measure the same thing.
+WORKLOAD_FIELDS = (
+    "api",
+    "endpoint",
+    "dataset",
+    "image_width",
+    "image_height",
+    "image_num",
+    "image_format",
+    "min_prompt_length",
+    "max_prompt_length",
+    "prefix_length",
+    "min_tokens",
+    "max_tokens",
+    "ignore_eos",
+    "stream",
+)
+FAMILIES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("Throughput", ("output_tok_s", "rps")),
+    ("Latency", ("latency_avg_s", "latency_p99_s")),
+    ("TTFT", ("ttft_avg_s", "ttft_p99_s")),
+    ("TPOT", ("tpot_avg_s", "tpot_p99_s")),
+    ("Success rate", ("success_rate",)),
+)
+HEADLINE = ("output_tok_s", "ttft_avg_s", "tpot_avg_s")
+MINUS = "−"
+
+
+def run_label(run: RunResult) -> str:
+    return run.scenario_name if is_published(run) else f"{run.scenario_name} {run.run_id}"
+
+
+def _in_modelled_time(run: RunResult) -> RunResult:
+    scale = sim_time_scale(run.scenario)
+    if not scale:
+        return run
+    return dataclasses.replace(run, levels=[rescale(lv, scale) for lv in run.levels])
+
+
+def run_description(run: RunResult) -> str:
+    scenario = run.scenario
+    where = ", ".join(x for x in (scenario.get("hardware"), scenario.get("backend")) if x)
+    if scale := sim_time_scale(scenario):
+        where += f"; simulator at time scale {scale}, rescaled to the modelled hardware"
+    if is_published(run):
+        pub = run.provenance["published"]
+        return f"{where}; published table {pub['table'].split()[0]!r} of {pub['source']}"
+    return f"{where}; measured {run.provenance.get('started_at', '?')}"
+
+
+def workload_difference(runs: list[RunResult]) -> str | None:
+    """The first load field on which a run differs from the first run, described."""
+    base = runs[0].scenario.get("load", {})
+    for k, run in enumerate(runs[1:], 1):
+        load = run.scenario.get("load", {})
+        for name in WORKLOAD_FIELDS:
+            if load.get(name) != base.get(name):
+                return (
+                    f"runs differ in load.{name}: {run_label(runs[0])} has {base.get(name)!r}, "
+                    f"{run_label(runs[k])} has {load.get(name)!r}"
+                )
+    return None
+
+
+def common_levels(runs: list[RunResult], force: bool) -> list[int]:
+    sets = [{lv.parallel for lv in run.levels} for run in runs]
+    if not force and any(s != sets[0] for s in sets):
+        odd = next(k for k, s in enumerate(sets) if s != sets[0])
+        raise UserError(
+            f"concurrency levels differ: {run_label(runs[0])} has {sorted(sets[0])}, "
+            f"{run_label(runs[odd])} has {sorted(sets[odd])} (--force compares the common ones)"
+        )
+    common = sorted(set.intersection(*sets))
+    if not common:
+        raise UserError("the runs share no concurrency level")
+    return common
+
+
+def change_pct(base: float, new: float) -> float | None:
+    return (new / base - 1) * 100 if base else None
+
+
+def format_pct(value: float | None) -> str:
+    if value is None:
+        return "n/a"
+    text = f"{abs(value):.1f} %"
+    return text if text == "0.0 %" else (f"+{text}" if value > 0 else f"{MINUS}{text}")
+
+
+def _usable(level: LevelResult | None) -> bool:
+    return level is not None and level.status != "failed" and level.succeeded > 0
+
+
+def _cell(run: RunResult, level: LevelResult | None, key: str) -> str:
+    if not has_metric(run, key):
+        return "n/a"
+    if level is None or not _usable(level):
+        return FAILED
+    text = format_cell(key, level.value(key))
+    return text if level.tokens_honoured else f"{text} {NOT_HONOURED}"
+
+
+@dataclass
+class Comparison:
+    runs: list[RunResult]
+    levels: list[int]
+
+    def level(self, run: RunResult, conc: int) -> LevelResult | None:
+        return next((lv for lv in run.levels if lv.parallel == conc), None)
+
+    def change(self, k: int, key: str, conc: int) -> float | None:
+        base, other = self.level(self.runs[0], conc), self.level(self.runs[k], conc)
+        if not (_usable(base) and _usable(other)):
+            return None
+        if not (has_metric(self.runs[0], key) and has_metric(self.runs[k], key)):
+            return None
+        assert base is not None and other is not None
+        return change_pct(base.value(key), other.value(key))
+
+    def table(self, keys: tuple[str, ...]) -> str:
+        letters = [chr(ord("A") + k) for k in range(len(self.runs))]
+        header = ["Conc."]
+        for key in keys:
+            label = BY_KEY[key].label
+            header += [f"{label} {x}" for x in letters]
+            header += [f"Δ {x}" for x in letters[1:]]
+        rows = []
+        for conc in self.levels:
+            row = [str(conc)]
+            for key in keys:
+                row += [_cell(run, self.level(run, conc), key) for run in self.runs]
+                row += [format_pct(self.change(k, key, conc)) for k in range(1, len(self.runs))]
+            rows.append(row)
+        return markdown_table(header, rows)
+
+    def headline(self) -> list[str]:
+        """Per run after the first, the guide's sentence: each headline metric's change at
+        the lowest and the highest common concurrency."""
+        lo, hi = self.levels[0], self.levels[-1]
+        out = []
+        for k in range(1, len(self.runs)):
+            parts = []
+            for key in HEADLINE:
+                at = [(c, self.change(k, key, c)) for c in dict.fromkeys((lo, hi))]
+                text = ", ".join(
+                    f"{format_pct(v)} at {'concurrency ' if i == 0 else ''}{c}"
+                    for i, (c, v) in enumerate(at)
+                )
+                parts.append(f"{BY_KEY[key].label.split('(')[0].strip()} {text}")
+            out.append(
+                f"{run_label(self.runs[k])} vs {run_label(self.runs[0])}: " + "; ".join(parts)
+            )
+        return out
+
+
+def compare(runs: list[RunResult], force: bool = False) -> Comparison:
+    """Check the runs are comparable (UserError naming what differs), then pair levels.
+
+    A time-scaled simulator run is compared in the modelled hardware's time (rescaled, as
+    its report's second table), so it can sit beside a published or measured run."""
+    if len(runs) < 2:
+        raise UserError("compare needs at least two runs")
+    runs = [_in_modelled_time(run) for run in runs]
+    if not force and (why := workload_difference(runs)):
+        raise UserError(f"{why} (--force compares anyway)")
+    return Comparison(runs, common_levels(runs, force))
+
+
+def write_plots(comparison: Comparison, out_dir: Path) -> list[str]:
+    """Overlay plots of the compared runs (their common levels), PNG and SVG."""
+    from bench.report import plots
+
+    series = [
+        (run_label(run), [lv for lv in run.levels if lv.parallel in comparison.levels])
+        for run in comparison.runs
+    ]
+    load = comparison.runs[0].scenario.get("load", {})
+    caption = "compare: " + " vs ".join(label for label, _ in series)
+    if load:
+        caption += f" · {load.get('dataset')} {load.get('image_width')}×{load.get('image_height')}"
+        caption += f", {load.get('max_tokens')} output tokens"
+    return plots.write_all(series, caption, out_dir)
+
+
+def render(comparison: Comparison, plots: list[str] | None = None) -> str:
+    runs = comparison.runs
+    return template("compare.md.j2").render(
+        runs=[
+            (chr(ord("A") + k), run_label(run), run_description(run)) for k, run in enumerate(runs)
+        ],
+        headline=comparison.headline(),
+        families=[(title, comparison.table(keys)) for title, keys in FAMILIES],
+        published=any(is_published(run) for run in runs),
+        plots=plots or [],
+    )

@@ -1,0 +1,315 @@
+"""Figures of a concurrency sweep: throughput, TTFT, TPOT, and latency against throughput.
+
+Each figure takes a list of series (legend label, the levels of one run) and a caption
+naming the scenario and hardware, printed small under the plot so every image says what
+it measured. Figures are built on `matplotlib.figure.Figure` with the Agg canvas, never
+pyplot, so nothing global is created or has to be closed. Levels without a measurement
+(status "failed" or nothing succeeded) are skipped; levels whose output length was not
+honoured are drawn with a hollow marker. `write_all` saves PNG and SVG; the SVGs are
+byte-for-byte reproducible (fixed hash salt, no date).
+"""
+
+from __future__ import annotations
+
+import math
+import textwrap
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import matplotlib
+from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.ticker import FixedLocator, FuncFormatter, LogLocator, NullLocator
+
+from bench.metrics import BY_KEY
+from bench.results import LevelResult
+
+Series = tuple[str, list[LevelResult]]  # (legend label, levels of one run)
+
+PNG_DPI = 110
+TWO_PANEL = (9.0, 4.5)
+ONE_PANEL = (7.0, 4.5)
+CAPTION_SIZE = 7.5
+HOLLOW_NOTE = "hollow marker: output length not honoured"
+CONCURRENCY = "Concurrency (parallel requests)"
+COLOURS = (
+    "#1f77b4",
+    "#d62728",
+    "#2ca02c",
+    "#ff7f0e",
+    "#9467bd",
+    "#8c564b",
+    "#e377c2",
+    "#17becf",
+)
+MARKERS = ("o", "s", "^", "D", "v", "P", "X", "h")
+SVG_SALT = "vlm-bench"
+
+
+def usable(levels: Sequence[LevelResult]) -> list[LevelResult]:
+    """The levels that have a measurement, in concurrency order."""
+    kept = [lv for lv in levels if lv.status != "failed" and lv.succeeded > 0]
+    return sorted(kept, key=lambda lv: (lv.parallel, lv.index))
+
+
+def _name(key: str) -> str:
+    """A metric's display label without its "(s)" unit suffix: "Avg TTFT(s)" -> "Avg TTFT"."""
+    return BY_KEY[key].label.removesuffix("(s)").strip()
+
+
+def _style(i: int) -> tuple[str, str]:
+    return COLOURS[i % len(COLOURS)], MARKERS[i % len(MARKERS)]
+
+
+def _plotted(series: Sequence[Series]) -> list[tuple[int, str, list[LevelResult]]]:
+    """(style index, label, usable levels) of the series that have anything to draw."""
+    out = []
+    for i, (label, levels) in enumerate(series):
+        kept = usable(levels)
+        if kept:
+            out.append((i, label, kept))
+    return out
+
+
+def _any_hollow(series: Sequence[Series]) -> bool:
+    return any(not lv.tokens_honoured for _, levels in series for lv in usable(levels))
+
+
+def _new_figure(size: tuple[float, float], caption: str, hollow: bool) -> Figure:
+    """A figure with the caption (and the hollow-marker note) printed small at the bottom."""
+    fig = Figure(figsize=size, layout="constrained")
+    FigureCanvasAgg(fig)
+    # About 0.55 em per character; leave a margin so the wrapped lines never clip.
+    width_chars = int(size[0] * 72 / (0.55 * CAPTION_SIZE) * 0.9)
+    lines = textwrap.wrap(caption, width_chars, break_on_hyphens=False) if caption else []
+    if hollow:
+        lines.append(HOLLOW_NOTE)
+    if lines:
+        fig.text(
+            0.5,
+            0.012,
+            "\n".join(lines),
+            ha="center",
+            va="bottom",
+            fontsize=CAPTION_SIZE,
+            color="#444444",
+        )
+    line_h = CAPTION_SIZE * 1.3 / 72 / size[1]  # one caption line, in figure fraction
+    bottom = 0.02 + line_h * len(lines) + (0.01 if lines else 0.0)
+    engine = fig.get_layout_engine()
+    if engine is not None:
+        engine.set(rect=(0.0, bottom, 1.0, 1.0 - bottom))  # type: ignore[call-arg]
+    return fig
+
+
+def _no_data(fig: Figure) -> Figure:
+    ax = fig.add_subplot()
+    ax.set_axis_off()
+    ax.text(0.5, 0.5, "no data", ha="center", va="center", fontsize=16, color="#888888")
+    return fig
+
+
+def _labelled_ticks(ticks: Sequence[int], max_labels: int = 10) -> set[int]:
+    """The ticks to print: all of them unless they crowd (1 3 4 6 8 12 ... on one axis), then
+    a subset at least 1/max_labels of the axis's span (in octaves) apart, the first kept."""
+    if len(ticks) < 2:
+        return set(ticks)
+    gap = math.log2(ticks[-1] / ticks[0]) / (max_labels - 1)
+    kept = [ticks[0]]
+    for t in ticks[1:]:
+        if math.log2(t / kept[-1]) >= gap:
+            kept.append(t)
+    return set(kept)
+
+
+def _concurrency_axis(ax: Axes, values: Sequence[int]) -> None:
+    """Log base 2, ticks exactly at the concurrencies measured, printed as integers."""
+    ax.set_xscale("log", base=2)
+    ticks = sorted(set(values))
+    shown = _labelled_ticks(ticks)
+    ax.xaxis.set_major_locator(FixedLocator(ticks))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}" if v in shown else ""))
+    ax.xaxis.set_minor_locator(NullLocator())
+    ax.set_xlabel(CONCURRENCY)
+    if len(ticks) > 1:
+        ax.set_xlim(ticks[0] / 2**0.3, ticks[-1] * 2**0.3)
+
+
+def _throughput_axis(ax: Axes, values: Sequence[float]) -> None:
+    """Log scale (throughput roughly doubles with concurrency, so the levels spread evenly),
+    ticks at 1-2-5 multiples printed as plain numbers."""
+    positive = [v for v in values if v > 0]
+    if not positive:  # nothing a log axis could show: leave it linear
+        return
+    ax.set_xscale("log", base=10)
+    ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}"))
+    ax.xaxis.set_minor_locator(NullLocator())
+    ax.set_xlim(min(positive) / 1.4, max(positive) * 1.4)
+
+
+def _y_from_zero(ax: Axes, top: float) -> None:
+    ax.set_ylim(0, 1.1 * top if top > 0 else 1.0)
+
+
+def _grid(ax: Axes) -> None:
+    ax.grid(True, which="major", color="#dddddd", linewidth=0.8)
+    ax.set_axisbelow(True)
+
+
+def _draw(
+    ax: Axes,
+    levels: Sequence[LevelResult],
+    xs: Sequence[float],
+    ys: Sequence[float],
+    style: int,
+    label: str,
+) -> None:
+    """One run as a line with markers; levels with the wrong output length get hollow ones."""
+    colour, marker = _style(style)
+    ax.plot(xs, ys, color=colour, marker=marker, markersize=5, label=label)
+    hollow = [(x, y) for lv, x, y in zip(levels, xs, ys, strict=True) if not lv.tokens_honoured]
+    if hollow:
+        hx, hy = zip(*hollow, strict=True)
+        ax.plot(
+            hx,
+            hy,
+            linestyle="none",
+            marker=marker,
+            markersize=7,
+            markerfacecolor="white",
+            markeredgecolor=colour,
+            markeredgewidth=1.5,
+            label="_hollow",
+            zorder=3,
+        )
+
+
+def _legend(fig: Figure, ax: Axes) -> None:
+    """One legend for the figure, above the panels, from the first panel's lines."""
+    handles, labels = ax.get_legend_handles_labels()
+    if handles:
+        fig.legend(
+            handles,
+            labels,
+            loc="outside upper center",
+            ncols=min(len(handles), 4),
+            fontsize=9,
+            frameon=False,
+        )
+
+
+def _per_concurrency(
+    series: list[Series],
+    caption: str,
+    panels: Sequence[tuple[str, str, float]],
+    share_y: bool = False,
+) -> Figure:
+    """One panel per (metric key, y-axis label, scale) against concurrency, runs as lines.
+
+    With share_y the panels have one y scale (avg and P99 of the same quantity), and only
+    the first is labelled.
+    """
+    size = TWO_PANEL if len(panels) > 1 else ONE_PANEL
+    fig = _new_figure(size, caption, _any_hollow(series))
+    runs = _plotted(series)
+    if not runs:
+        return _no_data(fig)
+    axes = fig.subplots(1, len(panels), squeeze=False, sharey=share_y)[0]
+    concs = [lv.parallel for _, _, levels in runs for lv in levels]
+    for n, (ax, (key, ylabel, scale)) in enumerate(zip(axes, panels, strict=True)):
+        for i, label, levels in runs:
+            xs = [float(lv.parallel) for lv in levels]
+            _draw(ax, levels, xs, [lv.value(key) * scale for lv in levels], i, label)
+        _concurrency_axis(ax, concs)
+        if n == 0 or not share_y:
+            ax.set_ylabel(ylabel)
+        ax.set_title(f"{_name(key)} vs concurrency", fontsize=11)
+        _grid(ax)
+    # From zero, with headroom over the highest point (a margin of the data's range is
+    # too little once the bottom moves to zero); shared panels take the highest of all.
+    tops = [ax.dataLim.y1 for ax in axes]
+    for ax, top in zip(axes, tops, strict=True):
+        _y_from_zero(ax, max(tops) if share_y else top)
+    _legend(fig, axes[0])
+    return fig
+
+
+def throughput(series: list[Series], caption: str) -> Figure:
+    """Generated tokens per second and requests per second against concurrency."""
+    return _per_concurrency(
+        series,
+        caption,
+        [
+            ("output_tok_s", f"Generation throughput ({BY_KEY['output_tok_s'].unit})", 1.0),
+            ("rps", f"Request throughput ({BY_KEY['rps'].unit})", 1.0),
+        ],
+    )
+
+
+def ttft(series: list[Series], caption: str) -> Figure:
+    """Average and P99 time to first token (ms) against concurrency, one panel each."""
+    panels = [("ttft_avg_s", "TTFT (ms)", 1000.0), ("ttft_p99_s", "TTFT (ms)", 1000.0)]
+    return _per_concurrency(series, caption, panels, share_y=True)
+
+
+def tpot(series: list[Series], caption: str) -> Figure:
+    """Average and P99 time per output token (ms) against concurrency, one panel each."""
+    panels = [("tpot_avg_s", "TPOT (ms)", 1000.0), ("tpot_p99_s", "TPOT (ms)", 1000.0)]
+    return _per_concurrency(series, caption, panels, share_y=True)
+
+
+def latency_vs_throughput(series: list[Series], caption: str) -> Figure:
+    """Average latency against generated tokens per second, one point per level ("c=8")."""
+    fig = _new_figure(ONE_PANEL, caption, _any_hollow(series))
+    runs = _plotted(series)
+    if not runs:
+        return _no_data(fig)
+    ax = fig.add_subplot()
+    for i, label, levels in runs:
+        xs = [lv.output_tok_s for lv in levels]
+        _draw(ax, levels, xs, [lv.latency_avg_s for lv in levels], i, label)
+        colour, _ = _style(i)
+        for lv in levels:
+            ax.annotate(
+                f"c={lv.parallel}",
+                (lv.output_tok_s, lv.latency_avg_s),
+                xytext=(0, 7),
+                textcoords="offset points",
+                ha="center",
+                va="bottom",
+                fontsize=7.5,
+                color=colour,
+            )
+    _throughput_axis(ax, [lv.output_tok_s for _, _, levels in runs for lv in levels])
+    # Headroom above the highest point for its "c=" label.
+    _y_from_zero(ax, 1.05 * max(lv.latency_avg_s for _, _, levels in runs for lv in levels))
+    ax.set_xlabel(f"{BY_KEY['output_tok_s'].label} ({BY_KEY['output_tok_s'].unit}, log scale)")
+    ax.set_ylabel(f"{_name('latency_avg_s')} ({BY_KEY['latency_avg_s'].unit})")
+    ax.set_title("Average latency vs generation throughput", fontsize=11)
+    _grid(ax)
+    _legend(fig, ax)
+    return fig
+
+
+FIGURES: dict[str, Callable[[list[Series], str], Figure]] = {
+    "throughput": throughput,
+    "ttft": ttft,
+    "tpot": tpot,
+    "latency-throughput": latency_vs_throughput,
+}
+
+
+def write_all(series: list[Series], caption: str, out_dir: Path) -> list[str]:
+    """<name>.png and <name>.svg for every figure in out_dir; the PNG names, FIGURES order."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, build in FIGURES.items():
+        fig = build(series, caption)
+        fig.savefig(out_dir / f"{name}.png", dpi=PNG_DPI, format="png")
+        # The salt makes SVG element ids a function of the content instead of random.
+        with matplotlib.rc_context({"svg.hashsalt": SVG_SALT}):
+            fig.savefig(out_dir / f"{name}.svg", format="svg", metadata={"Date": None})
+        written.append(f"{name}.png")
+    return written

@@ -1,0 +1,149 @@
+"""`vlm-bench release-table`: one table across runs (hardware × backend × version), with
+each run's capacity: the level of maximum RPS, the knee, and the largest concurrency that
+meets the scenario's SLO.
+
+Only levels measured in full count (not failed, output lengths honoured).
+Knee: the first level whose P99 TPOT exceeds `knee` (default 1.1) times the concurrency-1
+level's — where adding load starts to slow every stream down. SLO: `slo.ttft_p99_s` and
+`slo.tpot_p99_s` of the run's scenario, both met (a level failing either does not count).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable
+
+from bench.errors import UserError
+from bench.metrics import SEED_COLUMNS
+from bench.published import SEED_HEADER
+from bench.report.compare import run_label
+from bench.report.markdown import level_row, markdown_table, template
+from bench.results import LevelResult, RunResult
+
+BY: dict[str, tuple[str, Callable[[RunResult], str]]] = {
+    "hardware": ("Hardware", lambda run: run.scenario.get("hardware") or "—"),
+    "backend": ("Backend", lambda run: run.scenario.get("backend") or "—"),
+    "version": (
+        "Version",
+        lambda run: str(run.provenance.get("server_version") or run.provenance.get("version", "—")),
+    ),
+    "scenario": ("Scenario", lambda run: run.scenario_name),
+    "run": ("Run", run_label),
+}
+
+
+def parse_by(text: str) -> list[str]:
+    fields = [f.strip() for f in text.split(",") if f.strip()]
+    unknown = [f for f in fields if f not in BY]
+    if unknown or not fields:
+        raise UserError(f"--by {text!r}: allowed fields are {', '.join(BY)} (comma-separated)")
+    return fields
+
+
+def _usable(levels: list[LevelResult]) -> list[LevelResult]:
+    """Levels that can carry a capacity claim: measured, and every output length honoured
+    (a truncating server's RPS and TPOT are not the workload's)."""
+    ok = [lv for lv in levels if lv.status != "failed" and lv.succeeded > 0 and lv.tokens_honoured]
+    return sorted(ok, key=lambda lv: lv.parallel)
+
+
+def knee(levels: list[LevelResult], factor: float) -> int | None:
+    """The first concurrency whose P99 TPOT exceeds `factor` × concurrency 1's."""
+    usable = _usable(levels)
+    base = next((lv for lv in usable if lv.parallel == 1), None)
+    if base is None:
+        return None
+    return next(
+        (
+            lv.parallel
+            for lv in usable
+            if lv.parallel > 1 and lv.tpot_p99_s > factor * base.tpot_p99_s
+        ),
+        None,
+    )
+
+
+def slo_capacity(
+    levels: list[LevelResult], ttft_p99_s: float | None, tpot_p99_s: float | None
+) -> int | None:
+    """The largest concurrency meeting every SLO bound given (None if none does)."""
+    meeting = [
+        lv.parallel
+        for lv in _usable(levels)
+        if (ttft_p99_s is None or lv.ttft_p99_s <= ttft_p99_s)
+        and (tpot_p99_s is None or lv.tpot_p99_s <= tpot_p99_s)
+    ]
+    return max(meeting) if meeting else None
+
+
+def capacity_line(run: RunResult, factor: float) -> str:
+    usable = _usable(run.levels)
+    if not usable:
+        return f"{run_label(run)}: no usable level"
+    best = max(usable, key=lambda lv: lv.rps)
+    parts = [f"max RPS {best.rps:.2f} at concurrency {best.parallel}"]
+    base = next((lv for lv in usable if lv.parallel == 1), None)
+    if base is None:
+        parts.append("knee: no concurrency-1 level to compare with")
+    else:
+        at = knee(run.levels, factor)
+        limit = f"P99 TPOT > {factor:g} × {base.tpot_p99_s:.3f} s"
+        top = usable[-1].parallel
+        parts.append(f"knee ({limit}) at {at}" if at else f"no knee ({limit}) up to {top}")
+    slo = run.scenario.get("slo") or {}
+    ttft, tpot = slo.get("ttft_p99_s"), slo.get("tpot_p99_s")
+    if ttft is None and tpot is None:
+        parts.append("no SLO in the scenario")
+    else:
+        bounds = " and ".join(
+            f"{name} ≤ {value:g} s"
+            for name, value in (("P99 TTFT", ttft), ("P99 TPOT", tpot))
+            if value is not None
+        )
+        at = slo_capacity(run.levels, ttft, tpot)
+        parts.append(
+            f"SLO ({bounds}) met up to concurrency {at}"
+            if at
+            else f"SLO ({bounds}) met at no level"
+        )
+    return f"{run_label(run)}: " + "; ".join(parts)
+
+
+def rows(runs: list[RunResult], by: list[str]) -> tuple[list[str], list[list[str]], list[str]]:
+    """Header, rows (seed-format cells) and footnotes of the release table."""
+    header = [BY[f][0] for f in by] + SEED_HEADER
+    out, notes = [], []
+    for run in runs:
+        keys = [BY[f][1](run) for f in by]
+        for level in sorted(run.levels, key=lambda lv: lv.parallel):
+            cells, note = level_row(level)
+            out.append(keys + cells)
+            if note:
+                notes.append(f"{run_label(run)}: {note}")
+    return header, out, notes
+
+
+def render(runs: list[RunResult], by: list[str], factor: float = 1.1) -> str:
+    if not runs:
+        raise UserError("release-table needs at least one run")
+    header, body, notes = rows(runs, by)
+    return template("release.md.j2").render(
+        table=markdown_table(header, body),
+        notes=notes,
+        capacity=[capacity_line(run, factor) for run in runs],
+        factor=factor,
+    )
+
+
+def csv_text(runs: list[RunResult], by: list[str]) -> str:
+    """The same rows, machine-readable: metric keys, seconds and rates, full precision."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow([*by, "parallel", "status", *SEED_COLUMNS, "tokens_honoured"])
+    for run in runs:
+        keys = [BY[f][1](run) for f in by]
+        for lv in sorted(run.levels, key=lambda lv: lv.parallel):
+            values = [repr(lv.value(k)) for k in SEED_COLUMNS]
+            writer.writerow([*keys, lv.parallel, lv.status, *values, lv.tokens_honoured])
+    return out.getvalue()
