@@ -94,6 +94,8 @@ def _scenario(args: argparse.Namespace) -> Any:
     overrides = _parse_set(args.set)
     if getattr(args, "parallel", None):
         overrides["sweep.parallel"] = args.parallel
+    if getattr(args, "repeats", None):
+        overrides["sweep.repeats"] = args.repeats
     if getattr(args, "number", None):
         overrides["sweep.number"] = args.number
         overrides["sweep.requests_per_level"] = None
@@ -106,7 +108,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     resume = Path(args.resume) if args.resume else None
     if resume is not None:
-        if args.scenario or args.set or args.parallel or args.number or args.dry_run:
+        if (
+            args.scenario or args.set or args.parallel or args.number or args.repeats
+        ) or args.dry_run:
             raise UserError(
                 "--resume takes only the run directory: the scenario is the one kept in it"
             )
@@ -142,25 +146,13 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    import tempfile
-
-    from rich.console import Console
-
-    from bench import runner, server
+    from bench import runner
 
     scenario = _scenario(args)
     if args.image:
         scenario.check.image = args.image
-    console = Console(stderr=True)
-    tokenizer = runner.resolve_tokenizer(scenario)
-    with tempfile.TemporaryDirectory(prefix="vlm-bench-check-") as tmp:
-        out_dir = Path(args.out).resolve() if args.out else Path(tmp)
-        out_dir.mkdir(parents=True, exist_ok=True)
-        runner.check_image(scenario)  # a bad image file fails before any server starts
-        with server.start(scenario, tokenizer, out_dir) as handle:
-            console.print(f"server ({scenario.server.kind}) starting: {handle.url}")
-            console.print(f"server ready after {handle.wait_ready():.1f} s")
-            result = runner.answer_check(scenario, handle.url, out_dir / "check")
+    out = Path(args.out).resolve() if args.out else None
+    result = runner.check_server(scenario, out)
     print(result.summary())
     print(
         f"latency {result.latency_s:.2f} s, finish reason {result.finish_reason}, "
@@ -170,42 +162,19 @@ def cmd_check(args: argparse.Namespace) -> int:
         print(f"warning: {warning}")
     if not result.valid and result.raw_answer:
         print(f"answer (first 300 characters): {result.raw_answer[:300]!r}")
-    if args.out:
-        print(f"request, answer and verdict: {out_dir / 'check'}")
+    if out:
+        print(f"request, answer and verdict: {out / 'check'}")
     return 0 if result.valid else EXIT_RUN_FAILED
 
 
 def cmd_offline(args: argparse.Namespace) -> int:
-    from datetime import datetime
-
-    from bench import offline, runner
+    from bench import offline
     from bench.report.markdown import offline_lines
-    from bench.results import read_run, write_run
-    from bench.runner import write_report
 
-    run = read_run(Path(args.run)) if args.run else None  # a bad run fails before the work
     scenario = _scenario(args)
-    if run is not None and run.scenario_name != scenario.name:
-        raise UserError(
-            f"--run {args.run}: that run is of scenario {run.scenario_name!r}, "
-            f"not {scenario.name!r}"
-        )
-    if run is not None:
-        out_dir = Path(args.run) / "offline"
-    else:
-        root = Path(args.output_dir or scenario.output_dir) / scenario.name
-        out_dir = root / datetime.now().strftime("offline-%Y%m%d-%H%M%S")
-    count = args.prompts or offline.batch_size(scenario)
-    model = scenario.offline.model or scenario.model.path
-    print(
-        f"offline: {count} prompts through vllm.LLM ({model}), log in {out_dir / 'worker.log'}",
-        file=sys.stderr,
-    )
-    summary = offline.run(scenario, runner.resolve_tokenizer(scenario), out_dir, count)
-    if run is not None:
-        run.offline = summary
-        write_run(run, Path(args.run))
-        write_report(run, Path(args.run))
+    output_dir = Path(args.output_dir) if args.output_dir else None
+    run_dir = Path(args.run) if args.run else None
+    summary, run, out_dir = offline.measure(scenario, run_dir, output_dir, args.prompts)
     for line in offline_lines(summary, run):
         print(line)
     print(f"\nresults: {out_dir / 'offline.json'}")
@@ -262,6 +231,39 @@ def cmd_release_table(args: argparse.Namespace) -> int:
         (out / "release.md").write_text(text)
         (out / "release.csv").write_text(release.csv_text(runs, by))
     print(text, end="")
+    return 0
+
+
+BASELINES = Path("baselines")
+
+
+def _run_or_baseline(text: str) -> Path:
+    """A run folder (or run.json), or the name of a saved baseline under baselines/."""
+    path = Path(text)
+    if not path.exists() and (BASELINES / text / "run.json").exists():
+        return BASELINES / text
+    return path
+
+
+def cmd_gate(args: argparse.Namespace) -> int:
+    from bench import gate
+    from bench.results import read_run
+
+    baseline = read_run(_run_or_baseline(args.baseline))
+    candidate = read_run(_run_or_baseline(args.candidate))
+    thresholds, alpha = gate.settings(candidate, Path(args.thresholds) if args.thresholds else None)
+    result = gate.gate(baseline, candidate, thresholds, alpha, args.allow_mismatch)
+    text = gate.render(result)
+    if args.out:
+        Path(args.out).write_text(text)
+    print(text, end="")
+    return result.exit_code(args.strict)
+
+
+def cmd_baseline(args: argparse.Namespace) -> int:
+    from bench.gate import save_baseline
+
+    print(save_baseline(Path(args.run), Path(args.dir) / args.name, args.force))
     return 0
 
 
@@ -346,6 +348,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_set(run, "override a scenario field", "load.max_tokens=64")
     run.add_argument("--parallel", type=_positive_int, nargs="+", help="override sweep.parallel")
     run.add_argument("--number", type=_positive_int, nargs="+", help="override sweep.number")
+    run.add_argument("--repeats", type=_positive_int, help="override sweep.repeats")
     run.add_argument("--skip-check", action="store_true", help="no answer check before the sweep")
     run.set_defaults(func=cmd_run)
 
@@ -422,6 +425,34 @@ def build_parser() -> argparse.ArgumentParser:
     )
     rel.add_argument("--out", help="also write release.md and release.csv into this folder")
     rel.set_defaults(func=cmd_release_table)
+
+    gat = sub.add_parser(
+        "gate",
+        help="judge a candidate run against a baseline: exit 1 on a confirmed regression",
+        description="Per (concurrency, metric) cell: REGRESSION when worse beyond the "
+        "metric's band and floor and (>= 5 repeats a side) significant by a one-sided "
+        "Mann-Whitney U test at alpha / levels; SUSPECT, NOISY, FAILED (new failed "
+        "requests). Exit 0 pass, 1 regression, 2 incomparable input, 3 (--strict) only "
+        "suspect or noisy cells.",
+    )
+    gat.add_argument("baseline", help="run folder, run.json, or a name under baselines/")
+    gat.add_argument("candidate", help="run folder, run.json, or a name under baselines/")
+    gat.add_argument("--thresholds", help="YAML: {alpha: 0.05, thresholds: {KEY: {band, floor}}}")
+    gat.add_argument("--strict", action="store_true", help="exit 3 on suspect or noisy cells")
+    gat.add_argument(
+        "--allow-mismatch", action="store_true", help="gate runs of other hardware/backend"
+    )
+    gat.add_argument("--out", help="also write the markdown verdict to this file")
+    gat.set_defaults(func=cmd_gate)
+
+    base = sub.add_parser("baseline", help="keep a run as a named baseline")
+    base_sub = base.add_subparsers(dest="action", required=True, metavar="ACTION")
+    save = base_sub.add_parser("save", help="copy a run's results into baselines/NAME")
+    save.add_argument("run", help="run folder")
+    save.add_argument("--as", dest="name", required=True, help="baseline name")
+    save.add_argument("--dir", default=str(BASELINES), help="where baselines live")
+    save.add_argument("--force", action="store_true", help="replace an existing baseline")
+    save.set_defaults(func=cmd_baseline)
 
     val = sub.add_parser("validate", help="check scenario files")
     val.add_argument("files", nargs="+")

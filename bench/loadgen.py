@@ -147,8 +147,10 @@ def level_argv(
     parallel: int,
     number: int,
     outputs_dir: Path,
+    repeat: int = 1,
 ) -> list[str]:
-    """Level `index` (1-based), as vlm-bench runs it."""
+    """Level `index` (1-based), repeat `repeat` (1-based), as vlm-bench runs it. Each
+    level and repeat draws its own data (seed), so no image repeats across them."""
     warmup = scenario.load.warmup_for(parallel)
     return [
         *evalscope_command(),
@@ -159,7 +161,7 @@ def level_argv(
         str(number),
         *workload_args(scenario, tokenizer),
         "--seed",
-        str(scenario.load.seed + index - 1),
+        str(scenario.load.seed + index - 1 + 1000 * (repeat - 1)),
         *(["--warmup-num", str(warmup)] if warmup else []),
         "--url",
         url + scenario.load.endpoint,
@@ -169,7 +171,7 @@ def level_argv(
         str(outputs_dir),
         "--no-timestamp",
         "--name",
-        level_name(index),
+        level_name(index, repeat),
         "--no-test-connection",
         "--db-commit-interval",
         "1",
@@ -178,13 +180,13 @@ def level_argv(
     ]
 
 
-def level_name(index: int) -> str:
-    return f"level-{index:02d}"
+def level_name(index: int, repeat: int = 1) -> str:
+    return f"level-{index:02d}" + (f"-r{repeat}" if repeat > 1 else "")
 
 
-def level_dir(outputs_dir: Path, index: int, parallel: int, number: int) -> Path:
+def level_dir(outputs_dir: Path, index: int, parallel: int, number: int, repeat: int = 1) -> Path:
     """Where evalscope writes a level's files for `level_argv`'s arguments."""
-    return outputs_dir / level_name(index) / f"parallel_{parallel}_number_{number}"
+    return outputs_dir / level_name(index, repeat) / f"parallel_{parallel}_number_{number}"
 
 
 @dataclass

@@ -25,22 +25,26 @@ class Metric:
     unit: str
     better: Better
     digits: int  # decimals in the seed table's format
+    # The regression gate's defaults: a change must exceed `band` (relative) and `floor`
+    # (absolute, in the metric's unit) to count. Metrics without a band are not gated.
+    band: float | None = None
+    floor: float = 0.0
 
 
 METRICS: tuple[Metric, ...] = (
-    Metric("rps", "RPS", "req/s", Better.HIGHER, 2),
+    Metric("rps", "RPS", "req/s", Better.HIGHER, 2, band=0.05),
     Metric("latency_avg_s", "Avg Lat.(s)", "s", Better.LOWER, 3),
     Metric("latency_p50_s", "P50 Lat.(s)", "s", Better.LOWER, 3),
     Metric("latency_p90_s", "P90 Lat.(s)", "s", Better.LOWER, 3),
     Metric("latency_p99_s", "P99 Lat.(s)", "s", Better.LOWER, 3),
-    Metric("output_tok_s", "Gen. toks/s", "tok/s", Better.HIGHER, 2),
+    Metric("output_tok_s", "Gen. toks/s", "tok/s", Better.HIGHER, 2, band=0.05),
     Metric("total_tok_s", "Total toks/s", "tok/s", Better.HIGHER, 2),
-    Metric("ttft_avg_s", "Avg TTFT(s)", "s", Better.LOWER, 3),
+    Metric("ttft_avg_s", "Avg TTFT(s)", "s", Better.LOWER, 3, band=0.10, floor=0.010),
     Metric("ttft_p50_s", "P50 TTFT(s)", "s", Better.LOWER, 3),
-    Metric("ttft_p99_s", "P99 TTFT(s)", "s", Better.LOWER, 3),
-    Metric("tpot_avg_s", "Avg TPOT(s)", "s", Better.LOWER, 3),
+    Metric("ttft_p99_s", "P99 TTFT(s)", "s", Better.LOWER, 3, band=0.20, floor=0.025),
+    Metric("tpot_avg_s", "Avg TPOT(s)", "s", Better.LOWER, 3, band=0.05, floor=0.0005),
     Metric("tpot_p50_s", "P50 TPOT(s)", "s", Better.LOWER, 3),
-    Metric("tpot_p99_s", "P99 TPOT(s)", "s", Better.LOWER, 3),
+    Metric("tpot_p99_s", "P99 TPOT(s)", "s", Better.LOWER, 3, band=0.15, floor=0.002),
     Metric("itl_avg_s", "Avg ITL(s)", "s", Better.LOWER, 3),
     Metric("success_rate", "Success Rate", "%", Better.HIGHER, 1),
 )

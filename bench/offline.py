@@ -14,9 +14,11 @@ import argparse
 import base64
 import io
 import json
+import logging
 import os
 import sys
 import time
+from datetime import datetime
 from itertools import islice
 from pathlib import Path
 from typing import Any
@@ -24,7 +26,10 @@ from typing import Any
 from bench import imaging, loadgen
 from bench.errors import ServerError, UserError
 from bench.proc import FIRM, spawn, stop_group
+from bench.results import RunResult, read_run, write_run
 from bench.scenario import Scenario
+
+log = logging.getLogger(__name__)
 
 WORKER = Path(__file__).parent / "offline_worker.py"
 
@@ -88,7 +93,9 @@ def batch_size(scenario: Scenario) -> int:
     return scenario.offline.prompts or max(n for _, n in scenario.sweep.levels())
 
 
-def run(scenario: Scenario, tokenizer: str, out_dir: Path, count: int | None = None) -> dict:
+def run_batch(
+    scenario: Scenario, tokenizer: str, out_dir: Path, count: int | None = None
+) -> dict[str, Any]:
     """Generate the prompts, run the worker, and summarise; files kept in `out_dir`."""
     spec = scenario.offline
     model = spec.model or scenario.model.path
@@ -138,6 +145,34 @@ def run(scenario: Scenario, tokenizer: str, out_dir: Path, count: int | None = N
     )
     (out_dir / "offline.json").write_text(json.dumps(summary, indent=2) + "\n")
     return summary
+
+
+def measure(
+    scenario: Scenario, run_dir: Path | None, output_dir: Path | None, count: int | None
+) -> tuple[dict[str, Any], RunResult | None, Path]:
+    """`vlm-bench offline`: the batch, its summary attached to `run_dir`'s run (report
+    re-rendered) or kept in a new `offline-<time>` folder; (summary, run, folder)."""
+    from bench.runner import resolve_tokenizer, write_report
+
+    run = read_run(run_dir) if run_dir else None  # a bad run fails before the work
+    if run is not None and run.scenario_name != scenario.name:
+        raise UserError(
+            f"--run {run_dir}: that run is of scenario {run.scenario_name!r}, not {scenario.name!r}"
+        )
+    if run_dir is not None:
+        out_dir = run_dir / "offline"
+    else:
+        root = (output_dir or Path(scenario.output_dir)) / scenario.name
+        out_dir = root / datetime.now().strftime("offline-%Y%m%d-%H%M%S")
+    count = count or batch_size(scenario)
+    model = scenario.offline.model or scenario.model.path
+    log.info("offline: %d prompts through vllm.LLM (%s), log in %s", count, model, out_dir)
+    summary = run_batch(scenario, resolve_tokenizer(scenario), out_dir, count)
+    if run is not None and run_dir is not None:
+        run.offline = summary
+        write_run(run, run_dir)
+        write_report(run, run_dir)
+    return summary, run, out_dir
 
 
 def summarise(result: dict[str, Any], max_tokens: int, ignore_eos: bool) -> dict[str, Any]:

@@ -11,8 +11,9 @@ import csv
 import io
 import json
 import os
+import statistics
 import tempfile
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ class LevelResult:
     parallel: int
     number: int
     index: int = 0  # 1-based position in the sweep
+    repeat: int = 1  # 1-based measurement of this level (sweep.repeats)
     status: str = "ok"  # ok | failed (no usable measurement) | partial (interrupted)
     reason: str = ""  # why it is not ok, or what was flagged
     succeeded: int = 0
@@ -76,6 +78,46 @@ class LevelResult:
     def from_dict(cls, data: dict[str, Any]) -> LevelResult:
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in known})
+
+
+def by_level(levels: list[LevelResult]) -> list[list[LevelResult]]:
+    """The repeats of each level, levels in sweep order."""
+    groups: dict[tuple[int, int], list[LevelResult]] = {}
+    for level in sorted(levels, key=lambda lv: (lv.index, lv.parallel, lv.repeat)):
+        groups.setdefault((level.index, level.parallel), []).append(level)
+    return list(groups.values())
+
+
+_MEDIAN_FIELDS = [
+    f.name
+    for f in fields(LevelResult)
+    if f.type in ("float", float) and f.name not in ("duration_s",)
+] + ["duration_s"]
+
+
+def median_level(group: list[LevelResult]) -> LevelResult:
+    """One level standing for its repeats: each figure the median over the repeats that
+    measured something; counts summed; the worst status."""
+    if len(group) == 1:
+        return group[0]
+    usable = [lv for lv in group if lv.status != "failed" and lv.succeeded] or group
+    out = replace(group[0], extra={"repeats": len(group)})
+    for name in _MEDIAN_FIELDS:
+        setattr(out, name, statistics.median(getattr(lv, name) for lv in usable))
+    out.succeeded = sum(lv.succeeded for lv in group)
+    out.failed = sum(lv.failed for lv in group)
+    out.wrong_length = sum(lv.wrong_length for lv in group)
+    out.output_tokens_min = min(lv.output_tokens_min for lv in group)
+    out.output_tokens_max = max(lv.output_tokens_max for lv in group)
+    worst = ("failed", "partial", "ok")
+    out.status = min((lv.status for lv in group), key=worst.index)
+    out.reason = "; ".join(dict.fromkeys(lv.reason for lv in group if lv.reason))
+    return out
+
+
+def aggregate(levels: list[LevelResult]) -> list[LevelResult]:
+    """One level per sweep position: repeats folded into medians."""
+    return [median_level(group) for group in by_level(levels)]
 
 
 @dataclass

@@ -26,7 +26,7 @@ from bench import loadgen, ovd, provenance, server
 from bench.errors import UserError
 from bench.parse import parse_level
 from bench.report.markdown import plot_caption, render_report
-from bench.results import LevelResult, RunResult, read_run, write_run
+from bench.results import LevelResult, RunResult, aggregate, read_run, write_run
 from bench.scenario import GENERATED_TOKENIZER, Scenario, describe_error, scenario_hash
 
 log = logging.getLogger(__name__)
@@ -76,6 +76,12 @@ def dry_run(scenario: Scenario, run_dir: Path) -> str:
         shlex.join(loadgen.sweep_argv(scenario, url, tokenizer)),
         "# vlm-bench runs it one level per process (evalscope's CLI with its GC frozen):",
     ]
+    if scenario.sweep.repeats > 1:
+        lines.append(
+            f"# each level {scenario.sweep.repeats} times"
+            f"{' (rounds over all levels)' if scenario.sweep.interleave else ''}; "
+            "repeat k adds 1000 * (k - 1) to the seed"
+        )
     for i, (p, n) in enumerate(scenario.sweep.levels(), 1):
         lines.append(
             shlex.join(loadgen.level_argv(scenario, url, tokenizer, i, p, n, run_dir / "raw"))
@@ -119,20 +125,21 @@ def _measure_level(
     handle: server.ServerHandle,
     tokenizer: str,
     run_dir: Path,
-    index: int,
-    parallel: int,
-    number: int,
+    slot: tuple[int, int, int, int],
     progress: Progress,
 ) -> LevelResult:
-    name = loadgen.level_name(index)
+    index, repeat, parallel, number = slot
+    name = loadgen.level_name(index, repeat)
     raw = run_dir / "raw"
     (raw / name).mkdir(parents=True, exist_ok=True)
-    argv = loadgen.level_argv(scenario, handle.url, tokenizer, index, parallel, number, raw)
-    folder = loadgen.level_dir(raw, index, parallel, number)
-    task = progress.add_task(f"conc {parallel:>3}", total=number)
+    argv = loadgen.level_argv(scenario, handle.url, tokenizer, index, parallel, number, raw, repeat)
+    folder = loadgen.level_dir(raw, index, parallel, number, repeat)
+    repeats = scenario.sweep.repeats
+    title = f"conc {parallel:>3}" + (f" #{repeat}/{repeats}" if repeats > 1 else "")
+    task = progress.add_task(title, total=number)
 
     def on_progress(done: int, failed: int) -> None:
-        label = f"conc {parallel:>3}" + (f" [red]{failed} failed[/]" if failed else "")
+        label = title + (f" [red]{failed} failed[/]" if failed else "")
         progress.update(task, completed=done, description=label)
 
     log_start = handle.log_offset()
@@ -159,7 +166,7 @@ def _measure_level(
             status="failed",
             reason=f"evalscope wrote no results (exit {outcome.returncode}): {tail}",
         )
-    level.index = index
+    level.index, level.repeat = index, repeat
     level.raw_dir = str(folder.relative_to(run_dir))
     # The server's counters after the level (cumulative); Step 7 will summarise them.
     if handle.alive() and (text := handle.metrics_text()) is not None:
@@ -177,6 +184,10 @@ def _measure_level(
     if interrupted:
         raise _Interrupted(level)
     return level
+
+
+def _order(level: LevelResult) -> tuple[int, int]:
+    return level.index, level.repeat
 
 
 def _flag(level: LevelResult, status: str, reason: str) -> None:
@@ -254,6 +265,23 @@ def answer_check(scenario: Scenario, url: str, out_dir: Path | None) -> ovd.Chec
         scenario.load.request_timeout_s,
         out_dir,
     )
+
+
+def check_server(scenario: Scenario, out_dir: Path | None = None) -> ovd.CheckResult:
+    """`vlm-bench check`: start (or attach to) the server, wait until ready, check its
+    answer, stop it. Files go to `out_dir/check` when given."""
+    import tempfile
+
+    console = Console(stderr=True)
+    tokenizer = resolve_tokenizer(scenario)
+    check_image(scenario)  # a bad image file fails before any server starts
+    with tempfile.TemporaryDirectory(prefix="vlm-bench-check-") as tmp:
+        work = out_dir or Path(tmp)
+        work.mkdir(parents=True, exist_ok=True)
+        with server.start(scenario, tokenizer, work) as handle:
+            console.print(f"server ({scenario.server.kind}) starting: {handle.url}")
+            console.print(f"server ready after {handle.wait_ready():.1f} s")
+            return answer_check(scenario, handle.url, work / "check")
 
 
 def _check_before_sweep(
@@ -334,11 +362,11 @@ def run(
     tokenizer = resolve_tokenizer(scenario)
     result, run_dir = _begin(scenario, output_dir, resume, tokenizer)
     result.provenance["evalscope"] = version
-    done = {lv.index: lv for lv in result.levels if lv.status == "ok"}
-    result.levels = sorted(done.values(), key=lambda lv: lv.index)
+    done = {(lv.index, lv.repeat): lv for lv in result.levels if lv.status == "ok"}
+    result.levels = sorted(done.values(), key=_order)
     write_run(result, run_dir)
     console.print(f"[bold]{scenario.name}[/] → {run_dir}")
-    todo = [(i, p, n) for i, (p, n) in enumerate(scenario.sweep.levels(), 1) if i not in done]
+    todo = [slot for slot in scenario.sweep.runs() if slot[:2] not in done]
     handle: server.ServerHandle | None = None
     try:
         handle = _start_ready(scenario, tokenizer, run_dir, result, console)
@@ -353,23 +381,23 @@ def run(
             TimeElapsedColumn(),
         )
         with Progress(*columns, console=console, transient=False) as progress:
-            for k, (i, p, n) in enumerate(todo if checked else []):
+            for k, slot in enumerate(todo if checked else []):
                 if k:
                     _between_levels(scenario, handle, result)
                 level, handle = _level_with_retry(
-                    scenario, handle, tokenizer, run_dir, result, (i, p, n), progress, console
+                    scenario, handle, tokenizer, run_dir, result, slot, progress, console
                 )
                 result.levels.append(level)
-                result.levels.sort(key=lambda lv: lv.index)
+                result.levels.sort(key=_order)
                 write_run(result, run_dir)
                 if level.status != "ok" or not handle.alive():
-                    console.print(f"[red]conc {p}: {level.status}:[/] {level.reason}")
+                    console.print(f"[red]conc {slot[2]}: {level.status}:[/] {level.reason}")
                     status = "failed"
                     break
         result.status = status
     except _Interrupted as exc:
         result.levels.append(exc.level)
-        result.levels.sort(key=lambda lv: lv.index)
+        result.levels.sort(key=_order)
         result.status = "interrupted"
         raise
     except KeyboardInterrupt:
@@ -394,7 +422,8 @@ def write_report(run: RunResult, run_dir: Path) -> None:
 
     names: list[str] = []
     try:
-        names = plots.write_all([(run.scenario_name, run.levels)], plot_caption(run), run_dir)
+        series = [(run.scenario_name, aggregate(run.levels))]
+        names = plots.write_all(series, plot_caption(run), run_dir)
     except Exception:  # matplotlib trouble must not lose the results
         log.exception("plots failed; report.md is written without them")
     (run_dir / "report.md").write_text(render_report(run, names))
@@ -414,15 +443,15 @@ def _level_with_retry(
     tokenizer: str,
     run_dir: Path,
     result: RunResult,
-    level_spec: tuple[int, int, int],
+    slot: tuple[int, int, int, int],
     progress: Progress,
     console: Console,
 ) -> tuple[LevelResult, server.ServerHandle]:
     """Measure a level; if the server died during it and the policy says restart, start
     it again and measure the level once more. Deaths are recorded as incidents."""
-    i, p, n = level_spec
-    _set_aside(run_dir / "raw" / loadgen.level_name(i))
-    level = _measure_level(scenario, handle, tokenizer, run_dir, i, p, n, progress)
+    i, r, p, _ = slot
+    _set_aside(run_dir / "raw" / loadgen.level_name(i, r))
+    level = _measure_level(scenario, handle, tokenizer, run_dir, slot, progress)
     if handle.alive():
         return level, handle
     incident = {
@@ -440,5 +469,5 @@ def _level_with_retry(
     handle.stop()
     handle = _start_ready(scenario, tokenizer, run_dir, result, console)
     incident["restarted"] = True
-    _set_aside(run_dir / "raw" / loadgen.level_name(i))
-    return _measure_level(scenario, handle, tokenizer, run_dir, i, p, n, progress), handle
+    _set_aside(run_dir / "raw" / loadgen.level_name(i, r))
+    return _measure_level(scenario, handle, tokenizer, run_dir, slot, progress), handle

@@ -178,6 +178,10 @@ class SweepSpec(Strict):
     reset_caches: bool = Field(
         True, description="POST /reset_prefix_cache and /reset_mm_cache between levels"
     )
+    repeats: PositiveInt = Field(1, description="measure each level this many times")
+    interleave: bool = Field(
+        False, description="with repeats: sweep all levels once per round (drift spreads evenly)"
+    )
 
     @model_validator(mode="after")
     def _counts(self) -> SweepSpec:
@@ -189,6 +193,14 @@ class SweepSpec(Strict):
                 f"{len(self.parallel)}; they are paired level by level"
             )
         return self
+
+    def runs(self) -> list[tuple[int, int, int, int]]:
+        """(index, repeat, parallel, number) in the order they are measured."""
+        levels = list(enumerate(self.levels(), 1))
+        rounds = range(1, self.repeats + 1)
+        if self.interleave:
+            return [(i, r, p, n) for r in rounds for i, (p, n) in levels]
+        return [(i, r, p, n) for i, (p, n) in levels for r in rounds]
 
     def levels(self) -> list[tuple[int, int]]:
         if self.number is not None:
@@ -237,6 +249,30 @@ class OfflineSpec(Strict):
     timeout_s: PositiveFloat = 1800.0
 
 
+class ThresholdSpec(Strict):
+    band: NonNegativeFloat = Field(description="relative change that counts (0.05 = 5 %)")
+    floor: NonNegativeFloat = Field(0.0, description="absolute change that counts, metric's unit")
+
+
+class GateSpec(Strict):
+    """`vlm-bench gate` settings; a --thresholds file overrides them."""
+
+    alpha: float = Field(0.05, gt=0, lt=1, description="significance level before correction")
+    thresholds: dict[str, ThresholdSpec] = Field(
+        default_factory=dict, description="per metric key (tpot_avg_s: {band: 0.05, floor: 0.0005})"
+    )
+
+    @model_validator(mode="after")
+    def _known(self) -> GateSpec:
+        from bench.metrics import BY_KEY
+
+        gated = [k for k, m in BY_KEY.items() if m.band is not None]
+        unknown = [k for k in self.thresholds if k not in BY_KEY]
+        if unknown:
+            raise ValueError(f"unknown metric {unknown[0]!r}; gated by default: {', '.join(gated)}")
+        return self
+
+
 class SloSpec(Strict):
     ttft_p99_s: PositiveFloat | None = None
     tpot_p99_s: PositiveFloat | None = None
@@ -253,6 +289,7 @@ class Scenario(Strict):
     sweep: SweepSpec
     slo: SloSpec = Field(default_factory=SloSpec)
     check: CheckSpec = Field(default_factory=CheckSpec)
+    gate: GateSpec = Field(default_factory=GateSpec)
     offline: OfflineSpec = Field(default_factory=OfflineSpec)
     output_dir: str = "reports"
 

@@ -25,7 +25,7 @@ from bench.report.markdown import (
     sim_time_scale,
     template,
 )
-from bench.results import LevelResult, RunResult
+from bench.results import LevelResult, RunResult, aggregate
 
 # What makes two sweeps measure the same thing.
 WORKLOAD_FIELDS = (
@@ -59,11 +59,13 @@ def run_label(run: RunResult) -> str:
     return run.scenario_name if is_published(run) else f"{run.scenario_name} {run.run_id}"
 
 
-def _in_modelled_time(run: RunResult) -> RunResult:
-    scale = sim_time_scale(run.scenario)
-    if not scale:
-        return run
-    return dataclasses.replace(run, levels=[rescale(lv, scale) for lv in run.levels])
+def _comparable(run: RunResult) -> RunResult:
+    """One level per concurrency (repeats folded into medians), in the modelled
+    hardware's time for a time-scaled simulator run."""
+    levels = aggregate(run.levels)
+    if scale := sim_time_scale(run.scenario):
+        levels = [rescale(lv, scale) for lv in levels]
+    return dataclasses.replace(run, levels=levels)
 
 
 def run_description(run: RunResult) -> str:
@@ -185,11 +187,12 @@ class Comparison:
 def compare(runs: list[RunResult], force: bool = False) -> Comparison:
     """Check the runs are comparable (UserError naming what differs), then pair levels.
 
-    A time-scaled simulator run is compared in the modelled hardware's time (rescaled, as
-    its report's second table), so it can sit beside a published or measured run."""
+    Repeated levels are compared by their medians; a time-scaled simulator run in the
+    modelled hardware's time (as its report's second table), so it can sit beside a
+    published or measured run."""
     if len(runs) < 2:
         raise UserError("compare needs at least two runs")
-    runs = [_in_modelled_time(run) for run in runs]
+    runs = [_comparable(run) for run in runs]
     if not force and (why := workload_difference(runs)):
         raise UserError(f"{why} (--force compares anyway)")
     return Comparison(runs, common_levels(runs, force))

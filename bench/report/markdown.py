@@ -10,7 +10,7 @@ import jinja2
 
 from bench.metrics import BY_KEY, METRICS, SEED_COLUMNS
 from bench.published import SEED_HEADER
-from bench.results import LevelResult, RunResult
+from bench.results import LevelResult, RunResult, aggregate, by_level, median_level
 
 NOT_HONOURED = "†"
 FAILED = "✗"
@@ -23,8 +23,28 @@ def format_cell(key: str, value: float) -> str:
     return f"{text}%" if key == "success_rate" else text
 
 
-def level_row(level: LevelResult) -> tuple[list[str], str | None]:
-    """The seed-table cells of one level, and a footnote when it must not be trusted."""
+def _spread(key: str, level: LevelResult, repeats: list[LevelResult]) -> str:
+    """`median [min–max]` over a level's measured repeats (success rate: over all)."""
+    values = [
+        lv.value(key)
+        for lv in repeats
+        if key == "success_rate" or (lv.status != "failed" and lv.succeeded)
+    ]
+    low, high = format_cell(key, min(values)), format_cell(key, max(values))
+    return format_cell(key, level.value(key)) + f" [{low}–{high}]"
+
+
+def level_row(
+    level: LevelResult, repeats: list[LevelResult] | None = None
+) -> tuple[list[str], str | None]:
+    """The seed-table cells of one level, and a footnote when it must not be trusted.
+    With `repeats` (more than one), `level` is their median level and every cell shows
+    the median and the range."""
+    if repeats and len(repeats) > 1:
+        cells, note = level_row(level)
+        if level.succeeded:
+            cells[1:] = [_spread(k, level, repeats) for k in SEED_COLUMNS]
+        return cells, note
     conc = str(level.parallel)
     if level.status == "failed" or level.succeeded == 0:
         cells = ["—"] * (len(SEED_COLUMNS) - 1) + [format_cell("success_rate", level.success_rate)]
@@ -58,10 +78,11 @@ def markdown_table(header: list[str], rows: list[list[str]]) -> str:
 
 
 def seed_table(levels: list[LevelResult]) -> tuple[str, list[str]]:
-    """Markdown table in the seed's format (aligned), and its footnotes."""
+    """Markdown table in the seed's format (aligned), and its footnotes; repeated levels
+    as `median [min–max]`."""
     rows, notes = [], []
-    for level in levels:
-        cells, note = level_row(level)
+    for group in by_level(levels):
+        cells, note = level_row(median_level(group), group)
         rows.append(cells)
         if note:
             notes.append(note)
@@ -185,7 +206,7 @@ def offline_lines(offline: dict[str, Any], run: RunResult | None) -> list[str]:
             f"did not produce {offline['max_tokens']} tokens "
             f"({offline['output_tokens_min']}..{offline['output_tokens_max']})."
         )
-    ok = [lv for lv in (run.levels if run else []) if lv.status == "ok" and lv.succeeded]
+    ok = [lv for lv in aggregate(run.levels if run else []) if lv.status == "ok" and lv.succeeded]
     if ok:
         best = max(ok, key=lambda lv: lv.output_tok_s)
         share = 100 * best.output_tok_s / offline["output_tokens_per_s"]

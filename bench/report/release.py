@@ -19,7 +19,7 @@ from bench.metrics import SEED_COLUMNS
 from bench.published import SEED_HEADER
 from bench.report.compare import run_label
 from bench.report.markdown import level_row, markdown_table, template
-from bench.results import LevelResult, RunResult
+from bench.results import LevelResult, RunResult, aggregate, by_level, median_level
 
 BY: dict[str, tuple[str, Callable[[RunResult], str]]] = {
     "hardware": ("Hardware", lambda run: run.scenario.get("hardware") or "—"),
@@ -78,7 +78,9 @@ def slo_capacity(
 
 
 def capacity_line(run: RunResult, factor: float) -> str:
-    usable = _usable(run.levels)
+    """Capacity from the run's levels (repeats folded into medians)."""
+    levels = aggregate(run.levels)
+    usable = _usable(levels)
     if not usable:
         return f"{run_label(run)}: no usable level"
     best = max(usable, key=lambda lv: lv.rps)
@@ -87,7 +89,7 @@ def capacity_line(run: RunResult, factor: float) -> str:
     if base is None:
         parts.append("knee: no concurrency-1 level to compare with")
     else:
-        at = knee(run.levels, factor)
+        at = knee(levels, factor)
         limit = f"P99 TPOT > {factor:g} × {base.tpot_p99_s:.3f} s"
         top = usable[-1].parallel
         parts.append(f"knee ({limit}) at {at}" if at else f"no knee ({limit}) up to {top}")
@@ -101,7 +103,7 @@ def capacity_line(run: RunResult, factor: float) -> str:
             for name, value in (("P99 TTFT", ttft), ("P99 TPOT", tpot))
             if value is not None
         )
-        at = slo_capacity(run.levels, ttft, tpot)
+        at = slo_capacity(levels, ttft, tpot)
         parts.append(
             f"SLO ({bounds}) met up to concurrency {at}"
             if at
@@ -116,8 +118,8 @@ def rows(runs: list[RunResult], by: list[str]) -> tuple[list[str], list[list[str
     out, notes = [], []
     for run in runs:
         keys = [BY[f][1](run) for f in by]
-        for level in sorted(run.levels, key=lambda lv: lv.parallel):
-            cells, note = level_row(level)
+        for group in by_level(run.levels):
+            cells, note = level_row(median_level(group), group)
             out.append(keys + cells)
             if note:
                 notes.append(f"{run_label(run)}: {note}")
@@ -143,7 +145,7 @@ def csv_text(runs: list[RunResult], by: list[str]) -> str:
     writer.writerow([*by, "parallel", "status", *SEED_COLUMNS, "tokens_honoured"])
     for run in runs:
         keys = [BY[f][1](run) for f in by]
-        for lv in sorted(run.levels, key=lambda lv: lv.parallel):
+        for lv in aggregate(run.levels):
             values = [repr(lv.value(k)) for k in SEED_COLUMNS]
             writer.writerow([*keys, lv.parallel, lv.status, *values, lv.tokens_honoured])
     return out.getvalue()

@@ -66,13 +66,16 @@ def write(
     return path
 
 
-def vlm_bench(*argv: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+def vlm_bench(
+    *argv: str, timeout: float = 300, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "bench", *argv],
         capture_output=True,
         text=True,
         timeout=timeout,
         env=os.environ.copy(),
+        cwd=cwd,
     )
 
 

@@ -86,7 +86,8 @@ BAD: list[tuple[str, str, str]] = [
     (
         "unknown key",
         GOOD.replace("number:", "paralell: [1], number:"),
-        "sweep.paralell: unknown field; allowed: cooldown_s, number, parallel, requests_per_level",
+        "sweep.paralell: unknown field; allowed: cooldown_s, interleave, number, parallel, "
+        "repeats, requests_per_level",
     ),
     ("wrong type", GOOD.replace("[1, 2]", "lots"), "sweep.parallel: Input should be a valid list"),
     (
@@ -232,3 +233,13 @@ def test_check_mode_typo_is_a_one_line_error(tmp_path: Path) -> None:
     path.write_text(f"extends: {SCENARIOS / 'quickstart.yaml'}\ncheck: requierd\n")
     with pytest.raises(UserError, match=r"s.yaml: check.mode: Input should be 'warn', 'req"):
         load_scenario(path)
+
+
+def test_repeats_order_sequential_or_interleaved() -> None:
+    base = {"sweep.parallel": [1, 4], "sweep.requests_per_level": "2x", "sweep.repeats": 2}
+    seq = load_scenario(SCENARIOS / "quickstart.yaml", base).sweep.runs()
+    assert seq == [(1, 1, 1, 2), (1, 2, 1, 2), (2, 1, 4, 8), (2, 2, 4, 8)]
+    inter = load_scenario(
+        SCENARIOS / "quickstart.yaml", {**base, "sweep.interleave": True}
+    ).sweep.runs()
+    assert inter == [(1, 1, 1, 2), (2, 1, 4, 8), (1, 2, 1, 2), (2, 2, 4, 8)]

@@ -1,0 +1,265 @@
+"""The regression gate: a candidate run against a baseline, cell by cell.
+
+A cell is one (concurrency, metric). Its sample is the run-level aggregates of that level,
+one per repeat (never per-request values: requests in one batch are correlated). A cell is
+- REGRESSION when the candidate's median is worse than the baseline's beyond the metric's
+  relative band AND absolute floor, and — with at least 5 repeats a side — a one-sided
+  Mann-Whitney U test gives p < α / L (Bonferroni over the L concurrency levels: the
+  metrics of one level move together and are gated as one family); with fewer repeats, only
+  beyond twice the band (3 vs 3 cannot reach p < 0.05 at all);
+- SUSPECT when beyond the band but not significant (or not beyond twice the band);
+- NOISY when either sample's coefficient of variation exceeds 10 %;
+- FAILED when the candidate has failed requests at a level where the baseline had none.
+Exit: 0 no confirmed regression; 1 a regression or new failures; 2 incomparable input;
+3 (with --strict) only SUSPECT or NOISY cells.
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from bench import stats
+from bench.errors import UserError
+from bench.metrics import BY_KEY, Better, Metric
+from bench.report.compare import common_levels, format_pct, run_label, workload_difference
+from bench.report.markdown import format_cell, markdown_table, template
+from bench.results import LevelResult, RunResult, by_level, read_run, write_run
+
+MIN_SAMPLES = 5
+SUMMARY_CELLS = 4  # cells named in the one-line summary
+NOISY_CV = 0.10
+EXIT_OK, EXIT_REGRESSION, EXIT_STRICT = 0, 1, 3
+
+
+@dataclass(frozen=True)
+class Threshold:
+    band: float
+    floor: float
+
+
+def default_thresholds() -> dict[str, Threshold]:
+    return {k: Threshold(m.band, m.floor) for k, m in BY_KEY.items() if m.band is not None}
+
+
+def thresholds_from(spec: dict[str, Any], base: dict[str, Threshold]) -> dict[str, Threshold]:
+    """`base` with a scenario's or a thresholds file's {metric: {band, floor}} applied."""
+    out = dict(base)
+    for key, value in spec.items():
+        out[key] = Threshold(float(value["band"]), float(value.get("floor", 0.0)))
+    return out
+
+
+def settings(candidate: RunResult, path: Path | None) -> tuple[dict[str, Threshold], float]:
+    """Thresholds and α: the defaults, the candidate scenario's `gate:`, or a file."""
+    from pydantic import ValidationError
+
+    from bench.errors import describe_validation_error
+    from bench.scenario import GateSpec
+
+    spec = GateSpec.model_validate(candidate.scenario.get("gate") or {})
+    if path is not None:
+        try:
+            spec = GateSpec.model_validate(yaml.safe_load(path.read_text()) or {})
+        except OSError as exc:
+            raise UserError(f"--thresholds {path}: {exc.strerror}") from None
+        except ValidationError as exc:
+            raise UserError(describe_validation_error(path, exc, GateSpec)) from None
+        except yaml.YAMLError as exc:
+            raise UserError(f"--thresholds {path}: YAML: {str(exc).splitlines()[0]}") from None
+    overrides = {k: v.model_dump() for k, v in spec.thresholds.items()}
+    return thresholds_from(overrides, default_thresholds()), spec.alpha
+
+
+def save_baseline(run_dir: Path, target: Path, force: bool) -> Path:
+    """Copy a run's results (run.json, levels.csv, report.md, scenario.yaml; no raw files)
+    to `target`, the baseline's folder."""
+    run = read_run(run_dir)
+    if target.exists() and not force:
+        raise UserError(f"{target} exists (--force replaces it)")
+    target.mkdir(parents=True, exist_ok=True)
+    write_run(run, target)
+    source = run_dir if run_dir.is_dir() else run_dir.parent
+    for name in ("report.md", "scenario.yaml"):
+        if (source / name).exists():
+            shutil.copyfile(source / name, target / name)
+    return target
+
+
+@dataclass
+class Cell:
+    parallel: int
+    key: str
+    verdict: str  # OK | REGRESSION | SUSPECT | NOISY | FAILED
+    base: list[float]
+    cand: list[float]
+    worse: float = 0.0  # relative change in the bad direction (+0.10 = 10 % worse)
+    p: float | None = None
+    cv: float = 0.0
+    detail: str = ""
+
+
+def _samples(group: list[LevelResult], key: str) -> list[float]:
+    return [lv.value(key) for lv in group if lv.status != "failed" and lv.succeeded]
+
+
+def judge(
+    parallel: int,
+    metric: Metric,
+    base: list[float],
+    cand: list[float],
+    threshold: Threshold,
+    alpha: float,
+) -> Cell:
+    """One cell's verdict from its two samples (see the module docstring)."""
+    b, c = stats.median(base), stats.median(cand)
+    worse = ((b - c) if metric.better is Better.HIGHER else (c - b)) / b if b else 0.0
+    beyond = worse > threshold.band and abs(c - b) > threshold.floor
+    # A single value has no known spread (NaN).
+    spread = max((v for v in (stats.cv(base), stats.cv(cand)) if not math.isnan(v)), default=0.0)
+    cell = Cell(parallel, metric.key, "OK", base, cand, worse, None, spread)
+    if len(base) >= MIN_SAMPLES and len(cand) >= MIN_SAMPLES:
+        if metric.better is Better.HIGHER:
+            cell.p = stats.mann_whitney_greater(base, cand)
+        else:
+            cell.p = stats.mann_whitney_greater(cand, base)
+        if beyond:
+            cell.verdict = "REGRESSION" if cell.p < alpha else "SUSPECT"
+    elif beyond:
+        twice = worse > 2 * threshold.band
+        cell.verdict = "REGRESSION" if twice else "SUSPECT"
+        cell.detail = f"{len(base)} vs {len(cand)} repeats: no test, twice the band needed"
+    if cell.verdict == "OK" and spread > NOISY_CV:
+        cell.verdict = "NOISY"
+    return cell
+
+
+@dataclass
+class GateResult:
+    baseline: RunResult
+    candidate: RunResult
+    alpha: float
+    levels: int
+    cells: list[Cell] = field(default_factory=list)
+
+    def flagged(self) -> list[Cell]:
+        return [c for c in self.cells if c.verdict != "OK"]
+
+    def count(self, verdict: str) -> int:
+        return sum(1 for c in self.cells if c.verdict == verdict)
+
+    def exit_code(self, strict: bool = False) -> int:
+        if self.count("REGRESSION") or self.count("FAILED"):
+            return EXIT_REGRESSION
+        if strict and (self.count("SUSPECT") or self.count("NOISY")):
+            return EXIT_STRICT
+        return EXIT_OK
+
+    def summary(self) -> str:
+        bad = [c for c in self.cells if c.verdict in ("REGRESSION", "FAILED")]
+        head = "REGRESSION" if bad else "PASS"
+        named = ", ".join(
+            f"conc {c.parallel} {BY_KEY[c.key].label} {format_pct(100 * c.worse)} worse"
+            if c.verdict == "REGRESSION"
+            else f"conc {c.parallel} {c.detail}"
+            for c in bad[:SUMMARY_CELLS]
+        ) + (f" and {len(bad) - SUMMARY_CELLS} more" if len(bad) > SUMMARY_CELLS else "")
+        counts = ", ".join(
+            f"{self.count(v)} {v.lower()}" for v in ("SUSPECT", "NOISY") if self.count(v)
+        )
+        gated = len([c for c in self.cells if c.key != "success_rate"])
+        return (
+            f"gate: {head}"
+            + (f" — {named}" if named else "")
+            + (f"; {counts}" if counts else "")
+            + f" ({gated} cells at {self.levels} level{'s' if self.levels > 1 else ''}, "
+            f"α = {self.alpha:g} / {self.levels})"
+        )
+
+
+def _mismatch(baseline: RunResult, candidate: RunResult) -> str | None:
+    for name in ("hardware", "backend"):
+        a, b = baseline.scenario.get(name), candidate.scenario.get(name)
+        if a != b:
+            return f"{name}: baseline {a!r}, candidate {b!r}"
+    return None
+
+
+def gate(
+    baseline: RunResult,
+    candidate: RunResult,
+    thresholds: dict[str, Threshold],
+    alpha: float = 0.05,
+    allow_mismatch: bool = False,
+) -> GateResult:
+    """Every gated cell of the candidate against the baseline; UserError when they cannot
+    be compared (workload, concurrency levels, hardware or backend)."""
+    if why := workload_difference([baseline, candidate]):
+        raise UserError(f"cannot gate: {why}")
+    if not allow_mismatch and (why := _mismatch(baseline, candidate)):
+        raise UserError(f"cannot gate: runs differ in {why} (--allow-mismatch to gate anyway)")
+    levels = common_levels([baseline, candidate], force=False)
+    base = {g[0].parallel: g for g in by_level(baseline.levels)}
+    cand = {g[0].parallel: g for g in by_level(candidate.levels)}
+    result = GateResult(baseline, candidate, alpha, len(levels))
+    corrected = alpha / len(levels)
+    for conc in levels:
+        new_failed = sum(lv.failed for lv in cand[conc])
+        if new_failed and not sum(lv.failed for lv in base[conc]):
+            sent = sum(lv.succeeded + lv.failed for lv in cand[conc])
+            detail = f"new failed requests: {new_failed} of {sent}"
+            result.cells.append(Cell(conc, "success_rate", "FAILED", [], [], detail=detail))
+        for key, threshold in thresholds.items():
+            b, c = _samples(base[conc], key), _samples(cand[conc], key)
+            if not b or not c:
+                raise UserError(
+                    f"cannot gate: no measured {BY_KEY[key].label} at concurrency {conc} in "
+                    f"the {'baseline' if not b else 'candidate'}"
+                )
+            result.cells.append(judge(conc, BY_KEY[key], b, c, threshold, corrected))
+    return result
+
+
+def _spread(key: str, values: list[float]) -> str:
+    if not values:
+        return "—"
+    text = format_cell(key, stats.median(values))
+    if len(values) > 1:
+        text += f" [{format_cell(key, min(values))}–{format_cell(key, max(values))}]"
+    return text
+
+
+MARKS = {"REGRESSION": "❌", "FAILED": "❌", "SUSPECT": "⚠️", "NOISY": "〰️"}
+
+
+def render(result: GateResult) -> str:
+    rows = [
+        [
+            f"{MARKS[c.verdict]} {c.verdict}",
+            str(c.parallel),
+            BY_KEY[c.key].label,
+            _spread(c.key, c.base),
+            _spread(c.key, c.cand),
+            format_pct(100 * c.worse) if c.base else "—",
+            f"{c.p:.4f}" if c.p is not None else "—",
+            f"{100 * c.cv:.1f} %" if len(c.base) > 1 else "—",
+            c.detail,
+        ]
+        for c in result.flagged()
+    ]
+    header = ["", "Conc.", "Metric", "Baseline", "Candidate", "Worse by", "p", "CV", "Note"]
+    return template("gate.md.j2").render(
+        summary=result.summary(),
+        baseline=run_label(result.baseline),
+        candidate=run_label(result.candidate),
+        table=markdown_table(header, rows) if rows else "",
+        repeats=(
+            len(by_level(result.baseline.levels)[0]),
+            len(by_level(result.candidate.levels)[0]),
+        ),
+    )

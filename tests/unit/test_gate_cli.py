@@ -1,0 +1,107 @@
+"""`vlm-bench gate` on stored runs: the markdown verdict (golden), exit codes, bad input."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pytest
+
+from bench import gate
+from bench.cli import main
+from bench.results import RunResult, read_run, write_run
+from tests.unit.test_compare_release import REFERENCE, assert_golden
+
+
+def repeated(run: RunResult, tpot_scale: float, failed_at: int | None = None) -> RunResult:
+    """`run` with 5 repeats per level: small deterministic spread, TPOT scaled."""
+    out = copy.deepcopy(run)
+    out.provenance = {"started_at": "2026-11-27T06:00:00+00:00"}
+    out.run_id = f"r{tpot_scale}"
+    levels = []
+    for level in run.levels:
+        for r in range(1, 6):
+            lv = copy.deepcopy(level)
+            lv.repeat, lv.extra = r, {}
+            wobble = 1 + (r - 3) * 0.002
+            lv.tpot_avg_s = level.tpot_avg_s * tpot_scale * wobble
+            lv.tpot_p99_s = level.tpot_p99_s * tpot_scale * wobble
+            lv.output_tok_s = level.output_tok_s / tpot_scale * wobble
+            lv.rps = level.rps / tpot_scale * wobble
+            lv.ttft_avg_s = level.ttft_avg_s * wobble
+            lv.ttft_p99_s = level.ttft_p99_s * wobble
+            if failed_at == level.parallel and r == 1:
+                lv.failed, lv.succeeded = 2, lv.number - 2
+            levels.append(lv)
+    out.levels = levels
+    return out
+
+
+def test_markdown_verdict_names_the_regressed_cells() -> None:
+    base = read_run(REFERENCE / "vllm-ascend-800ta2")
+    result = gate.gate(
+        repeated(base, 1.0), repeated(base, 1.12, failed_at=32), gate.default_thresholds()
+    )
+    assert result.exit_code() == 1
+    regressed = {(c.parallel, c.key) for c in result.cells if c.verdict == "REGRESSION"}
+    assert (1, "tpot_avg_s") in regressed and (32, "output_tok_s") in regressed
+    assert not any(key.startswith("ttft") for _, key in regressed)
+    assert [c.detail for c in result.cells if c.verdict == "FAILED"] == [
+        "new failed requests: 2 of 640"
+    ]
+    assert_golden("gate-regression.md", gate.render(result))
+
+
+def test_identical_runs_pass(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    run = REFERENCE / "xllm-800ta2"
+    assert main(["gate", str(run), str(run), "--out", str(tmp_path / "g.md")]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("## gate: PASS (36 cells at 6 levels, α = 0.05 / 6)")
+    assert (tmp_path / "g.md").read_text() == out
+
+
+def test_strict_exit_3_on_suspect_only(tmp_path: Path) -> None:
+    base = read_run(REFERENCE / "vllm-ascend-800ta2")
+    (tmp_path / "a").mkdir()
+    write_run(repeated(base, 1.0), tmp_path / "a")
+    cand = repeated(base, 1.0)
+    for lv in cand.levels:  # 8 % slower TPOT at 3 repeats of 5, 2 not: beyond band, overlaps
+        if lv.parallel == 4 and lv.repeat in (1, 2, 5):
+            lv.tpot_avg_s *= 1.20
+    (tmp_path / "b").mkdir()
+    write_run(cand, tmp_path / "b")
+    assert main(["gate", str(tmp_path / "a"), str(tmp_path / "b")]) == 0
+    assert main(["gate", str(tmp_path / "a"), str(tmp_path / "b"), "--strict"]) == 3
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:
+    code = main(list(argv))
+    return code, capsys.readouterr().err.strip()
+
+
+def test_mismatched_backend(capsys: pytest.CaptureFixture[str]) -> None:
+    code, err = run_cli(
+        capsys, "gate", str(REFERENCE / "vllm-ascend-800ta2"), str(REFERENCE / "xllm-800ta2")
+    )
+    assert code == 2 and err == (
+        "vlm-bench: error: cannot gate: runs differ in backend: baseline 'vllm-ascend "
+        "v0.10.0rc1', candidate 'xLLM' (--allow-mismatch to gate anyway)"
+    )
+
+
+def test_missing_cells(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    run = read_run(REFERENCE / "xllm-800ta2")
+    run.levels = run.levels[:4]
+    write_run(run, tmp_path)
+    code, err = run_cli(capsys, "gate", str(REFERENCE / "xllm-800ta2"), str(tmp_path))
+    assert code == 2 and "concurrency levels differ" in err
+
+
+def test_bad_thresholds_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "t.yaml"
+    bad.write_text("thresholds: {tpot: {band: 0.1}}\n")
+    run = str(REFERENCE / "xllm-800ta2")
+    code, err = run_cli(capsys, "gate", run, run, "--thresholds", str(bad))
+    assert code == 2 and err.startswith(f"vlm-bench: error: {bad}: unknown metric 'tpot'")
+    code, err = run_cli(capsys, "gate", run, run, "--thresholds", str(tmp_path / "none.yaml"))
+    assert code == 2 and "No such file" in err
