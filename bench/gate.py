@@ -105,7 +105,7 @@ class Cell:
 
 
 def _samples(group: list[LevelResult], key: str) -> list[float]:
-    return [lv.value(key) for lv in group if lv.status != "failed" and lv.succeeded]
+    return [lv.value(key) for lv in group if lv.measured]
 
 
 def judge(

@@ -67,6 +67,11 @@ class LevelResult:
         return 100.0 * self.succeeded / sent if sent else 0.0
 
     @property
+    def measured(self) -> bool:
+        """Whether the level measured anything (not failed, some request succeeded)."""
+        return self.status != "failed" and self.succeeded > 0
+
+    @property
     def tokens_honoured(self) -> bool:
         return self.expected_output_tokens is None or self.wrong_length == 0
 
@@ -100,7 +105,7 @@ def median_level(group: list[LevelResult]) -> LevelResult:
     measured something; counts summed; the worst status."""
     if len(group) == 1:
         return group[0]
-    usable = [lv for lv in group if lv.status != "failed" and lv.succeeded] or group
+    usable = [lv for lv in group if lv.measured] or group
     out = replace(group[0], extra={"repeats": len(group)})
     for name in _MEDIAN_FIELDS:
         setattr(out, name, statistics.median(getattr(lv, name) for lv in usable))

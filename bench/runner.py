@@ -248,10 +248,16 @@ def check_image(scenario: Scenario) -> tuple[bytes, int, int]:
     return imaging.png_bytes(rgb), rgb.width, rgb.height
 
 
-def answer_check(scenario: Scenario, url: str, out_dir: Path | None) -> ovd.CheckResult:
-    """The seed's OVD request to a ready server, judged (files kept in `out_dir`)."""
+def answer_check(
+    scenario: Scenario,
+    url: str,
+    out_dir: Path | None,
+    image: tuple[bytes, int, int] | None = None,
+) -> ovd.CheckResult:
+    """The seed's OVD request to a ready server, judged (files kept in `out_dir`);
+    `image` is `check_image(scenario)` when the caller already has it."""
     spec = scenario.check
-    png, width, height = check_image(scenario)
+    png, width, height = image or check_image(scenario)
     return ovd.run_check(
         url,
         scenario.model.served_name,
@@ -274,14 +280,14 @@ def check_server(scenario: Scenario, out_dir: Path | None = None) -> ovd.CheckRe
 
     console = Console(stderr=True)
     tokenizer = resolve_tokenizer(scenario)
-    check_image(scenario)  # a bad image file fails before any server starts
+    image = check_image(scenario)  # a bad image file fails before any server starts
     with tempfile.TemporaryDirectory(prefix="vlm-bench-check-") as tmp:
         work = out_dir or Path(tmp)
         work.mkdir(parents=True, exist_ok=True)
         with server.start(scenario, tokenizer, work) as handle:
             console.print(f"server ({scenario.server.kind}) starting: {handle.url}")
             console.print(f"server ready after {handle.wait_ready():.1f} s")
-            return answer_check(scenario, handle.url, work / "check")
+            return answer_check(scenario, handle.url, work / "check", image)
 
 
 def _check_before_sweep(

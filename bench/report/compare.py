@@ -119,7 +119,7 @@ def format_pct(value: float | None) -> str:
 
 
 def _usable(level: LevelResult | None) -> bool:
-    return level is not None and level.status != "failed" and level.succeeded > 0
+    return level is not None and level.measured
 
 
 def _cell(run: RunResult, level: LevelResult | None, key: str) -> str:

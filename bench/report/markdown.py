@@ -25,11 +25,7 @@ def format_cell(key: str, value: float) -> str:
 
 def _spread(key: str, level: LevelResult, repeats: list[LevelResult]) -> str:
     """`median [min–max]` over a level's measured repeats (success rate: over all)."""
-    values = [
-        lv.value(key)
-        for lv in repeats
-        if key == "success_rate" or (lv.status != "failed" and lv.succeeded)
-    ]
+    values = [lv.value(key) for lv in repeats if key == "success_rate" or lv.measured]
     low, high = format_cell(key, min(values)), format_cell(key, max(values))
     return format_cell(key, level.value(key)) + f" [{low}–{high}]"
 
@@ -46,7 +42,7 @@ def level_row(
             cells[1:] = [_spread(k, level, repeats) for k in SEED_COLUMNS]
         return cells, note
     conc = str(level.parallel)
-    if level.status == "failed" or level.succeeded == 0:
+    if not level.measured:
         cells = ["—"] * (len(SEED_COLUMNS) - 1) + [format_cell("success_rate", level.success_rate)]
         return [f"{conc} {FAILED}", *cells], f"{FAILED} conc {conc}: {level.reason or level.status}"
     cells = [format_cell(k, level.value(k)) for k in SEED_COLUMNS]

@@ -49,7 +49,7 @@ SVG_SALT = "vlm-bench"
 
 def usable(levels: Sequence[LevelResult]) -> list[LevelResult]:
     """The levels that have a measurement, in concurrency order."""
-    kept = [lv for lv in levels if lv.status != "failed" and lv.succeeded > 0]
+    kept = [lv for lv in levels if lv.measured]
     return sorted(kept, key=lambda lv: (lv.parallel, lv.index))
 
 

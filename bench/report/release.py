@@ -44,7 +44,7 @@ def parse_by(text: str) -> list[str]:
 def _usable(levels: list[LevelResult]) -> list[LevelResult]:
     """Levels that can carry a capacity claim: measured, and every output length honoured
     (a truncating server's RPS and TPOT are not the workload's)."""
-    ok = [lv for lv in levels if lv.status != "failed" and lv.succeeded > 0 and lv.tokens_honoured]
+    ok = [lv for lv in levels if lv.measured and lv.tokens_honoured]
     return sorted(ok, key=lambda lv: lv.parallel)
 
 
