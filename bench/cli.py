@@ -205,7 +205,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from bench.results import read_run
 
     runs = [read_run(Path(p)) for p in args.runs]
-    comparison = compare.compare(runs, force=args.force)
+    comparison = compare.compare(runs, force=args.force, allow_mismatch=args.allow_mismatch)
     plots: list[str] = []
     if args.out:
         out = Path(args.out)
@@ -409,6 +409,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     cmp_.add_argument("runs", nargs="+", metavar="RUN", help="run folders (or run.json files)")
     cmp_.add_argument("--force", action="store_true", help="compare different workloads anyway")
+    cmp_.add_argument(
+        "--allow-mismatch",
+        action="store_true",
+        help="compare runs whose recorded hardware or software versions differ",
+    )
     cmp_.add_argument("--out", help="also write compare.md and overlay plots into this folder")
     cmp_.set_defaults(func=cmd_compare)
 
@@ -440,7 +445,9 @@ def build_parser() -> argparse.ArgumentParser:
     gat.add_argument("--thresholds", help="YAML: {alpha: 0.05, thresholds: {KEY: {band, floor}}}")
     gat.add_argument("--strict", action="store_true", help="exit 3 on suspect or noisy cells")
     gat.add_argument(
-        "--allow-mismatch", action="store_true", help="gate runs of other hardware/backend"
+        "--allow-mismatch",
+        action="store_true",
+        help="gate runs of other hardware, backend or software versions",
     )
     gat.add_argument("--out", help="also write the markdown verdict to this file")
     gat.set_defaults(func=cmd_gate)

@@ -24,12 +24,12 @@ from typing import Any
 
 import yaml
 
-from bench import stats
+from bench import provenance, stats
 from bench.errors import UserError
 from bench.metrics import BY_KEY, Better, Metric
 from bench.report.compare import common_levels, format_pct, run_label, workload_difference
 from bench.report.markdown import format_cell, markdown_table, template
-from bench.results import LevelResult, RunResult, by_level, read_run, write_run
+from bench.results import LevelResult, RunResult, aggregate, by_level, read_run, write_run
 
 MIN_SAMPLES = 5
 SUMMARY_CELLS = 4  # cells named in the one-line summary
@@ -146,6 +146,7 @@ class GateResult:
     alpha: float
     levels: int
     cells: list[Cell] = field(default_factory=list)
+    mismatches: list[str] = field(default_factory=list)  # allowed with --allow-mismatch
 
     def flagged(self) -> list[Cell]:
         return [c for c in self.cells if c.verdict != "OK"]
@@ -182,12 +183,15 @@ class GateResult:
         )
 
 
-def _mismatch(baseline: RunResult, candidate: RunResult) -> str | None:
+def _mismatches(baseline: RunResult, candidate: RunResult) -> list[str]:
+    """Scenario hardware/backend and recorded provenance (devices, drivers, versions)."""
+    out = []
     for name in ("hardware", "backend"):
         a, b = baseline.scenario.get(name), candidate.scenario.get(name)
         if a != b:
-            return f"{name}: baseline {a!r}, candidate {b!r}"
-    return None
+            out.append(f"{name}: baseline {a!r}, candidate {b!r}")
+    diffs = provenance.differences(baseline.provenance, candidate.provenance)
+    return out + [f"{d} (baseline vs candidate)" for d in diffs]
 
 
 def gate(
@@ -201,12 +205,15 @@ def gate(
     be compared (workload, concurrency levels, hardware or backend)."""
     if why := workload_difference([baseline, candidate]):
         raise UserError(f"cannot gate: {why}")
-    if not allow_mismatch and (why := _mismatch(baseline, candidate)):
-        raise UserError(f"cannot gate: runs differ in {why} (--allow-mismatch to gate anyway)")
+    mismatches = _mismatches(baseline, candidate)
+    if mismatches and not allow_mismatch:
+        raise UserError(
+            f"cannot gate: runs differ in {'; '.join(mismatches)} (--allow-mismatch to gate anyway)"
+        )
     levels = common_levels([baseline, candidate], force=False)
     base = {g[0].parallel: g for g in by_level(baseline.levels)}
     cand = {g[0].parallel: g for g in by_level(candidate.levels)}
-    result = GateResult(baseline, candidate, alpha, len(levels))
+    result = GateResult(baseline, candidate, alpha, len(levels), mismatches=mismatches)
     corrected = alpha / len(levels)
     for conc in levels:
         new_failed = sum(lv.failed for lv in cand[conc])
@@ -237,6 +244,18 @@ def _spread(key: str, values: list[float]) -> str:
 MARKS = {"REGRESSION": "❌", "FAILED": "❌", "SUSPECT": "⚠️", "NOISY": "〰️"}
 
 
+def _flagged_levels(result: GateResult) -> list[str]:
+    """Levels of either run that a validity check flagged: their cells are judged, but the
+    reader must know (a throttled client or a truncating server changes every figure)."""
+    out = []
+    for side, run in (("baseline", result.baseline), ("candidate", result.candidate)):
+        for level in aggregate(run.levels):
+            checks = [c["check"] for c in level.checks if c["status"] == "flag"]
+            if checks:
+                out.append(f"{side} conc {level.parallel} ({', '.join(checks)})")
+    return out
+
+
 def render(result: GateResult) -> str:
     rows = [
         [
@@ -258,6 +277,8 @@ def render(result: GateResult) -> str:
         baseline=run_label(result.baseline),
         candidate=run_label(result.candidate),
         table=markdown_table(header, rows) if rows else "",
+        mismatches=result.mismatches,
+        flagged=_flagged_levels(result),
         repeats=(
             len(by_level(result.baseline.levels)[0]),
             len(by_level(result.candidate.levels)[0]),

@@ -113,6 +113,8 @@ def workload_args(scenario: Scenario, tokenizer: str) -> list[str]:
         args += ["--extra-args", json.dumps(extra)]
     if not load.stream:
         args.append("--no-stream")
+    if load.rate is not None:
+        args += ["--rate", str(load.rate)]
     return args
 
 
@@ -161,7 +163,7 @@ def level_argv(
         str(number),
         *workload_args(scenario, tokenizer),
         "--seed",
-        str(scenario.load.seed + index - 1 + 1000 * (repeat - 1)),
+        str(level_seed(scenario, index, repeat)),
         *(["--warmup-num", str(warmup)] if warmup else []),
         "--url",
         url + scenario.load.endpoint,
@@ -178,6 +180,13 @@ def level_argv(
         "--total-timeout",
         str(scenario.load.request_timeout_s),
     ]
+
+
+def level_seed(scenario: Scenario, index: int, repeat: int = 1) -> int:
+    """The seed's data for this level and repeat: its own unless `load.vary_seed` is off."""
+    if not scenario.load.vary_seed:
+        return scenario.load.seed
+    return scenario.load.seed + index - 1 + 1000 * (repeat - 1)
 
 
 def level_name(index: int, repeat: int = 1) -> str:
@@ -217,8 +226,10 @@ def run_level(
     log: Path,
     timeout_s: float,
     progress: Callable[[int, int], None] | None = None,
+    on_start: Callable[[int], None] | None = None,
 ) -> LevelRun:
-    """Run one evalscope level; report (finished, failed) as rows are committed.
+    """Run one evalscope level; report (finished, failed) as rows are committed, and
+    the child's pid to `on_start` once it runs.
 
     On KeyboardInterrupt the child gets SIGINT (it is in its own session, so the
     terminal's Ctrl-C does not reach it) and is waited for, so the requests it finished
@@ -227,6 +238,8 @@ def run_level(
     env = {**os.environ, **{k: v for k, v in CHILD_ENV.items() if k not in os.environ}}
     with log.open("ab") as fh:
         proc = spawn(argv, fh, env=env, cwd=log.parent)
+    if on_start is not None:
+        on_start(proc.pid)
     deadline = time.monotonic() + timeout_s
     last = (-1, -1)
     try:

@@ -25,6 +25,7 @@ from typing import Any
 
 from bench import imaging, loadgen
 from bench.errors import ServerError, UserError
+from bench.level import tail
 from bench.proc import FIRM, spawn, stop_group
 from bench.results import RunResult, read_run, write_run
 from bench.scenario import Scenario
@@ -131,7 +132,7 @@ def run_batch(
             raise
     if proc.returncode != 0:
         raise (UserError if proc.returncode == 2 else ServerError)(
-            f"offline worker exited {proc.returncode}: {_tail(log_path)} (log: {log_path})"
+            f"offline worker exited {proc.returncode}: {tail(log_path)} (log: {log_path})"
         )
     result = json.loads(result_path.read_text())
     summary = summarise(result, max_tokens, scenario.load.ignore_eos)
@@ -196,8 +197,3 @@ def summarise(result: dict[str, Any], max_tokens: int, ignore_eos: bool) -> dict
         "torch_version": result.get("torch_version"),
         "sample_text": result.get("sample_text", ""),
     }
-
-
-def _tail(path: Path) -> str:
-    lines = [x.strip() for x in path.read_text(errors="replace").splitlines() if x.strip()]
-    return lines[-1][:300] if lines else "(no output)"

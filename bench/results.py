@@ -59,6 +59,11 @@ class LevelResult:
     raw_dir: str = ""  # relative to the run directory
     started_at: str = ""
     finished_at: str = ""
+    # The server's view (bench.servermetrics.summarise), the load generator's
+    # (bench.validity.client_stats) and the validity checks (bench.validity.check_level).
+    server: dict[str, Any] = field(default_factory=dict)
+    client: dict[str, Any] = field(default_factory=dict)
+    checks: list[dict[str, Any]] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -70,6 +75,16 @@ class LevelResult:
     def measured(self) -> bool:
         """Whether the level measured anything (not failed, some request succeeded)."""
         return self.status != "failed" and self.succeeded > 0
+
+    @property
+    def flags(self) -> list[str]:
+        """`check: reason` of every validity check this level failed."""
+        return [f"{c['check']}: {c['detail']}" for c in self.checks if c["status"] == "flag"]
+
+    @property
+    def trusted(self) -> bool:
+        """Measured, with the asked-for output length, and no validity check flagged."""
+        return self.measured and self.tokens_honoured and not self.flags
 
     @property
     def tokens_honoured(self) -> bool:
@@ -117,7 +132,30 @@ def median_level(group: list[LevelResult]) -> LevelResult:
     worst = ("failed", "partial", "ok")
     out.status = min((lv.status for lv in group), key=worst.index)
     out.reason = "; ".join(dict.fromkeys(lv.reason for lv in group if lv.reason))
+    out.server = _median_dict([lv.server for lv in usable])
+    out.client = _median_dict([lv.client for lv in usable])
+    out.checks = _worst_checks(group)
     return out
+
+
+def _median_dict(views: list[dict[str, Any]]) -> dict[str, Any]:
+    """Each numeric figure's median over the repeats that have it."""
+    keys = dict.fromkeys(k for view in views for k, v in view.items() if isinstance(v, int | float))
+    return {
+        k: statistics.median(v[k] for v in views if isinstance(v.get(k), int | float)) for k in keys
+    }
+
+
+def _worst_checks(group: list[LevelResult]) -> list[dict[str, Any]]:
+    """Per check, the first repeat that flagged it (named), else the first repeat's."""
+    out: dict[str, dict[str, Any]] = {}
+    for lv in group:
+        for check in lv.checks:
+            seen = out.get(check["check"])
+            if seen is None or (check["status"] == "flag" and seen["status"] != "flag"):
+                detail = f"repeat {lv.repeat}: {check['detail']}"
+                out[check["check"]] = {**check, "detail": detail}
+    return list(out.values())
 
 
 def aggregate(levels: list[LevelResult]) -> list[LevelResult]:
@@ -144,6 +182,7 @@ class RunResult:
         for level, obj in zip(data["levels"], self.levels, strict=True):
             level["success_rate"] = obj.success_rate
             level["tokens_honoured"] = obj.tokens_honoured
+            level["flags"] = obj.flags
         return data
 
     @classmethod
@@ -163,10 +202,9 @@ class RunResult:
         )
 
 
-CSV_FIELDS = [f.name for f in fields(LevelResult) if f.name not in ("extra",)] + [
-    "success_rate",
-    "tokens_honoured",
-]
+CSV_FIELDS = [
+    f.name for f in fields(LevelResult) if f.name not in ("extra", "server", "client", "checks")
+] + ["success_rate", "tokens_honoured", "flags"]
 
 
 def levels_csv(run: RunResult) -> str:
@@ -182,6 +220,7 @@ def levels_csv(run: RunResult) -> str:
         else set()
     )
     for row in run.to_dict()["levels"]:
+        row["flags"] = "; ".join(row["flags"])
         cells = {k: "" if k in absent else row[k] for k in CSV_FIELDS}
         writer.writerow({"run_id": run.run_id, **cells})
     return out.getvalue()

@@ -9,12 +9,11 @@ failed sweep keeps everything it finished.
 from __future__ import annotations
 
 import logging
-import math
 import secrets
 import shlex
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 import yaml
@@ -24,16 +23,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from bench import loadgen, ovd, provenance, server
 from bench.errors import UserError
-from bench.parse import parse_level
+from bench.level import Interrupted, measure, now_iso
 from bench.report.markdown import plot_caption, render_report
 from bench.results import LevelResult, RunResult, aggregate, read_run, write_run
 from bench.scenario import GENERATED_TOKENIZER, Scenario, describe_error, scenario_hash
 
 log = logging.getLogger(__name__)
-
-
-def now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def resolve_tokenizer(scenario: Scenario, must_exist: bool = True) -> str:
@@ -111,102 +106,8 @@ class Outcome:
     run_dir: Path
 
 
-def _level_timeout(scenario: Scenario, parallel: int, number: int) -> float:
-    """The scenario's, or generous: every wave (warm-up included) may take the full
-    request timeout."""
-    if scenario.load.level_timeout_s is not None:
-        return scenario.load.level_timeout_s
-    waves = math.ceil(number / parallel) + 2
-    return waves * scenario.load.request_timeout_s + 120
-
-
-def _measure_level(
-    scenario: Scenario,
-    handle: server.ServerHandle,
-    tokenizer: str,
-    run_dir: Path,
-    slot: tuple[int, int, int, int],
-    progress: Progress,
-) -> LevelResult:
-    index, repeat, parallel, number = slot
-    name = loadgen.level_name(index, repeat)
-    raw = run_dir / "raw"
-    (raw / name).mkdir(parents=True, exist_ok=True)
-    argv = loadgen.level_argv(scenario, handle.url, tokenizer, index, parallel, number, raw, repeat)
-    folder = loadgen.level_dir(raw, index, parallel, number, repeat)
-    repeats = scenario.sweep.repeats
-    title = f"conc {parallel:>3}" + (f" #{repeat}/{repeats}" if repeats > 1 else "")
-    task = progress.add_task(title, total=number)
-
-    def on_progress(done: int, failed: int) -> None:
-        label = title + (f" [red]{failed} failed[/]" if failed else "")
-        progress.update(task, completed=done, description=label)
-
-    log_start = handle.log_offset()
-    started = now_iso()
-    interrupted = False
-    try:
-        outcome = loadgen.run_level(
-            argv,
-            folder / "benchmark_data.db",
-            raw / name / "evalscope.log",
-            _level_timeout(scenario, parallel, number),
-            on_progress,
-        )
-    except KeyboardInterrupt:
-        interrupted = True
-        outcome = loadgen.LevelRun(None)
-    if (folder / "benchmark_data.db").exists():
-        level = parse_level(folder, parallel, number, scenario.load.fixed_output_tokens)
-    else:
-        tail = _tail(raw / name / "evalscope.log")
-        level = LevelResult(
-            parallel,
-            number,
-            status="failed",
-            reason=f"evalscope wrote no results (exit {outcome.returncode}): {tail}",
-        )
-    level.index, level.repeat = index, repeat
-    level.raw_dir = str(folder.relative_to(run_dir))
-    # The server's counters after the level (cumulative); Step 7 will summarise them.
-    if handle.alive() and (text := handle.metrics_text()) is not None:
-        (raw / name / "metrics.prom").write_text(text)
-    level.started_at, level.finished_at = started, now_iso()
-    level.extra["server_log_bytes"] = [log_start, handle.log_offset()]
-    recorded = level.succeeded + level.failed
-    if interrupted or outcome.timed_out:
-        why = "interrupted" if interrupted else "timed out"
-        _flag(level, "partial", f"{why} after {recorded} of {number} requests")
-    elif outcome.returncode not in (0, None):
-        _flag(level, level.status, f"evalscope exited {outcome.returncode}")
-    if not handle.alive():
-        _flag(level, "partial", f"server died: {handle.log_tail()}")
-    if interrupted:
-        raise _Interrupted(level)
-    return level
-
-
 def _order(level: LevelResult) -> tuple[int, int]:
     return level.index, level.repeat
-
-
-def _flag(level: LevelResult, status: str, reason: str) -> None:
-    """Put `reason` first; a level with no successful request is failed whatever else."""
-    level.status = status if level.succeeded else "failed"
-    level.reason = "; ".join(filter(None, [reason, level.reason]))
-
-
-class _Interrupted(KeyboardInterrupt):
-    def __init__(self, level: LevelResult) -> None:
-        super().__init__()
-        self.level = level
-
-
-def _tail(path: Path) -> str:
-    if not path.exists():
-        return "(no output)"
-    lines = [x.strip() for x in path.read_text(errors="replace").splitlines() if x.strip()]
-    return lines[-1][:300] if lines else "(no output)"
 
 
 def _start_ready(
@@ -220,6 +121,8 @@ def _start_ready(
         console.print(f"server ({scenario.server.kind}) starting: {handle.url}")
         waited = handle.wait_ready()
         result.provenance.setdefault("server_ready_s", []).append(round(waited, 2))
+        pid = handle.proc.pid if handle.proc is not None else None
+        result.provenance["server"] = provenance.server_side(handle.url, pid, handle.container)
         console.print(f"server ready after {waited:.1f} s")
         if scenario.server.warmup_requests:
             handle.warm_up(scenario.server.warmup_requests)
@@ -401,7 +304,7 @@ def run(
                     status = "failed"
                     break
         result.status = status
-    except _Interrupted as exc:
+    except Interrupted as exc:
         result.levels.append(exc.level)
         result.levels.sort(key=_order)
         result.status = "interrupted"
@@ -457,7 +360,7 @@ def _level_with_retry(
     it again and measure the level once more. Deaths are recorded as incidents."""
     i, r, p, _ = slot
     _set_aside(run_dir / "raw" / loadgen.level_name(i, r))
-    level = _measure_level(scenario, handle, tokenizer, run_dir, slot, progress)
+    level = measure(scenario, handle, tokenizer, run_dir, slot, progress)
     if handle.alive():
         return level, handle
     incident = {
@@ -476,4 +379,4 @@ def _level_with_retry(
     handle = _start_ready(scenario, tokenizer, run_dir, result, console)
     incident["restarted"] = True
     _set_aside(run_dir / "raw" / loadgen.level_name(i, r))
-    return _measure_level(scenario, handle, tokenizer, run_dir, slot, progress), handle
+    return measure(scenario, handle, tokenizer, run_dir, slot, progress), handle

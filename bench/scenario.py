@@ -137,6 +137,12 @@ class LoadSpec(Strict):
     ignore_eos: bool = True
     stream: bool = True
     seed: int = 0
+    vary_seed: bool = Field(
+        True, description="each level and repeat draws its own data (seed + level); false: the same"
+    )
+    rate: PositiveFloat | None = Field(
+        None, description="evalscope --rate: at most this many request starts per second"
+    )
     warmup_requests: NonNegativeInt | Literal["parallel"] = Field(
         "parallel", description="unmeasured requests before each level; 'parallel' = one wave"
     )
@@ -273,6 +279,27 @@ class GateSpec(Strict):
         return self
 
 
+class ValiditySpec(Strict):
+    """Thresholds of the per-level validity checks (bench/validity.py)."""
+
+    concurrency_tolerance: float = Field(
+        0.10, gt=0, lt=1, description="in-flight requests at the server vs the level's parallel"
+    )
+    max_mm_cache_hit_rate: float = Field(0.0, ge=0, le=1, description="fresh images: no hits")
+    max_prefix_cache_hit_rate: float | None = Field(
+        None, ge=0, le=1, description="default: (prefix_length + 32 template tokens) / prompt"
+    )
+    max_client_cpu: PositiveFloat = Field(0.9, description="load generator's mean CPU, in cores")
+    max_start_delay_s: PositiveFloat = Field(
+        0.05, description="P90 delay from a freed slot to the next request's start"
+    )
+    max_ttft_gap_s: NonNegativeFloat = Field(0.05, description="client minus server mean TTFT")
+    max_ttft_gap_ratio: NonNegativeFloat = Field(
+        0.25, description="flag the gap only above this share of the server's TTFT too"
+    )
+    scrape_interval_s: PositiveFloat = Field(1.0, description="/metrics sampling period")
+
+
 class SloSpec(Strict):
     ttft_p99_s: PositiveFloat | None = None
     tpot_p99_s: PositiveFloat | None = None
@@ -291,6 +318,7 @@ class Scenario(Strict):
     check: CheckSpec = Field(default_factory=CheckSpec)
     gate: GateSpec = Field(default_factory=GateSpec)
     offline: OfflineSpec = Field(default_factory=OfflineSpec)
+    validity: ValiditySpec = Field(default_factory=ValiditySpec)
     output_dir: str = "reports"
 
     @model_validator(mode="after")

@@ -13,6 +13,7 @@ import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench import provenance
 from bench.errors import UserError
 from bench.metrics import BY_KEY
 from bench.published import has_metric, is_published
@@ -135,6 +136,7 @@ def _cell(run: RunResult, level: LevelResult | None, key: str) -> str:
 class Comparison:
     runs: list[RunResult]
     levels: list[int]
+    mismatches: list[str] = dataclasses.field(default_factory=list)  # allowed differences
 
     def level(self, run: RunResult, conc: int) -> LevelResult | None:
         return next((lv for lv in run.levels if lv.parallel == conc), None)
@@ -184,7 +186,18 @@ class Comparison:
         return out
 
 
-def compare(runs: list[RunResult], force: bool = False) -> Comparison:
+def provenance_differences(runs: list[RunResult]) -> list[str]:
+    """How each run's hardware and software differ from the first run's (recorded
+    provenance only: a published table has none)."""
+    out = []
+    for run in runs[1:]:
+        diffs = provenance.differences(runs[0].provenance, run.provenance)
+        if diffs:
+            out.append(f"{run_label(runs[0])} vs {run_label(run)}: " + "; ".join(diffs))
+    return out
+
+
+def compare(runs: list[RunResult], force: bool = False, allow_mismatch: bool = False) -> Comparison:
     """Check the runs are comparable (UserError naming what differs), then pair levels.
 
     Repeated levels are compared by their medians; a time-scaled simulator run in the
@@ -195,7 +208,13 @@ def compare(runs: list[RunResult], force: bool = False) -> Comparison:
     runs = [_comparable(run) for run in runs]
     if not force and (why := workload_difference(runs)):
         raise UserError(f"{why} (--force compares anyway)")
-    return Comparison(runs, common_levels(runs, force))
+    mismatches = provenance_differences(runs)
+    if mismatches and not allow_mismatch:
+        raise UserError(
+            f"cannot compare: provenance differs, {mismatches[0]} "
+            "(--allow-mismatch compares anyway)"
+        )
+    return Comparison(runs, common_levels(runs, force), mismatches)
 
 
 def write_plots(comparison: Comparison, out_dir: Path) -> list[str]:
@@ -224,4 +243,5 @@ def render(comparison: Comparison, plots: list[str] | None = None) -> str:
         families=[(title, comparison.table(keys)) for title, keys in FAMILIES],
         published=any(is_published(run) for run in runs),
         plots=plots or [],
+        mismatches=comparison.mismatches,
     )

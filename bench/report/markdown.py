@@ -8,12 +8,14 @@ from typing import Any
 
 import jinja2
 
+from bench import provenance
 from bench.metrics import BY_KEY, METRICS, SEED_COLUMNS
 from bench.published import SEED_HEADER
 from bench.results import LevelResult, RunResult, aggregate, by_level, median_level
 
 NOT_HONOURED = "†"
 FAILED = "✗"
+FLAGGED = "⚑"
 
 
 def format_cell(key: str, value: float) -> str:
@@ -57,6 +59,12 @@ def level_row(
         )
     elif level.status == "partial":
         note = f"conc {level.parallel}: {level.reason}"
+    # The output length already has its † note; every other flag gets ⚑.
+    flags = [f for f in level.flags if not f.startswith("output length:")]
+    if flags:
+        conc = f"{conc} {FLAGGED}"
+        flagged = f"{FLAGGED} conc {level.parallel} flagged — " + "; ".join(flags)
+        note = f"{note}; {flagged}" if note else flagged
     return [conc, *cells], note
 
 
@@ -167,6 +175,8 @@ def plot_caption(run: RunResult) -> str:
 
 
 def render_report(run: RunResult, plots: list[str] | None = None) -> str:
+    from bench.report.serverview import server_view  # it imports this module
+
     table, notes = seed_table(run.levels)
     scale = sim_time_scale(run.scenario)
     rescaled = seed_table([rescale(lv, scale) for lv in run.levels])[0] if scale else ""
@@ -183,6 +193,8 @@ def render_report(run: RunResult, plots: list[str] | None = None) -> str:
             rescaled=rescaled,
             offline=offline_lines(run.offline, run) if run.offline else [],
             plots=plots or [],
+            view=server_view(run.levels),
+            stack=stack_line(run.provenance),
         )
     )
 
@@ -211,3 +223,11 @@ def offline_lines(offline: dict[str, Any], run: RunResult | None) -> list[str]:
             f"= {share:.1f} % of offline; {best.rps:.2f} req/s."
         )
     return lines
+
+
+def stack_line(prov: dict[str, Any]) -> str:
+    """The recorded hardware and software a comparison must match, absent items last."""
+    items = provenance.fingerprint(prov)
+    text = ", ".join(f"{k} {v}" for k, v in items.items() if v != "absent")
+    absent = [k for k, v in items.items() if v == "absent"]
+    return text + (f" (absent: {', '.join(absent)})" if absent else "")

@@ -5,8 +5,8 @@ naming the scenario and hardware, printed small under the plot so every image sa
 it measured. Figures are built on `matplotlib.figure.Figure` with the Agg canvas, never
 pyplot, so nothing global is created or has to be closed. Levels without a measurement
 (status "failed" or nothing succeeded) are skipped; levels whose output length was not
-honoured are drawn with a hollow marker. `write_all` saves PNG and SVG; the SVGs are
-byte-for-byte reproducible (fixed hash salt, no date).
+honoured or that a validity check flagged are drawn with a hollow marker. `write_all`
+saves PNG and SVG; the SVGs are byte-for-byte reproducible (fixed hash salt, no date).
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ PNG_DPI = 110
 TWO_PANEL = (9.0, 4.5)
 ONE_PANEL = (7.0, 4.5)
 CAPTION_SIZE = 7.5
-HOLLOW_NOTE = "hollow marker: output length not honoured"
+HOLLOW_NOTE = "hollow marker: output length not honoured or level flagged (see report)"
 CONCURRENCY = "Concurrency (parallel requests)"
 COLOURS = (
     "#1f77b4",
@@ -73,7 +73,7 @@ def _plotted(series: Sequence[Series]) -> list[tuple[int, str, list[LevelResult]
 
 
 def _any_hollow(series: Sequence[Series]) -> bool:
-    return any(not lv.tokens_honoured for _, levels in series for lv in usable(levels))
+    return any(not lv.trusted for _, levels in series for lv in usable(levels))
 
 
 def _new_figure(size: tuple[float, float], caption: str, hollow: bool) -> Figure:
@@ -166,10 +166,11 @@ def _draw(
     style: int,
     label: str,
 ) -> None:
-    """One run as a line with markers; levels with the wrong output length get hollow ones."""
+    """One run as a line with markers; levels that are not to be trusted (wrong output
+    length, a validity check flagged) get hollow ones."""
     colour, marker = _style(style)
     ax.plot(xs, ys, color=colour, marker=marker, markersize=5, label=label)
-    hollow = [(x, y) for lv, x, y in zip(levels, xs, ys, strict=True) if not lv.tokens_honoured]
+    hollow = [(x, y) for lv, x, y in zip(levels, xs, ys, strict=True) if not lv.trusted]
     if hollow:
         hx, hy = zip(*hollow, strict=True)
         ax.plot(

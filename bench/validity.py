@@ -1,0 +1,212 @@
+"""Per-level validity checks: is this level a measurement of what the scenario asked for?
+
+The common ways a serving benchmark misleads, each checked from data the level left:
+the fixed output length was not produced (`ignore_eos` ignored), requests failed, the
+server did not see the target concurrency (the load generator, a rate limit or another
+tenant decided it), caches warmed by earlier requests flattered the level, the load
+generator itself was saturated (its CPU, its delay in starting a request after a slot
+freed), and the client measured much more latency than the server did.
+
+A check is `ok`, `flag` (with the reason) or `n/a` (its data is missing, e.g. a server
+without /metrics). A flagged level stays in the results, marked, never silently valid.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from bench.parse import RequestRecord
+from bench.results import LevelResult
+from bench.stats import percentile
+
+# Chat-template tokens every request shares (Qwen's default system prompt is ~20 tokens;
+# vLLM caches whole blocks of 16): hits up to two blocks are expected of random prompts.
+TEMPLATE_PREFIX_TOKENS = 32
+MIN_SAMPLES = 10  # /metrics samples in the window before the server's concurrency is judged
+
+
+def client_stats(records: Sequence[RequestRecord], parallel: int) -> dict[str, Any]:
+    """What the load generator achieved, from its own records: the mean number of its
+    requests in flight over the measured window, and how long a request started after a
+    slot freed. In a closed loop the k-th request (in start order) takes the slot of the
+    (k - parallel)-th to complete; warm-up requests, which are not recorded, are assumed
+    to complete before the measured ones."""
+    spans = [(r.start_time, r.completed_time) for r in records if r.completed_time >= r.start_time]
+    if not spans:
+        return {}
+    begin, end = min(s for s, _ in spans), max(c for _, c in spans)
+    out: dict[str, Any] = {"window": [begin, end]}
+    if end > begin:
+        out["in_flight_mean"] = sum(c - s for s, c in spans) / (end - begin)
+    starts, ends = sorted(s for s, _ in spans), sorted(c for _, c in spans)
+    delays = [max(0.0, starts[k] - ends[k - parallel]) for k in range(parallel, len(starts))]
+    if delays:
+        out["start_delay_p50_s"] = percentile(delays, 50)
+        out["start_delay_p90_s"] = percentile(delays, 90)
+        out["start_delay_max_s"] = max(delays)
+    return out
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Thresholds (scenario `validity:`); see ValiditySpec for their meaning."""
+
+    concurrency_tolerance: float = 0.10
+    max_mm_cache_hit_rate: float = 0.0
+    max_prefix_cache_hit_rate: float | None = None
+    max_client_cpu: float = 0.90
+    max_start_delay_s: float = 0.05
+    max_ttft_gap_s: float = 0.05
+    max_ttft_gap_ratio: float = 0.25
+    prefix_length: int = 0  # the load's shared prefix (evalscope --prefix-length)
+    paced: bool = False  # the load sets a rate: requests start on a schedule, not on free slots
+
+
+def _check(name: str, flagged: bool | None, detail: str) -> dict[str, Any]:
+    status = "n/a" if flagged is None else ("flag" if flagged else "ok")
+    return {"check": name, "status": status, "detail": detail}
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.1f} %"
+
+
+def _output_length(level: LevelResult) -> dict[str, Any]:
+    if level.expected_output_tokens is None:
+        return _check("output length", None, "the load does not fix the output length")
+    if level.wrong_length:
+        return _check(
+            "output length",
+            True,
+            f"{level.wrong_length} of {level.succeeded} requests did not produce "
+            f"{level.expected_output_tokens} tokens (got {level.output_tokens_min}"
+            f"..{level.output_tokens_max})",
+        )
+    return _check("output length", False, f"all {level.expected_output_tokens} tokens")
+
+
+def _success(level: LevelResult) -> dict[str, Any]:
+    sent = level.succeeded + level.failed
+    if level.failed:
+        return _check("success", True, f"{level.failed} of {sent} requests failed")
+    return _check("success", False, f"{sent} of {sent}")
+
+
+def _concurrency(
+    level: LevelResult, server: dict[str, Any], client: dict[str, Any], lim: Limits
+) -> dict[str, Any]:
+    """Requests in flight against the level's `parallel`, two ways: the server's view, the
+    median of its `running + waiting` samples over the measured window (judged with at
+    least MIN_SAMPLES of them: fewer can alias with the level's waves); and the client's,
+    the exact mean of its own requests in flight (below target: the load generator did
+    not keep up). A VLM server's gauges miss requests still in its front end (image
+    preprocessing), so the server's view may read low while the client's is whole."""
+    target, tol = level.parallel, lim.concurrency_tolerance
+    median, samples = server.get("in_flight_median"), server.get("samples", 0)
+    mean = client.get("in_flight_mean")
+    if median is None and mean is None:
+        return _check("concurrency", None, "no samples")
+    parts, flagged = [], False
+    if median is not None:
+        judged = samples >= MIN_SAMPLES
+        off = abs(median - target) / target
+        parts.append(
+            f"server {median:.2f} of {target} (median of {samples} samples; running "
+            f"{server['running_mean']:.2f}, waiting {server['waiting_mean']:.2f} on average)"
+            + ("" if judged else ", too few samples to judge")
+        )
+        if judged and off > tol:
+            parts[-1] += f" — {_pct(off)} off"
+            flagged = True
+    if mean is not None:
+        parts.append(f"client {mean:.2f} of {target} (mean)")
+        if mean < (1 - tol) * target:
+            parts[-1] += f" — {_pct(1 - mean / target)} short: the load generator fell behind"
+            flagged = True
+    return _check("concurrency", flagged, "; ".join(parts))
+
+
+def _caches(level: LevelResult, server: dict[str, Any], lim: Limits) -> list[dict[str, Any]]:
+    out = []
+    rate = server.get("mm_hit_rate")
+    if rate is None:
+        out.append(_check("mm cache", None, "no multimodal-cache counters"))
+    else:
+        detail = f"hit rate {_pct(rate)} of {server['mm_queries']:.0f} images"
+        if rate > lim.max_mm_cache_hit_rate:
+            detail += f" (expected ≤ {_pct(lim.max_mm_cache_hit_rate)}: images repeated)"
+        out.append(_check("mm cache", rate > lim.max_mm_cache_hit_rate, detail))
+    rate = server.get("prefix_hit_rate")
+    if rate is None:
+        out.append(_check("prefix cache", None, "no prefix-cache counters"))
+        return out
+    limit = lim.max_prefix_cache_hit_rate
+    if limit is None:  # the shared prefix the load asked for, plus the chat template
+        tokens = level.input_tokens_avg or 1.0
+        limit = min(1.0, (lim.prefix_length + TEMPLATE_PREFIX_TOKENS) / tokens)
+    detail = f"hit rate {_pct(rate)} of {server['prefix_queries']:.0f} prompt tokens"
+    if rate > limit:
+        detail += f" (expected ≤ {_pct(limit)})"
+    out.append(_check("prefix cache", rate > limit, detail))
+    return out
+
+
+def _client(server: dict[str, Any], client: dict[str, Any], lim: Limits) -> dict[str, Any]:
+    cpu, delay = server.get("client_cpu_mean"), client.get("start_delay_p90_s")
+    if cpu is None and delay is None:
+        return _check("client", None, "no CPU samples or request starts")
+    parts, flagged = [], False
+    if cpu is not None:
+        parts.append(f"CPU {cpu:.2f} cores (max {server['client_cpu_max']:.2f})")
+        if cpu > lim.max_client_cpu:
+            parts[-1] += f" > {lim.max_client_cpu:g}"
+            flagged = True
+    if delay is not None and lim.paced:
+        parts.append("start delay not checked (load.rate paces the starts)")
+    elif delay is not None:
+        parts.append(f"P90 start delay {1000 * delay:.1f} ms")
+        if delay > lim.max_start_delay_s:
+            parts[-1] += f" > {1000 * lim.max_start_delay_s:g} ms"
+            flagged = True
+    return _check("client", flagged, ", ".join(parts) + (": saturated" if flagged else ""))
+
+
+def _ttft_gap(level: LevelResult, server: dict[str, Any], lim: Limits) -> dict[str, Any]:
+    ours = server.get("ttft_avg_s")
+    if ours is None or not level.measured:
+        return _check("TTFT gap", None, "no server-side TTFT")
+    gap = level.ttft_avg_s - ours
+    detail = (
+        f"client {1000 * level.ttft_avg_s:.1f} ms − server {1000 * ours:.1f} ms "
+        f"= {1000 * gap:+.1f} ms"
+    )
+    flagged = gap > lim.max_ttft_gap_s and gap > lim.max_ttft_gap_ratio * ours
+    if flagged:
+        detail += (
+            f" (more than {1000 * lim.max_ttft_gap_s:g} ms and "
+            f"{_pct(lim.max_ttft_gap_ratio)} of the server's)"
+        )
+    return _check("TTFT gap", flagged, detail)
+
+
+def check_level(
+    level: LevelResult, server: dict[str, Any], client: dict[str, Any], limits: Limits
+) -> list[dict[str, Any]]:
+    """Every check of one level, in a fixed order."""
+    if not level.measured:
+        return [_check("measured", True, level.reason or "nothing measured")]
+    return [
+        _output_length(level),
+        _success(level),
+        _concurrency(level, server, client, limits),
+        *_caches(level, server, limits),
+        _client(server, client, limits),
+        _ttft_gap(level, server, limits),
+    ]
+
+
+def flags(checks: list[dict[str, Any]]) -> list[str]:
+    """`check: detail` of every flagged check."""
+    return [f"{c['check']}: {c['detail']}" for c in checks if c["status"] == "flag"]

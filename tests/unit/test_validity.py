@@ -1,0 +1,129 @@
+"""Per-level validity checks on hand-made levels: each check flags what it must and
+nothing else."""
+
+from __future__ import annotations
+
+import pytest
+
+from bench.parse import RequestRecord
+from bench.results import LevelResult
+from bench.validity import Limits, check_level, client_stats
+
+
+def rec(start: float, end: float) -> RequestRecord:
+    return RequestRecord(start, end, end - start, 0.1, 600, 64, True, None)
+
+
+def test_client_stats_in_flight_and_start_delays() -> None:
+    # Two slots, each request 1 s; the third starts 0.1 s after the first ends, the
+    # fourth 0.3 s after the second.
+    records = [rec(0.0, 1.0), rec(0.0, 1.0), rec(1.1, 2.1), rec(1.3, 2.3)]
+    out = client_stats(records, parallel=2)
+    assert out["window"] == [0.0, 2.3]
+    assert out["in_flight_mean"] == pytest.approx(4.0 / 2.3)
+    assert out["start_delay_max_s"] == pytest.approx(0.3)
+    assert out["start_delay_p50_s"] == pytest.approx(0.1)
+    assert client_stats([], 2) == {}
+
+
+def level(**kw: object) -> LevelResult:
+    base = dict(
+        parallel=8,
+        number=32,
+        succeeded=32,
+        expected_output_tokens=64,
+        output_tokens_min=64,
+        output_tokens_max=64,
+        ttft_avg_s=0.120,
+        input_tokens_avg=600.0,
+    )
+    return LevelResult(**{**base, **kw})  # type: ignore[arg-type]
+
+
+SERVER = {
+    "samples": 10,
+    "in_flight_median": 8.0,
+    "running_mean": 7.5,
+    "waiting_mean": 0.2,
+    "mm_queries": 40.0,
+    "mm_hit_rate": 0.0,
+    "prefix_queries": 24000.0,
+    "prefix_hit_rate": 0.02,  # the chat template's shared block
+    "client_cpu_mean": 0.3,
+    "client_cpu_max": 0.5,
+    "ttft_avg_s": 0.100,
+}
+CLIENT = {"in_flight_mean": 7.9, "start_delay_p90_s": 0.002}
+
+
+def flagged(lv: LevelResult, server: dict, client: dict, limits: Limits | None = None) -> list[str]:
+    checks = check_level(lv, server, client, limits or Limits())
+    return [c["check"] for c in checks if c["status"] == "flag"]
+
+
+def test_a_good_level_passes_every_check() -> None:
+    checks = check_level(level(), SERVER, CLIENT, Limits())
+    assert [c["status"] for c in checks] == ["ok"] * 7
+
+
+@pytest.mark.parametrize(
+    ("change", "server", "client", "expected"),
+    [
+        ({"wrong_length": 32, "output_tokens_max": 12}, {}, {}, ["output length"]),
+        ({"failed": 1}, {}, {}, ["success"]),
+        ({}, {"in_flight_median": 5.0}, {}, ["concurrency"]),
+        ({}, {"in_flight_median": 9.0}, {}, ["concurrency"]),  # another tenant
+        ({}, {}, {"in_flight_mean": 6.5}, ["concurrency"]),  # the client fell behind
+        ({}, {"mm_hit_rate": 0.5}, {}, ["mm cache"]),
+        ({}, {"prefix_hit_rate": 0.4}, {}, ["prefix cache"]),
+        ({}, {"client_cpu_mean": 0.97}, {}, ["client"]),
+        ({}, {}, {"start_delay_p90_s": 0.2}, ["client"]),
+        ({}, {"ttft_avg_s": 0.03}, {}, ["TTFT gap"]),  # gap 90 ms, 3x the server's
+    ],
+)
+def test_each_check_flags_its_own_failure(
+    change: dict, server: dict, client: dict, expected: list[str]
+) -> None:
+    assert flagged(level(**change), SERVER | server, CLIENT | client) == expected
+
+
+def test_gap_must_be_large_in_both_absolute_and_relative_terms() -> None:
+    # 60 ms over a 2 s TTFT is 3 %: the client's overhead, not a problem.
+    assert flagged(level(ttft_avg_s=2.06), SERVER | {"ttft_avg_s": 2.0}, CLIENT) == []
+
+
+def test_concurrency_is_not_judged_on_a_few_server_samples() -> None:
+    """Regression: on a real vLLM level of ~2 s, 1-second samples all landed while the
+    requests sat in the API server's image preprocessing (running 0) and flagged a level
+    whose client kept 3.94 of 4 requests in flight."""
+    few = SERVER | {"samples": 2, "in_flight_median": 0.0}
+    checks = check_level(level(), few, CLIENT, Limits())
+    conc = next(c for c in checks if c["check"] == "concurrency")
+    assert conc["status"] == "ok", conc
+    assert "too few samples to judge" in conc["detail"] and "client 7.90 of 8" in conc["detail"]
+
+
+def test_expected_prefix_hits_grow_with_the_shared_prefix() -> None:
+    server = SERVER | {"prefix_hit_rate": 0.4}
+    assert flagged(level(), server, CLIENT, Limits(prefix_length=300)) == []
+
+
+def test_without_metrics_the_server_checks_are_not_applicable() -> None:
+    checks = check_level(level(), {}, {}, Limits())
+    status = {c["check"]: c["status"] for c in checks}
+    assert status == {
+        "output length": "ok",
+        "success": "ok",
+        "concurrency": "n/a",
+        "mm cache": "n/a",
+        "prefix cache": "n/a",
+        "client": "n/a",
+        "TTFT gap": "n/a",
+    }
+
+
+def test_a_failed_level_has_one_check() -> None:
+    lv = level(status="failed", succeeded=0, failed=32, reason="all 32 requests failed")
+    assert check_level(lv, SERVER, CLIENT, Limits()) == [
+        {"check": "measured", "status": "flag", "detail": "all 32 requests failed"}
+    ]
