@@ -12,7 +12,7 @@ from typing import Any
 from rich.progress import Progress
 
 from bench import loadgen, server, servermetrics, validity
-from bench.parse import parse_level, read_requests
+from bench.parse import parse_level
 from bench.results import LevelResult
 from bench.scenario import Scenario
 
@@ -88,7 +88,6 @@ def measure(
         )
     level.index, level.repeat = index, repeat
     level.raw_dir = str(folder.relative_to(run_dir))
-    _judge(scenario, level, folder, samples)
     level.started_at, level.finished_at = started, now_iso()
     level.extra["server_log_bytes"] = [log_start, handle.log_offset()]
     recorded = level.succeeded + level.failed
@@ -99,17 +98,14 @@ def measure(
         flag(level, level.status, f"evalscope exited {outcome.returncode}")
     if not handle.alive():
         flag(level, "partial", f"server died: {handle.log_tail()}")
+    _judge(scenario, level, samples)
     if interrupted:
         raise Interrupted(level)
     return level
 
 
-def _judge(
-    scenario: Scenario, level: LevelResult, folder: Path, samples: list[dict[str, Any]]
-) -> None:
-    """The level's server view, client view and validity checks."""
-    records = read_requests(folder) if (folder / "benchmark_data.db").exists() else []
-    level.client = validity.client_stats(records, level.parallel)
+def _judge(scenario: Scenario, level: LevelResult, samples: list[dict[str, Any]]) -> None:
+    """The level's server view (over the client's measured window) and validity checks."""
     window = level.client.get("window")
     level.server = servermetrics.summarise(samples, tuple(window) if window else None)
     spec = scenario.validity

@@ -6,7 +6,8 @@ units, with evalscope 1.14.1's own definitions (evalscope/perf/utils/benchmark_u
 `get_percentile_results` for percentiles), so p50/p90 exist and nothing depends on the
 rounding or the mixed ms/s units of evalscope's summary. `benchmark_summary.json` and
 `benchmark_percentile.json` only serve as a cross-check: a disagreement beyond their
-rounding is noted in `LevelResult.extra`, never fatal.
+rounding is noted in `LevelResult.extra`, never fatal. The same rows give the client's own
+view (`client_stats`: its requests in flight, its delay in starting the next request).
 """
 
 from __future__ import annotations
@@ -292,6 +293,28 @@ def _cross_check(level_dir: Path, figures: dict[str, float], result: LevelResult
             log.warning("%s: %s disagrees with evalscope: %s", level_dir, key, result.extra[key])
 
 
+def client_stats(records: Sequence[RequestRecord], parallel: int) -> dict[str, Any]:
+    """What the load generator achieved, from its own records: the mean number of its
+    requests in flight over the measured window, and how long a request started after a
+    slot freed. In a closed loop the k-th request (in start order) takes the slot of the
+    (k - parallel)-th to complete; warm-up requests, which are not recorded, are assumed
+    to complete before the measured ones."""
+    spans = [(r.start_time, r.completed_time) for r in records if r.completed_time >= r.start_time]
+    if not spans:
+        return {}
+    begin, end = min(s for s, _ in spans), max(c for _, c in spans)
+    out: dict[str, Any] = {"window": [begin, end]}
+    if end > begin:
+        out["in_flight_mean"] = sum(c - s for s, c in spans) / (end - begin)
+    starts, ends = sorted(s for s, _ in spans), sorted(c for _, c in spans)
+    delays = [max(0.0, starts[k] - ends[k - parallel]) for k in range(parallel, len(starts))]
+    if delays:
+        out["start_delay_p50_s"] = percentile(delays, 50)
+        out["start_delay_p90_s"] = percentile(delays, 90)
+        out["start_delay_max_s"] = max(delays)
+    return out
+
+
 def _check_lengths(result: LevelResult, ok: Sequence[RequestRecord]) -> None:
     counts = [r.completion_tokens or 0 for r in ok]
     if counts:
@@ -352,6 +375,7 @@ def parse_level(
     if len(records) != number:
         result.extra["recorded_requests"] = len(records)
     _check_lengths(result, ok)
+    result.client = client_stats(records, parallel)
     _set_status(result, len(records))
     _cross_check(level_dir, figures, result)
     return result

@@ -125,11 +125,11 @@ class LevelWatch:
     folder: Path
     warmup: int
     interval_s: float = INTERVAL_S
-    samples: list[dict[str, Any]] = field(default_factory=list)
-    has_metrics: bool = False
-    _pid: int | None = None
-    _stop: threading.Event = field(default_factory=threading.Event)
-    _thread: threading.Thread | None = None
+    samples: list[dict[str, Any]] = field(default_factory=list, init=False)
+    has_metrics: bool = field(default=False, init=False)
+    _pid: int | None = field(default=None, init=False)
+    _stop: threading.Event = field(default_factory=threading.Event, init=False)
+    _thread: threading.Thread | None = field(default=None, init=False)
 
     def start(self) -> None:
         text = _scrape(self.url)

