@@ -108,13 +108,14 @@ def _judge(scenario: Scenario, level: LevelResult, samples: list[dict[str, Any]]
     """The level's server view (over the client's measured window) and validity checks."""
     window = level.client.get("window")
     level.server = servermetrics.summarise(samples, tuple(window) if window else None)
-    spec = scenario.validity
-    limits = validity.Limits(
-        **spec.model_dump(exclude={"scrape_interval_s"}),
+    level.checks = validity.check_level(
+        level,
+        level.server,
+        level.client,
+        scenario.validity,
         prefix_length=scenario.load.prefix_length,
         paced=scenario.load.rate is not None,
     )
-    level.checks = validity.check_level(level, level.server, level.client, limits)
 
 
 def flag(level: LevelResult, status: str, reason: str) -> None:

@@ -13,30 +13,15 @@ without /metrics). A flagged level stays in the results, marked, never silently 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from bench.results import LevelResult
+from bench.scenario import ValiditySpec
 
 # Chat-template tokens every request shares (Qwen's default system prompt is ~20 tokens;
 # vLLM caches whole blocks of 16): hits up to two blocks are expected of random prompts.
 TEMPLATE_PREFIX_TOKENS = 32
 MIN_SAMPLES = 10  # /metrics samples in the window before the server's concurrency is judged
-
-
-@dataclass(frozen=True)
-class Limits:
-    """Thresholds (scenario `validity:`); see ValiditySpec for their meaning."""
-
-    concurrency_tolerance: float = 0.10
-    max_mm_cache_hit_rate: float = 0.0
-    max_prefix_cache_hit_rate: float | None = None
-    max_client_cpu: float = 0.90
-    max_start_delay_s: float = 0.05
-    max_ttft_gap_s: float = 0.05
-    max_ttft_gap_ratio: float = 0.25
-    prefix_length: int = 0  # the load's shared prefix (evalscope --prefix-length)
-    paced: bool = False  # the load sets a rate: requests start on a schedule, not on free slots
 
 
 def _check(name: str, flagged: bool | None, detail: str) -> dict[str, Any]:
@@ -70,7 +55,7 @@ def _success(level: LevelResult) -> dict[str, Any]:
 
 
 def _concurrency(
-    level: LevelResult, server: dict[str, Any], client: dict[str, Any], lim: Limits
+    level: LevelResult, server: dict[str, Any], client: dict[str, Any], lim: ValiditySpec
 ) -> dict[str, Any]:
     """Requests in flight against the level's `parallel`, two ways: the server's view, the
     median of its `running + waiting` samples over the measured window (judged with at
@@ -103,7 +88,9 @@ def _concurrency(
     return _check("concurrency", flagged, "; ".join(parts))
 
 
-def _caches(level: LevelResult, server: dict[str, Any], lim: Limits) -> list[dict[str, Any]]:
+def _caches(
+    level: LevelResult, server: dict[str, Any], lim: ValiditySpec, prefix_length: int
+) -> list[dict[str, Any]]:
     out = []
     rate = server.get("mm_hit_rate")
     if rate is None:
@@ -120,7 +107,7 @@ def _caches(level: LevelResult, server: dict[str, Any], lim: Limits) -> list[dic
     limit = lim.max_prefix_cache_hit_rate
     if limit is None:  # the shared prefix the load asked for, plus the chat template
         tokens = level.input_tokens_avg or 1.0
-        limit = min(1.0, (lim.prefix_length + TEMPLATE_PREFIX_TOKENS) / tokens)
+        limit = min(1.0, (prefix_length + TEMPLATE_PREFIX_TOKENS) / tokens)
     detail = f"hit rate {_pct(rate)} of {server['prefix_queries']:.0f} prompt tokens"
     if rate > limit:
         detail += f" (expected ≤ {_pct(limit)})"
@@ -128,7 +115,9 @@ def _caches(level: LevelResult, server: dict[str, Any], lim: Limits) -> list[dic
     return out
 
 
-def _client(server: dict[str, Any], client: dict[str, Any], lim: Limits) -> dict[str, Any]:
+def _client(
+    server: dict[str, Any], client: dict[str, Any], lim: ValiditySpec, paced: bool
+) -> dict[str, Any]:
     cpu, delay = server.get("client_cpu_mean"), client.get("start_delay_p90_s")
     if cpu is None and delay is None:
         return _check("client", None, "no CPU samples or request starts")
@@ -138,7 +127,7 @@ def _client(server: dict[str, Any], client: dict[str, Any], lim: Limits) -> dict
         if cpu > lim.max_client_cpu:
             parts[-1] += f" > {lim.max_client_cpu:g}"
             flagged = True
-    if delay is not None and lim.paced:
+    if delay is not None and paced:
         parts.append("start delay not checked (load.rate paces the starts)")
     elif delay is not None:
         parts.append(f"P90 start delay {1000 * delay:.1f} ms")
@@ -148,7 +137,7 @@ def _client(server: dict[str, Any], client: dict[str, Any], lim: Limits) -> dict
     return _check("client", flagged, ", ".join(parts) + (": saturated" if flagged else ""))
 
 
-def _ttft_gap(level: LevelResult, server: dict[str, Any], lim: Limits) -> dict[str, Any]:
+def _ttft_gap(level: LevelResult, server: dict[str, Any], lim: ValiditySpec) -> dict[str, Any]:
     ours = server.get("ttft_avg_s")
     if ours is None or not level.measured:
         return _check("TTFT gap", None, "no server-side TTFT")
@@ -167,17 +156,24 @@ def _ttft_gap(level: LevelResult, server: dict[str, Any], lim: Limits) -> dict[s
 
 
 def check_level(
-    level: LevelResult, server: dict[str, Any], client: dict[str, Any], limits: Limits
+    level: LevelResult,
+    server: dict[str, Any],
+    client: dict[str, Any],
+    limits: ValiditySpec,
+    prefix_length: int = 0,
+    paced: bool = False,
 ) -> list[dict[str, Any]]:
-    """Every check of one level, in a fixed order."""
+    """Every check of one level, in a fixed order. `prefix_length` is the load's shared
+    prefix (evalscope --prefix-length); `paced`: the load sets a rate, so requests start
+    on a schedule, not when a slot frees."""
     if not level.measured:
         return [_check("measured", True, level.reason or "nothing measured")]
     return [
         _output_length(level),
         _success(level),
         _concurrency(level, server, client, limits),
-        *_caches(level, server, limits),
-        _client(server, client, limits),
+        *_caches(level, server, limits, prefix_length),
+        _client(server, client, limits, paced),
         _ttft_gap(level, server, limits),
     ]
 

@@ -7,7 +7,8 @@ import pytest
 
 from bench.parse import RequestRecord, client_stats
 from bench.results import LevelResult
-from bench.validity import Limits, check_level
+from bench.scenario import ValiditySpec
+from bench.validity import check_level
 
 
 def rec(start: float, end: float) -> RequestRecord:
@@ -56,13 +57,13 @@ SERVER = {
 CLIENT = {"in_flight_mean": 7.9, "start_delay_p90_s": 0.002}
 
 
-def flagged(lv: LevelResult, server: dict, client: dict, limits: Limits | None = None) -> list[str]:
-    checks = check_level(lv, server, client, limits or Limits())
+def flagged(lv: LevelResult, server: dict, client: dict, prefix_length: int = 0) -> list[str]:
+    checks = check_level(lv, server, client, ValiditySpec(), prefix_length)
     return [c["check"] for c in checks if c["status"] == "flag"]
 
 
 def test_a_good_level_passes_every_check() -> None:
-    checks = check_level(level(), SERVER, CLIENT, Limits())
+    checks = check_level(level(), SERVER, CLIENT, ValiditySpec())
     assert [c["status"] for c in checks] == ["ok"] * 7
 
 
@@ -97,7 +98,7 @@ def test_concurrency_is_not_judged_on_a_few_server_samples() -> None:
     requests sat in the API server's image preprocessing (running 0) and flagged a level
     whose client kept 3.94 of 4 requests in flight."""
     few = SERVER | {"samples": 2, "in_flight_median": 0.0}
-    checks = check_level(level(), few, CLIENT, Limits())
+    checks = check_level(level(), few, CLIENT, ValiditySpec())
     conc = next(c for c in checks if c["check"] == "concurrency")
     assert conc["status"] == "ok", conc
     assert "too few samples to judge" in conc["detail"] and "client 7.90 of 8" in conc["detail"]
@@ -105,11 +106,11 @@ def test_concurrency_is_not_judged_on_a_few_server_samples() -> None:
 
 def test_expected_prefix_hits_grow_with_the_shared_prefix() -> None:
     server = SERVER | {"prefix_hit_rate": 0.4}
-    assert flagged(level(), server, CLIENT, Limits(prefix_length=300)) == []
+    assert flagged(level(), server, CLIENT, prefix_length=300) == []
 
 
 def test_without_metrics_the_server_checks_are_not_applicable() -> None:
-    checks = check_level(level(), {}, {}, Limits())
+    checks = check_level(level(), {}, {}, ValiditySpec())
     status = {c["check"]: c["status"] for c in checks}
     assert status == {
         "output length": "ok",
@@ -124,6 +125,6 @@ def test_without_metrics_the_server_checks_are_not_applicable() -> None:
 
 def test_a_failed_level_has_one_check() -> None:
     lv = level(status="failed", succeeded=0, failed=32, reason="all 32 requests failed")
-    assert check_level(lv, SERVER, CLIENT, Limits()) == [
+    assert check_level(lv, SERVER, CLIENT, ValiditySpec()) == [
         {"check": "measured", "status": "flag", "detail": "all 32 requests failed"}
     ]
