@@ -33,7 +33,7 @@ from typing import Any
 
 INTERVAL_S = 1.0
 WARMUP_INTERVAL_S = 0.1
-WARMUP_WAIT_S = 120.0  # stop polling fast if the warm-up never seems to end
+WARMUP_WAIT_S = 120.0  # poll at the normal rate after this, still watching for the warm-up
 
 GAUGES = {
     "running": ("vllm:num_requests_running",),
@@ -164,12 +164,13 @@ class LevelWatch:
         fast_until = time.monotonic() + WARMUP_WAIT_S
         measuring = self.warmup == 0
         while True:
+            fast = not measuring and time.monotonic() < fast_until
             # ±20 % jitter: a fixed period can alias with a level's waves of requests.
-            wait = self.interval_s * random.uniform(0.8, 1.2) if measuring else WARMUP_INTERVAL_S
+            wait = WARMUP_INTERVAL_S if fast else self.interval_s * random.uniform(0.8, 1.2)
             if self._stop.wait(wait):
                 return
             sample = self._take(_scrape(self.url) if self.has_metrics else None)
-            if not measuring and (self._warmup_done() or time.monotonic() > fast_until):
+            if not measuring and self._warmup_done():
                 measuring = True
                 sample["phase"] = "measured"
 
