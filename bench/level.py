@@ -56,7 +56,7 @@ def measure(
     started = now_iso()
     interrupted = False
     watch = servermetrics.LevelWatch(
-        handle.url,
+        handle.metrics_text,
         raw / name,
         scenario.load.warmup_for(parallel),
         scenario.validity.scrape_interval_s,

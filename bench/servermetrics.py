@@ -25,8 +25,7 @@ import re
 import statistics
 import threading
 import time
-import urllib.error
-import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -104,14 +103,6 @@ def process_cpu_s(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def _scrape(url: str) -> str | None:
-    try:
-        with urllib.request.urlopen(url + "/metrics", timeout=5) as resp:
-            return resp.read().decode(errors="replace") if resp.status == 200 else None
-    except (urllib.error.URLError, OSError, ValueError):
-        return None
-
-
 @dataclass
 class LevelWatch:
     """Scrapes a server's /metrics and a client's CPU time in a thread during one level.
@@ -121,7 +112,7 @@ class LevelWatch:
     many unmeasured requests open the level: sampling is fast until that many finished.
     """
 
-    url: str
+    scrape: Callable[[], str | None]  # GET /metrics, None where there is none
     folder: Path
     warmup: int
     interval_s: float = INTERVAL_S
@@ -132,7 +123,7 @@ class LevelWatch:
     _thread: threading.Thread | None = field(default=None, init=False)
 
     def start(self) -> None:
-        text = _scrape(self.url)
+        text = self.scrape()
         self.has_metrics = text is not None
         if text is not None:
             (self.folder / "metrics-start.prom").write_text(text)
@@ -169,7 +160,7 @@ class LevelWatch:
             wait = WARMUP_INTERVAL_S if fast else self.interval_s * random.uniform(0.8, 1.2)
             if self._stop.wait(wait):
                 return
-            sample = self._take(_scrape(self.url) if self.has_metrics else None)
+            sample = self._take(self.scrape() if self.has_metrics else None)
             if not measuring and self._warmup_done():
                 measuring = True
                 sample["phase"] = "measured"
@@ -178,7 +169,7 @@ class LevelWatch:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=30)
-        text = _scrape(self.url) if self.has_metrics else None
+        text = self.scrape() if self.has_metrics else None
         if text is not None:
             (self.folder / "metrics.prom").write_text(text)
         self._take(text, "end")

@@ -176,8 +176,3 @@ def check_level(
         _client(server, client, limits, paced),
         _ttft_gap(level, server, limits),
     ]
-
-
-def flags(checks: list[dict[str, Any]]) -> list[str]:
-    """`check: detail` of every flagged check."""
-    return [f"{c['check']}: {c['detail']}" for c in checks if c["status"] == "flag"]
