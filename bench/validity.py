@@ -146,6 +146,9 @@ def _ttft_gap(level: LevelResult, server: dict[str, Any], lim: ValiditySpec) -> 
         f"client {1000 * level.ttft_avg_s:.1f} ms − server {1000 * ours:.1f} ms "
         f"= {1000 * gap:+.1f} ms"
     )
+    counted = server.get("ttft_requests")
+    if counted is not None and counted != level.succeeded:
+        detail += f" (the server's window holds {counted} of the {level.succeeded} requests)"
     flagged = gap > lim.max_ttft_gap_s and gap > lim.max_ttft_gap_ratio * ours
     if flagged:
         detail += (

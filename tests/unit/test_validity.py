@@ -128,3 +128,10 @@ def test_a_failed_level_has_one_check() -> None:
     assert check_level(lv, SERVER, CLIENT, ValiditySpec()) == [
         {"check": "measured", "status": "flag", "detail": "all 32 requests failed"}
     ]
+
+
+def test_gap_names_a_server_window_that_misses_requests() -> None:
+    checks = check_level(level(), SERVER | {"ttft_requests": 30}, CLIENT, ValiditySpec())
+    gap = next(c for c in checks if c["check"] == "TTFT gap")
+    assert gap["status"] == "ok"
+    assert gap["detail"].endswith("(the server's window holds 30 of the 32 requests)")
