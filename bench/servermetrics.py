@@ -8,9 +8,10 @@ at the start and the end of the level.
 
 `summarise` turns the samples into the per-level view: means of the gauges over the
 client's measured window, counter deltas over the level (preemptions, cache hit rates
-for every request it sent, warm-up included) and, from the
-deltas of vLLM's histograms' `_sum` and `_count`, the server-side mean TTFT, queue and
-prefill time, TPOT and latency of exactly the requests that finished after the warm-up.
+for every request it sent, warm-up included) and, from the deltas of vLLM's histograms'
+`_sum` and `_count`, the server-side mean TTFT, queue and prefill time, TPOT and latency:
+over the whole level (exact) and over the requests that finished after the warm-up
+(exact only when `window_exact`; see `summarise`).
 Metric names differ across vLLM versions; each figure lists the names it accepts.
 """
 
@@ -198,10 +199,25 @@ def _mean(values: list[float]) -> float | None:
     return sum(values) / len(values) if values else None
 
 
-def summarise(samples: list[dict[str, Any]], window: tuple[float, float] | None) -> dict[str, Any]:
+def summarise(
+    samples: list[dict[str, Any]],
+    window: tuple[float, float] | None,
+    measured: int | None = None,
+) -> dict[str, Any]:
     """The server's view of a level. `window` is the client's measured interval (first
     request start, last completion; perf_counter seconds, one clock for every process
-    on the machine). Keys whose metric the server lacks are absent."""
+    on the machine); `measured` is how many requests the client measured. Keys whose
+    metric the server lacks are absent.
+
+    Histograms give two views. `level_<h>_*`: every request of the level, warm-up
+    included, from the sample taken before the load generator starts to the one taken
+    after it exits: exact, since no request is in flight at either end. `<h>_*`: from the
+    sample that opened the measured window (the warm-up's requests all finished) — the
+    client's requests, unless a scrape fell between a measured request's first token
+    and its end (vLLM observes TTFT at the first token, latency at the end), or a
+    measured request finished before that scrape. `window_exact` says whether the
+    window's TTFT and latency counts both equal the client's: only then may the
+    window's means stand beside the client's figures as the same requests."""
     out: dict[str, Any] = {}
     if len(samples) < 2:
         return out
@@ -234,13 +250,28 @@ def summarise(samples: list[dict[str, Any]], window: tuple[float, float] | None)
         if queries:
             out[f"{kind}_hit_rate"] = out.get(f"{kind}_hits", 0.0) / queries
     for key in HISTOGRAMS:
-        if end.get(key) is not None and base.get(key) is not None:
-            count = end[key][1] - base[key][1]
-            if count > 0:
-                out[f"{key}_avg_s"] = (end[key][0] - base[key][0]) / count
-                out[f"{key}_requests"] = int(count)
+        out.update(_histogram_delta(key, base, end, ""))
+        out.update(_histogram_delta(key, first, end, "level_"))
+    if measured is not None and "level_e2e_requests" in out:
+        window = (out.get("ttft_requests", 0), out.get("e2e_requests", 0))
+        out["window_exact"] = window == (measured, measured)
     out.update(_client_cpu(samples, window))
     return out
+
+
+def _histogram_delta(
+    key: str, base: dict[str, Any], end: dict[str, Any], prefix: str
+) -> dict[str, Any]:
+    """Mean and count of one histogram's observations between two samples."""
+    if end.get(key) is None or base.get(key) is None:
+        return {}
+    count = end[key][1] - base[key][1]
+    if count <= 0:
+        return {}
+    return {
+        f"{prefix}{key}_avg_s": (end[key][0] - base[key][0]) / count,
+        f"{prefix}{key}_requests": int(count),
+    }
 
 
 def _client_cpu(

@@ -59,6 +59,11 @@ def latency_table(levels: list[LevelResult]) -> str:
     for lv in levels:
         srv = lv.server
         ttft, tpot = srv.get("ttft_avg_s"), srv.get("tpot_avg_s")
+        counted = f"{srv.get('ttft_requests', DASH)} of {lv.succeeded}"
+        if srv.get("window_exact") is False:
+            # Not the client's requests: no gap, and the level's exact count beside it.
+            ttft = tpot = None
+            counted += f" (window inexact; level: {srv.get('level_e2e_requests', DASH)})"
         rows.append(
             [
                 str(lv.parallel),
@@ -70,7 +75,7 @@ def latency_table(levels: list[LevelResult]) -> str:
                 _s(lv.tpot_avg_s),
                 _s(tpot),
                 _ms(lv.tpot_avg_s - tpot) if tpot is not None else DASH,
-                f"{srv.get('ttft_requests', DASH)} of {lv.succeeded}",
+                counted,
             ]
         )
     return markdown_table(header, rows)

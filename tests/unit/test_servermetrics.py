@@ -88,6 +88,29 @@ def test_summary_is_the_delta_after_the_warm_up_and_gauges_inside_the_window() -
     assert abs(out["client_cpu_max"] - 0.4) < 1e-12
 
 
+def test_whole_level_view_is_exact_and_an_inexact_window_is_named() -> None:
+    """The e2e tier failed 3 runs in 4 asserting the window's TTFT count equal to its
+    latency count (3 == 4): vLLM observes TTFT at the first token and latency at the end,
+    so a scrape between the two splits a request. The whole level is exact; the window
+    says when it is not the client's requests."""
+    samples = [
+        at(0.0, exposition(0, 0, [], (0, 0)), "start"),
+        # Warm-up (1 request) done, and a measured request already has its first token.
+        at(1.0, exposition(2, 0, [0.3, 0.1], (1, 0)), "measured"),
+        at(2.0, exposition(0, 0, [0.3, 0.1, 0.2], (3, 0))),
+        at(3.0, exposition(0, 0, [0.3, 0.1, 0.2], (3, 0)), "end"),
+    ]
+    # At that scrape only the warm-up request (latency 10 × 0.3 s) has finished.
+    samples[1]["e2e"] = [3.0, 1]
+    out = summarise(samples, window=(0.5, 2.5), measured=2)
+    assert out["level_ttft_requests"] == out["level_e2e_requests"] == 3
+    assert abs(out["level_ttft_avg_s"] - 0.2) < 1e-12
+    assert out["ttft_requests"] == 1 and out["e2e_requests"] == 2
+    assert out["window_exact"] is False
+    exact = summarise(samples[:1] + samples[2:], window=None, measured=3)
+    assert exact["window_exact"] is True
+
+
 def test_summary_without_metrics_or_samples_is_empty() -> None:
     assert summarise([], None) == {}
     bare = [{"t": 0.0, "phase": "start"}, {"t": 1.0, "phase": "end"}]
