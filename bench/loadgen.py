@@ -27,6 +27,13 @@ collection stalls the client for 150-270 ms in the middle of a level.
 
 evalscope exits 0 even when every request failed; the caller judges a level from the
 parsed rows, never from the exit code alone.
+
+An API key and headers (load.api_key, load.headers) never appear in the argv we build,
+show or record: `secret_args` resolves them when the level starts and hands them to the
+child in an environment variable, which the child appends to its own argv (its
+/proc/PID/cmdline shows only ours). evalscope masks Authorization-like headers in the
+`benchmark_args.json` it writes, but not every header a user may name (Cookie), so the
+level's raw folder is scrubbed of those values once the child has exited.
 """
 
 from __future__ import annotations
@@ -35,6 +42,7 @@ import json
 import os
 import signal
 import sqlite3
+import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -45,6 +53,7 @@ from pathlib import Path
 
 from bench.errors import UserError
 from bench.proc import spawn, stop_group
+from bench.redact import resolve, scrub_tree, secret_name
 from bench.scenario import Scenario
 
 EVALSCOPE_MIN = (1, 14, 1)
@@ -116,6 +125,29 @@ def workload_args(scenario: Scenario, tokenizer: str) -> list[str]:
     if load.rate is not None:
         args += ["--rate", str(load.rate)]
     return args
+
+
+SECRET_ARGS_ENV = "VLM_BENCH_EVALSCOPE_SECRET_ARGS"
+
+
+def secret_args(scenario: Scenario, resolved: bool = True) -> list[str]:
+    """`--api-key K --headers NAME=V …` for evalscope; `resolved` replaces `${env:NAME}`
+    with its value (for the child only), otherwise the text is as written (for display,
+    through bench.redact)."""
+    load = scenario.load
+    value = resolve if resolved else (lambda text: text)
+    out = ["--api-key", value(load.api_key)] if load.api_key is not None else []
+    if load.headers:
+        out += ["--headers", *(f"{k}={value(v)}" for k, v in load.headers.items())]
+    return out
+
+
+def secret_values(scenario: Scenario) -> list[str]:
+    """The resolved values `secret_args` carries that must not stay in a raw file."""
+    load = scenario.load
+    out = [resolve(load.api_key)] if load.api_key is not None else []
+    out += [resolve(v) for k, v in load.headers.items() if secret_name(k) or resolve(v) != v]
+    return out
 
 
 def evalscope_command() -> list[str]:
@@ -227,6 +259,7 @@ def run_level(
     timeout_s: float,
     progress: Callable[[int, int], None] | None = None,
     on_start: Callable[[int], None] | None = None,
+    secrets: tuple[list[str], list[str]] = ([], []),
 ) -> LevelRun:
     """Run one evalscope level; report (finished, failed) as rows are committed, and
     the child's pid to `on_start` once it runs.
@@ -234,10 +267,28 @@ def run_level(
     On KeyboardInterrupt the child gets SIGINT (it is in its own session, so the
     terminal's Ctrl-C does not reach it) and is waited for, so the requests it finished
     stay committed; then the interrupt propagates.
+
+    `secrets` is (`secret_args`, `secret_values`): the first reaches the child through its
+    environment, the second is scrubbed from the level's folder (`log`'s) afterwards.
     """
     env = {**os.environ, **{k: v for k, v in CHILD_ENV.items() if k not in os.environ}}
-    with log.open("ab") as fh:
-        proc = spawn(argv, fh, env=env, cwd=log.parent)
+    if secrets[0]:
+        env[SECRET_ARGS_ENV] = json.dumps(secrets[0])
+    try:
+        with log.open("ab") as fh:
+            proc = spawn(argv, fh, env=env, cwd=log.parent)
+        return _follow(proc, db, timeout_s, progress, on_start)
+    finally:
+        scrub_tree(log.parent, secrets[1])
+
+
+def _follow(
+    proc: subprocess.Popen[bytes],
+    db: Path,
+    timeout_s: float,
+    progress: Callable[[int, int], None] | None,
+    on_start: Callable[[int], None] | None,
+) -> LevelRun:
     if on_start is not None:
         on_start(proc.pid)
     deadline = time.monotonic() + timeout_s
@@ -255,6 +306,7 @@ def run_level(
     except KeyboardInterrupt:
         stop_group(proc, ((signal.SIGINT, 15.0), (signal.SIGKILL, 5.0)))
         raise
+    stop_group(proc)  # evalscope has exited: nothing it started may outlive it
     if progress:
         progress(*_count_rows(db))
     return LevelRun(proc.returncode)
@@ -269,7 +321,9 @@ def _child_main() -> None:
 
     gc.collect()
     gc.freeze()
-    sys.argv = ["evalscope", *sys.argv[1:]]
+    # Popped, so nothing evalscope starts inherits it.
+    hidden = json.loads(os.environ.pop(SECRET_ARGS_ENV, "[]"))
+    sys.argv = ["evalscope", *sys.argv[1:], *hidden]
     run_cmd()
 
 

@@ -27,6 +27,7 @@ from bench import imaging, loadgen
 from bench.errors import ServerError, UserError
 from bench.level import tail
 from bench.proc import FIRM, spawn, stop_group
+from bench.redact import redact_value, resolve_map, resolve_value
 from bench.results import RunResult, read_run, write_run
 from bench.scenario import Scenario
 
@@ -108,7 +109,7 @@ def run_batch(
     result_path = (out_dir / "worker-result.json").resolve()
     job = {
         "model": model,
-        "engine_args": spec.engine_args,
+        "engine_args": resolve_value(spec.engine_args),
         "prompts": prompts(scenario, tokenizer, count),
         "max_tokens": max_tokens,
         "ignore_eos": scenario.load.ignore_eos,
@@ -117,7 +118,7 @@ def run_batch(
     (out_dir / "spec.json").write_text(json.dumps(job))
     python = spec.python or [sys.executable]
     argv = [*python, str(WORKER), str((out_dir / "spec.json").resolve())]
-    env = {**os.environ, **(spec.env if spec.env is not None else scenario.server.env)}
+    env = {**os.environ, **resolve_map(spec.env if spec.env is not None else scenario.server.env)}
     log_path = out_dir / "worker.log"
     started = time.monotonic()
     with log_path.open("wb") as log:
@@ -127,9 +128,11 @@ def run_batch(
             raise UserError(f"offline.python: {python[0]!r} not found") from None
         try:
             proc.wait(spec.timeout_s)
-        except BaseException:  # timeout or Ctrl-C: the worker and vLLM's engine go too
-            stop_group(proc, FIRM)
-            raise
+        finally:  # timeout or Ctrl-C: the worker and vLLM's engine go too; after a normal
+            stop_group(proc, FIRM)  # end, whatever the worker left behind
+            # The worker has read it: keep the job, not a key in its engine arguments.
+            job["engine_args"] = redact_value(spec.engine_args)
+            (out_dir / "spec.json").write_text(json.dumps(job))
     if proc.returncode != 0:
         raise (UserError if proc.returncode == 2 else ServerError)(
             f"offline worker exited {proc.returncode}: {tail(log_path)} (log: {log_path})"
@@ -140,7 +143,7 @@ def run_batch(
         {
             "argv": argv,
             "model": model,
-            "engine_args": spec.engine_args,
+            "engine_args": redact_value(spec.engine_args),
             "wall_s": round(time.monotonic() - started, 3),
         }
     )
@@ -153,8 +156,9 @@ def measure(
 ) -> tuple[dict[str, Any], RunResult | None, Path]:
     """`vlm-bench offline`: the batch, its summary attached to `run_dir`'s run (report
     re-rendered) or kept in a new `offline-<time>` folder; (summary, run, folder)."""
-    from bench.runner import resolve_tokenizer, write_report
+    from bench.runner import check_references, resolve_tokenizer, write_report
 
+    check_references(scenario)
     run = read_run(run_dir) if run_dir else None  # a bad run fails before the work
     if run is not None and run.scenario_name != scenario.name:
         raise UserError(

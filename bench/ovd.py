@@ -265,15 +265,17 @@ def run_check(
     temperature: float,
     timeout_s: float,
     out_dir: Path | None = None,
+    headers: dict[str, str] | None = None,
 ) -> CheckResult:
-    """Send the OVD request to `url`, judge the answer; keep request, answer and verdict."""
+    """Send the OVD request to `url`, judge the answer; keep request, answer and verdict
+    (`headers`, e.g. an API key, are sent but never kept)."""
     from bench.server import post_json
 
     body = request_body(served_name, image_png, prompt(describe, event), max_tokens, temperature)
     start = time.perf_counter()
     try:
         status, answer = post_json(
-            url + "/v1/chat/completions", json.dumps(body).encode(), timeout_s
+            url + "/v1/chat/completions", json.dumps(body).encode(), timeout_s, headers
         )
     except OSError as exc:  # refused, reset, timed out
         status, answer = 0, f"no answer: {exc}".encode()

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import platform
-import re
 import subprocess
 import urllib.request
 from collections.abc import Callable
@@ -32,6 +31,7 @@ from bench.hwinfo import (
     read_local,
     run_command,
 )
+from bench.redact import redact_argv, redact_env  # one redaction: bench/redact.py
 
 __all__ = [
     "accelerators",
@@ -68,10 +68,6 @@ SERVER_PACKAGES = (
     "transformers",
     "evalscope",
 )
-SECRET = re.compile(r"TOKEN|KEY|SECRET|PASSWORD", re.IGNORECASE)
-_SECRET_WORDS = ("token", "key", "secret", "password")
-_ENV_ITEM = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)=")
-REDACTED = "<redacted>"
 
 # Runs in the server's interpreter: stdlib only, works on the Pythons vllm images ship.
 _VERSIONS_SCRIPT = (
@@ -88,47 +84,6 @@ _VERSIONS_SCRIPT = (
 
 Get = Callable[[str], str | None]
 _run_server: Run = partial(run_command, timeout=30)
-
-
-def redact_env(env: dict[str, str]) -> dict[str, str]:
-    return {k: (REDACTED if SECRET.search(k) else v) for k, v in env.items()}
-
-
-def _secret_flag(name: str) -> bool:
-    """A flag is secret when one of its words ends in token/key/secret/password.
-
-    Word-wise rather than substring: `--max-num-batched-tokens` and `--tokenizer` are the
-    settings under test and must stay readable, while `--api-key` and `--hf-token` go.
-    """
-    words = re.split(r"[-_.]+", name.lower())
-    return any(w.endswith(s) for w in words for s in _SECRET_WORDS)
-
-
-def redact_argv(argv: list[str]) -> list[str]:
-    """The argv with secret values replaced: `--api-key X`, `--api-key=X`, `-e HF_TOKEN=X`."""
-    out: list[str] = []
-    hide_next = False
-    for item in argv:
-        if hide_next and not item.startswith("-"):
-            out.append(REDACTED)
-            hide_next = False
-            continue
-        hide_next = False
-        if item.startswith("-"):
-            name, eq, _value = item.lstrip("-").partition("=")
-            if _secret_flag(name):
-                if eq:
-                    out.append(item[: len(item) - len(_value)] + REDACTED)
-                    continue
-                hide_next = True
-            out.append(item)
-            continue
-        env = _ENV_ITEM.match(item)
-        if env and SECRET.search(env.group(1)):
-            out.append(f"{env.group(1)}={REDACTED}")
-        else:
-            out.append(item)
-    return out
 
 
 def _cpu_model() -> str:

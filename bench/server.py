@@ -23,6 +23,7 @@ from types import TracebackType
 from bench import imaging
 from bench.errors import ServerError, UserError
 from bench.proc import GENTLE, spawn, stop_group
+from bench.redact import resolve, resolve_all, resolve_map
 from bench.scenario import CommandServer, DockerServer, ExternalServer, Scenario, SimServer
 
 READY_POLL_S = 0.5
@@ -112,17 +113,35 @@ def port_in_use(host: str, port: int) -> bool:
     return False
 
 
-def _get(url: str, timeout: float = 5.0) -> tuple[int, bytes]:
+def request_headers(scenario: Scenario) -> dict[str, str]:
+    """load.headers and load.api_key (as `Authorization: Bearer …`) for our own requests,
+    `${env:NAME}` resolved now: the values live only in memory, never in a file."""
+    load = scenario.load
+    out = resolve_map(load.headers)
+    if load.api_key is not None and not any(k.lower() == "authorization" for k in out):
+        out["Authorization"] = f"Bearer {resolve(load.api_key)}"
+    return out
+
+
+def _get(
+    url: str, timeout: float = 5.0, headers: dict[str, str] | None = None
+) -> tuple[int, bytes]:
+    req = urllib.request.Request(url, headers=headers or {})
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as resp:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
             return resp.status, resp.read()
     except urllib.error.HTTPError as exc:
         return exc.code, b""
 
 
-def post_json(url: str, body: bytes, timeout: float) -> tuple[int, bytes]:
+def post_json(
+    url: str, body: bytes, timeout: float, headers: dict[str, str] | None = None
+) -> tuple[int, bytes]:
     req = urllib.request.Request(
-        url, data=body, method="POST", headers={"Content-Type": "application/json"}
+        url,
+        data=body,
+        method="POST",
+        headers={**(headers or {}), "Content-Type": "application/json"},
     )
     try:
         with urllib.request.urlopen(req, timeout=timeout) as resp:
@@ -154,6 +173,10 @@ class ServerHandle:
 
     def alive(self) -> bool:
         return self.proc is None or self.proc.poll() is None
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return request_headers(self.scenario)
 
     def _image_request(self, text: str, width: int, height: int, max_tokens: int) -> bytes:
         """A chat request with one flat-colour image."""
@@ -188,7 +211,9 @@ class ServerHandle:
             try:
                 if stage == "/v1/chat/completions":
                     left = max(1.0, deadline - time.monotonic())
-                    status, body = post_json(self.url + stage, probe, timeout=min(60, left))
+                    status, body = post_json(
+                        self.url + stage, probe, timeout=min(60, left), headers=self.headers
+                    )
                     if status == 200:
                         return time.monotonic() - self.started_at
                     if 400 <= status < 500:
@@ -197,7 +222,7 @@ class ServerHandle:
                             f"{body[:200].decode(errors='replace')}"
                         )
                 else:
-                    status, body = _get(self.url + stage)
+                    status, body = _get(self.url + stage, headers=self.headers)
                 if stage == "/health" and status == 200:
                     stage = "/v1/models"
                     continue
@@ -226,7 +251,10 @@ class ServerHandle:
         )
         for k in range(1, count + 1):
             status, answer = post_json(
-                self.url + "/v1/chat/completions", body, timeout=load.request_timeout_s
+                self.url + "/v1/chat/completions",
+                body,
+                timeout=load.request_timeout_s,
+                headers=self.headers,
             )
             if status != 200:
                 raise ServerError(
@@ -236,7 +264,7 @@ class ServerHandle:
     def metrics_text(self) -> str | None:
         """GET /metrics (Prometheus text), or None where the server has none."""
         try:
-            status, body = _get(self.url + "/metrics", timeout=10)
+            status, body = _get(self.url + "/metrics", timeout=10, headers=self.headers)
         except (urllib.error.URLError, OSError):
             return None
         return body.decode(errors="replace") if status == 200 else None
@@ -246,13 +274,14 @@ class ServerHandle:
         out = {}
         for route in ("/reset_prefix_cache", "/reset_mm_cache"):
             try:
-                out[route] = post_json(self.url + route, b"", timeout=30)[0]
+                out[route] = post_json(self.url + route, b"", timeout=30, headers=self.headers)[0]
             except (urllib.error.URLError, OSError):
                 out[route] = 0
         return out
 
     def stop(self) -> None:
-        """SIGINT, SIGTERM, SIGKILL to the process group; docker stop/rm for containers."""
+        """SIGINT, SIGTERM, SIGKILL to the process group until none of it is left, also
+        after the leader has exited (bench.proc.stop_group); docker stop/rm for containers."""
         if self.container:
             for cmd in (
                 ["docker", "stop", "-t", "10", self.container],
@@ -283,13 +312,16 @@ def start(scenario: Scenario, tokenizer: str, run_dir: Path) -> ServerHandle:
             f"server.port: {spec.host}:{spec.port} is already in use; stop what "
             "listens there or choose another port"
         )
-    env = {**os.environ, **spec.env}
+    # `${env:NAME}` references are resolved here, at spawn, and only in what the child
+    # gets; handle.argv keeps the references. server.log is the server's own output: what
+    # it prints (a token it echoes) is beyond our control and is kept as it is.
+    env = {**os.environ, **resolve_map(spec.env)}
     (run_dir / "sim.port").unlink(missing_ok=True)  # a restarted simulator picks a new port
     with log_path.open("ab") as fh:
         try:
             # The working directory is vlm-bench's: relative paths in a command mean what
             # they mean where the user typed it.
-            proc = spawn(argv, fh, env=env)
+            proc = spawn(resolve_all(argv), fh, env=env)
         except FileNotFoundError:
             raise UserError(f"server command not found: {argv[0]!r}") from None
     handle = ServerHandle(

@@ -395,7 +395,8 @@ class Simulator:
         return web.Response(status=200)
 
     def app(self) -> web.Application:
-        app = web.Application(client_max_size=64 * 1024 * 1024)
+        middlewares = [_require_key(key)] if (key := os.environ.get(API_KEY_ENV)) else []
+        app = web.Application(client_max_size=64 * 1024 * 1024, middlewares=middlewares)
         app.router.add_post("/v1/chat/completions", self.completions)
         app.router.add_post("/v1/completions", self.completions)
         app.router.add_get("/v1/models", self.models)
@@ -405,6 +406,25 @@ class Simulator:
         app.router.add_post("/reset_prefix_cache", self.reset_prefix_cache)
         app.router.add_post("/reset_mm_cache", self.reset_mm_cache)
         return app
+
+
+API_KEY_ENV = "VLM_BENCH_SIM_API_KEY"
+
+
+def _require_key(key: str) -> Any:
+    """Like `vllm serve --api-key`: /v1/ routes answer 401 without `Authorization: Bearer
+    KEY`. Taken from the environment, not a flag, so the key is on no command line."""
+
+    @web.middleware
+    async def check(request: web.Request, handler: Any) -> web.StreamResponse:
+        if request.path.startswith("/v1/") and (
+            request.headers.get("Authorization") != f"Bearer {key}"
+        ):
+            return web.json_response({"error": "Unauthorized"}, status=401)
+        response: web.StreamResponse = await handler(request)
+        return response
+
+    return check
 
 
 def _drop(request: web.Request, resp: web.StreamResponse, rec: TraceRecord) -> web.StreamResponse:

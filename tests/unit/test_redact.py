@@ -1,0 +1,216 @@
+"""bench/redact.py: what is a secret, what must stay readable, `${env:NAME}` references."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from contextlib import closing
+from pathlib import Path
+
+import pytest
+
+from bench.errors import UserError
+from bench.redact import (
+    REDACTED,
+    missing_reference,
+    redact_argv,
+    redact_env,
+    redact_scenario,
+    redact_text,
+    resolve,
+    resolve_value,
+    resolved_secrets,
+    scrub_tree,
+    secret_name,
+)
+from bench.scenario import LATER_FIELDS, Scenario, load_scenario, scenario_hash
+
+S = "CANARY-7f3a9c"
+R = REDACTED
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["HF_TOKEN", "TOKEN_FILE", "hf_token2", "OPENAI_API_KEY", "apikey", "PGPASSWORD", "passwd",
+     "AWS_SECRET_ACCESS_KEY", "--api-key", "--hf-token", "--auth", "Authorization",
+     "Proxy-Authorization", "X-Api-Key", "Cookie", "GOOGLE_APPLICATION_CREDENTIALS"],
+)  # fmt: skip
+def test_secret_names(name):
+    assert secret_name(name)
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["MAX_TOKENS", "--max-tokens", "--max-num-batched-tokens", "--tokenizer", "tokenizer_path",
+     "TOKENIZERS_PARALLELISM", "--ssl-keyfile", "min_tokens", "PYTORCH_NPU_ALLOC_CONF",
+     "--max-model-len", "Content-Type", "author"],
+)  # fmt: skip
+def test_settings_under_test_are_not_secrets(name):
+    assert not secret_name(name)
+
+
+def test_argv_all_shapes():
+    argv = [
+        "vllm", "serve", "--api-key", S, "--hf-token=" + S, "--auth", f"Bearer {S}",
+        "-e", f"HF_TOKEN={S}", "--env", f"MY_PASSWORD={S}",
+        "--header", f"Authorization: Bearer {S}", "--url", f"http://user:{S}@h:8000",
+        "--max-num-batched-tokens", "8192", "--tokenizer", "/t", "-e", "A=1",
+    ]  # fmt: skip
+    out = redact_argv(argv)
+    assert S not in json.dumps(out)
+    assert out == [
+        "vllm", "serve", "--api-key", R, "--hf-token=" + R, "--auth", R,
+        "-e", f"HF_TOKEN={R}", "--env", f"MY_PASSWORD={R}",
+        "--header", f"Authorization: {R}", "--url", f"http://{R}@h:8000",
+        "--max-num-batched-tokens", "8192", "--tokenizer", "/t", "-e", "A=1",
+    ]  # fmt: skip
+
+
+def test_references_stay_visible():
+    argv = ["--api-key", "${env:KEY}", "-e", "HF_TOKEN=${env:HF_TOKEN}", "--hf-token=${env:T}"]
+    assert redact_argv(argv) == argv
+    assert redact_env({"HF_TOKEN": "${env:HF_TOKEN}"}) == {"HF_TOKEN": "${env:HF_TOKEN}"}
+    # a reference inside a longer literal is not a whole reference: the value goes
+    assert redact_env({"HF_TOKEN": "x${env:A}"}) == {"HF_TOKEN": R}
+
+
+def test_env_and_text():
+    env = {"HF_TOKEN": S, "MAX_TOKENS": "512", "TOKENIZERS_PARALLELISM": "false", "X": "1"}
+    assert redact_env(env) == {**env, "HF_TOKEN": R}
+    assert redact_text(f"curl -H 'Authorization: Bearer {S}' http://u:p@h/x") == (
+        f"curl -H 'Authorization: Bearer {R}' http://{R}@h/x"
+    )
+    assert redact_text(f"value {S} here", secrets={S}) == f"value {R} here"
+    # prose is not a credential
+    assert redact_text("Basic shapes; Token counts; bearer of news") == (
+        "Basic shapes; Token counts; bearer of news"
+    )
+
+
+def _canary_scenario() -> Scenario:
+    return Scenario.model_validate(
+        {
+            "name": "s",
+            "model": {"served_name": "m", "tokenizer_path": "generated"},
+            "server": {
+                "kind": "docker",
+                "image": "img",
+                "env": {"HF_TOKEN": S, "REF_TOKEN": "${env:HF}", "MAX_TOKENS": "512"},
+                "docker_args": ["-e", f"OTHER_TOKEN={S}"],
+                "vllm": {"model": "/m", "args": {"api-key": S, "max-num-batched-tokens": 8192}},
+            },
+            "load": {"api_key": S, "headers": {"Cookie": S, "X-Trace": "abc"}},
+            "offline": {"engine_args": {"hf_token": S, "max_model_len": 16384}},
+            "sweep": {"parallel": [1], "number": [2]},
+        }
+    )
+
+
+def test_redact_scenario_covers_every_field():
+    data = redact_scenario(_canary_scenario().model_dump(mode="json"))
+    assert S not in json.dumps(data)
+    assert data["server"]["env"] == {"HF_TOKEN": R, "REF_TOKEN": "${env:HF}", "MAX_TOKENS": "512"}
+    assert data["server"]["vllm"]["args"] == {"api-key": R, "max-num-batched-tokens": 8192}
+    assert data["load"]["headers"] == {"Cookie": R, "X-Trace": "abc"}
+    assert data["offline"]["engine_args"] == {"hf_token": R, "max_model_len": 16384}
+
+
+def test_scenarios_without_secrets_are_unchanged_and_keep_their_hash():
+    """The hash is of the redacted scenario, minus the unset key fields: a scenario with no
+    secret hashes as it did before bench/redact.py existed."""
+    import hashlib
+
+    paths = sorted((Path(__file__).parents[2] / "scenarios").glob("*.yaml"))
+    assert paths
+    for path in paths:
+        scenario = load_scenario(path)
+        data = scenario.model_dump(mode="json")
+        assert redact_scenario(data) == data, path
+        for section, key in LATER_FIELDS:
+            data[section].pop(key)
+        old = hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
+        assert scenario_hash(scenario) == old, path
+
+
+def test_hash_hides_the_secret_and_keeps_the_reference():
+    a = _canary_scenario()
+    b = a.model_copy(update={"load": a.load.model_copy(update={"api_key": "other-key-123"})})
+    assert scenario_hash(a) == scenario_hash(b)  # a rotated key is the same benchmark
+    c = a.model_copy(update={"load": a.load.model_copy(update={"api_key": "${env:K}"})})
+    assert scenario_hash(c) != scenario_hash(a)
+
+
+def test_references_resolve_and_missing_ones_are_named():
+    env = {"HF": S}
+    assert resolve("Bearer ${env:HF}", env) == f"Bearer {S}"
+    assert resolve_value({"a": ["${env:HF}", 1]}, env) == {"a": [S, 1]}
+    data = {"server": {"env": {"T": "${env:HF}"}}, "load": {"api_key": "${env:NOPE}"}}
+    assert missing_reference(data, env) == "load.api_key: ${env:NOPE} is not set in the environment"
+    assert missing_reference({"x": "${env:HF}"}, env) is None
+    assert resolved_secrets(data, env) == {S}
+
+
+def test_scrub_tree_keeps_sqlite_readable(tmp_path):
+    db = tmp_path / "level" / "benchmark_data.db"
+    db.parent.mkdir()
+    with closing(sqlite3.connect(db)) as con:
+        con.execute("CREATE TABLE result (request TEXT, success INTEGER)")
+        con.execute("INSERT INTO result VALUES (?, 1)", (f'{{"key": "{S}"}}',))
+        con.commit()
+    (tmp_path / "level" / "benchmark_args.json").write_text(json.dumps({"headers": {"C": S}}))
+    (tmp_path / "level" / "short.txt").write_text("abc")
+    scrub_tree(tmp_path, [S, "abc"])
+    for path in (tmp_path / "level").iterdir():
+        assert S.encode() not in path.read_bytes()
+    assert (tmp_path / "level" / "short.txt").read_text() == "abc"  # too short to scrub
+    with closing(sqlite3.connect(db)) as con:
+        assert con.execute("SELECT COUNT(*) FROM result").fetchone() == (1,)
+
+
+def test_url_with_credentials_is_refused_without_echoing_them(tmp_path):
+    path = tmp_path / "s.yaml"
+    path.write_text(
+        "name: s\nmodel: {served_name: m, tokenizer_path: generated}\n"
+        f"server: {{kind: external, url: 'http://user:{S}@127.0.0.1:8000'}}\n"
+        "sweep: {parallel: [1], number: [1]}\n"
+    )
+    with pytest.raises(UserError) as exc:
+        load_scenario(path)
+    message = str(exc.value)
+    assert "server.url" in message and "load.api_key" in message
+    assert S not in message and "\n" not in message
+
+
+def test_resume_refuses_a_scenario_whose_secrets_were_redacted(tmp_path):
+    """Regression: a literal secret is redacted in run.json, so --resume would have started
+    the server with '<redacted>' as its token; it must say why it cannot instead."""
+    from bench import runner
+    from bench.results import RunResult, write_run
+
+    scenario = _canary_scenario()
+    data = redact_scenario(scenario.model_dump(mode="json"))
+    write_run(RunResult("r", "s", data, scenario_hash(scenario), {}), tmp_path)
+    with pytest.raises(UserError, match=r"\$\{env:NAME\} references"):
+        runner.scenario_of(tmp_path)
+
+
+def test_keys_reach_requests_and_evalscope_but_not_its_argv(monkeypatch, tmp_path):
+    from bench import loadgen, server
+
+    monkeypatch.setenv("HF", "from-env-123")
+    scenario = _canary_scenario()
+    load = scenario.load.model_copy(update={"api_key": "${env:HF}"})
+    scenario = scenario.model_copy(update={"load": load})
+    assert server.request_headers(scenario) == {
+        "Cookie": S,
+        "X-Trace": "abc",
+        "Authorization": "Bearer from-env-123",
+    }
+    argv = loadgen.level_argv(scenario, "http://h:1", "/t", 1, 1, 2, tmp_path)
+    assert S not in json.dumps(argv) and "from-env-123" not in json.dumps(argv)
+    assert loadgen.secret_args(scenario) == [
+        "--api-key", "from-env-123", "--headers", f"Cookie={S}", "X-Trace=abc",
+    ]  # fmt: skip
+    assert loadgen.secret_args(scenario, resolved=False)[1] == "${env:HF}"
+    # scrubbed from raw files: the key and secret-named headers, not X-Trace's value
+    assert loadgen.secret_values(scenario) == ["from-env-123", S]
