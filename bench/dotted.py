@@ -9,6 +9,8 @@ from bench.errors import UserError
 
 def set_dotted(data: dict[str, Any], key: str, value: Any) -> None:
     """Set `data[a][b][c] = value` for key "a.b.c", creating mappings on the way."""
+    if not all(key.split(".")):
+        raise UserError(f"--set {key}: empty field name (write a.b.c)")
     target = data
     *parents, leaf = key.split(".")
     for part in parents:

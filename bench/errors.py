@@ -26,6 +26,15 @@ class UserError(Exception):
     exit_code = EXIT_USER_ERROR
 
 
+def one_line(message: object) -> str:
+    """The message on one line: a user's field name or value may hold a newline or other
+    control characters, which would split the error or garble the terminal."""
+    return "".join(
+        ch if ch.isprintable() or ch == " " else ch.encode("unicode_escape").decode("ascii")
+        for ch in str(message)
+    )
+
+
 class ServerError(UserError):
     """The server under test failed (never ready, died, refused the warm-up): exit 1."""
 

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -23,18 +23,55 @@ from pydantic import (
     PositiveFloat,
     PositiveInt,
     ValidationError,
+    field_validator,
     model_validator,
 )
 
 from bench.dotted import set_dotted
 from bench.errors import UserError, describe_validation_error
 from bench.ovd import DEFAULT_DESCRIBE, DEFAULT_EVENT
+from bench.redact import redact_scenario
+from bench.safeyaml import check_values, load_file
 
 GENERATED_TOKENIZER = "generated"  # model.tokenizer_path value: the project's own tokenizer
 
 
+# Upper bounds far above any real sweep: they catch typos (an extra 000) and hostile values
+# before evalscope or the server chokes on them hours into a run.
+MAX_TOKENS = 1_000_000  # prompt and output lengths, in tokens
+MAX_IMAGE_SIDE = 16_384  # pixels
+MAX_IMAGES = 1_000  # per request
+MAX_PARALLEL = 100_000
+MAX_NUMBER = 10_000_000  # requests in one level (also warm-ups)
+MAX_REPEATS = 1_000
+MAX_SEED = 2**31 - 1  # leaves room for the per-level/-repeat offsets under numpy's 2**32
+MAX_TIMEOUT_S = 7 * 86_400.0  # a week; every timing field is finite and at most this
+MAX_NAME = 100  # scenario names become folder names
+
+
+def _json_only(value: dict[str, Any]) -> dict[str, Any]:
+    """Free-form mappings go to evalscope and vLLM as JSON: refuse what JSON cannot say."""
+    try:
+        json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"not JSON: {str(exc).splitlines()[0]}") from None
+    if any(not isinstance(k, str) for k in _keys(value)):
+        raise ValueError("not JSON: mapping keys must be strings")
+    return value
+
+
+def _keys(value: Any) -> list[Any]:
+    if isinstance(value, dict):
+        return [*value, *(k for v in value.values() for k in _keys(v))]
+    if isinstance(value, list):
+        return [k for v in value for k in _keys(v)]
+    return []
+
+
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # strict: YAML already gives typed values, so `true` as a concurrency or "8" as a port is
+    # a mistake, not something to coerce; NaN and infinities are never a sensible setting.
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
 
 class ModelSpec(Strict):
@@ -67,9 +104,11 @@ class _ServerBase(Strict):
     env: dict[str, str] = Field(default_factory=dict)
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
-    ready_timeout_s: PositiveFloat = 600.0
+    ready_timeout_s: PositiveFloat = Field(600.0, le=MAX_TIMEOUT_S)
     warmup_requests: NonNegativeInt = Field(
-        0, description="unmeasured requests (one image each) once the server is ready"
+        0,
+        le=MAX_NUMBER,
+        description="unmeasured requests (one image each) once the server is ready",
     )
     on_death: Literal["stop", "restart"] = Field(
         "stop", description="a server that dies mid-sweep: stop, or restart and retry the level"
@@ -79,10 +118,25 @@ class _ServerBase(Strict):
 class SimServer(_ServerBase):
     kind: Literal["sim"]
     port: int = Field(0, ge=0, le=65535, description="0 = any free port")
-    profile: str = "fast"
-    time_scale: PositiveFloat | None = None
-    seed: int = 0
+    profile: str = Field("fast", description="built-in profile name, or a YAML file")
+    time_scale: PositiveFloat | None = Field(None, le=1000.0)
+    seed: int = Field(0, ge=0, le=MAX_SEED)
     args: list[str] = Field(default_factory=list, description="extra `vlm-bench sim` flags")
+
+    @field_validator("profile")
+    @classmethod
+    def _known_profile(cls, value: str) -> str:
+        # The simulator would refuse it only after the run has started (exit 1).
+        from bench.sim.profile import builtin_profiles
+
+        if Path(value).suffix:  # a file, as `vlm-bench sim --profile` reads it
+            if not Path(value).is_file():
+                raise ValueError(f"profile file {value} does not exist")
+        elif value not in builtin_profiles():
+            raise ValueError(
+                f"unknown profile {value!r}; built-in: {', '.join(builtin_profiles())}"
+            )
+        return value
 
 
 class CommandServer(_ServerBase):
@@ -115,6 +169,18 @@ class ExternalServer(_ServerBase):
     url: str = Field(pattern=r"^https?://[^/]+$", description="base URL, e.g. http://10.0.0.5:8000")
     on_death: Literal["stop"] = Field("stop", description="vlm-bench cannot restart it")
 
+    @field_validator("url", mode="before")
+    @classmethod
+    def _no_userinfo(cls, value: Any) -> Any:
+        # Credentials in a URL are printed and stored with it, and readiness probes fail on
+        # them anyway; the message must not echo them.
+        if isinstance(value, str) and "@" in value.split("://", 1)[-1].split("/", 1)[0]:
+            raise ValueError(
+                "credentials in the URL (user:password@) are refused: give the key as "
+                "load.api_key or load.headers, e.g. api_key: ${env:OPENAI_API_KEY}"
+            )
+        return value
+
 
 Server = Annotated[
     SimServer | CommandServer | DockerServer | ExternalServer, Field(discriminator="kind")
@@ -125,32 +191,71 @@ class LoadSpec(Strict):
     api: Literal["openai"] = "openai"
     endpoint: Literal["/v1/chat/completions", "/v1/completions"] = "/v1/chat/completions"
     dataset: Literal["random_vl", "random"] = "random_vl"
-    image_width: PositiveInt = 640
-    image_height: PositiveInt = 640
+    image_width: PositiveInt = Field(640, le=MAX_IMAGE_SIDE)
+    image_height: PositiveInt = Field(640, le=MAX_IMAGE_SIDE)
     image_format: Literal["RGB", "RGBA"] = "RGB"
-    image_num: PositiveInt = 1
-    min_prompt_length: PositiveInt = 100
-    max_prompt_length: PositiveInt = 100
-    prefix_length: NonNegativeInt = 0
-    min_tokens: NonNegativeInt = 512
-    max_tokens: PositiveInt = 512
+    image_num: PositiveInt = Field(1, le=MAX_IMAGES)
+    min_prompt_length: PositiveInt = Field(100, le=MAX_TOKENS)
+    max_prompt_length: PositiveInt = Field(100, le=MAX_TOKENS)
+    prefix_length: NonNegativeInt = Field(0, le=MAX_TOKENS)
+    min_tokens: NonNegativeInt = Field(512, le=MAX_TOKENS)
+    max_tokens: PositiveInt = Field(512, le=MAX_TOKENS)
     ignore_eos: bool = True
     stream: bool = True
-    seed: int = 0
+    seed: int = Field(0, ge=0, le=MAX_SEED)
     vary_seed: bool = Field(
         True, description="each level and repeat draws its own data (seed + level); false: the same"
     )
     rate: PositiveFloat | None = Field(
         None, description="evalscope --rate: at most this many request starts per second"
     )
-    warmup_requests: NonNegativeInt | Literal["parallel"] = Field(
+    warmup_requests: int | Literal["parallel"] = Field(
         "parallel", description="unmeasured requests before each level; 'parallel' = one wave"
     )
-    request_timeout_s: PositiveInt = 600
+    request_timeout_s: PositiveInt = Field(600, le=int(MAX_TIMEOUT_S))
     level_timeout_s: PositiveFloat | None = Field(
-        None, description="give up on a level after this long (default: from the request timeout)"
+        None,
+        le=MAX_TIMEOUT_S,
+        description="give up on a level after this long (default: from the request timeout)",
     )
     extra_body: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("warmup_requests", mode="before")
+    @classmethod
+    def _warmup(cls, value: Any) -> Any:
+        # Checked here, not by the union: its errors name the union's members, not the field.
+        if value == "parallel" or (
+            isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_NUMBER
+        ):
+            return value
+        raise ValueError(f"expected 'parallel' or a count from 0 to {MAX_NUMBER}")
+
+    @field_validator("extra_body")
+    @classmethod
+    def _json_body(cls, value: dict[str, Any]) -> dict[str, Any]:
+        return _json_only(value)
+
+    api_key: str | None = Field(
+        None,
+        min_length=1,
+        description="sent as `Authorization: Bearer …`; write ${env:NAME}, not the key itself",
+    )
+    headers: dict[str, str] = Field(
+        default_factory=dict, description="extra HTTP headers on every request (${env:NAME} ok)"
+    )
+
+    @model_validator(mode="after")
+    def _auth(self) -> LoadSpec:
+        # evalscope lets --api-key replace an Authorization header, our own requests the
+        # other way round: with only one of them there is nothing to disagree about.
+        names = [k for k in self.headers if not re.fullmatch(r"[A-Za-z0-9!#$%&'*+.^_`|~-]+", k)]
+        if names:
+            raise ValueError(f"headers: {names[0][:40]!r} is not an HTTP header name")
+        if self.api_key is not None and any(k.lower() == "authorization" for k in self.headers):
+            raise ValueError("give api_key or an Authorization header, not both")
+        if any(c in v for v in self.headers.values() for c in "\r\n\0"):
+            raise ValueError("headers: a value holds a line break or NUL")
+        return self
 
     @model_validator(mode="after")
     def _ranges(self) -> LoadSpec:
@@ -177,14 +282,22 @@ class LoadSpec(Strict):
 
 
 class SweepSpec(Strict):
-    parallel: list[PositiveInt] = Field(min_length=1)
-    number: list[PositiveInt] | None = None
-    requests_per_level: str | None = Field(None, pattern=r"^[1-9][0-9]*x$", description="e.g. 4x")
-    cooldown_s: NonNegativeFloat = Field(0.0, description="idle time between levels")
+    parallel: list[Annotated[int, Field(gt=0, le=MAX_PARALLEL)]] = Field(
+        min_length=1, max_length=1000
+    )
+    number: list[Annotated[int, Field(gt=0, le=MAX_NUMBER)]] | None = None
+    requests_per_level: str | None = Field(
+        None, pattern=r"^[1-9][0-9]{0,3}x$", description="e.g. 4x (at most 9999x)"
+    )
+    cooldown_s: NonNegativeFloat = Field(
+        0.0, le=MAX_TIMEOUT_S, description="idle time between levels"
+    )
     reset_caches: bool = Field(
         True, description="POST /reset_prefix_cache and /reset_mm_cache between levels"
     )
-    repeats: PositiveInt = Field(1, description="measure each level this many times")
+    repeats: PositiveInt = Field(
+        1, le=MAX_REPEATS, description="measure each level this many times"
+    )
     interleave: bool = Field(
         False, description="with repeats: sweep all levels once per round (drift spreads evenly)"
     )
@@ -224,8 +337,16 @@ class CheckSpec(Strict):
     describe: str = Field(DEFAULT_DESCRIBE, min_length=1, description="fills {describe}")
     event: str = Field(DEFAULT_EVENT, min_length=1, description="fills {event}")
     image: str | None = Field(None, description="PNG/JPEG file; default: a generated one")
-    max_tokens: PositiveInt = 512
-    temperature: NonNegativeFloat = 0.0
+    max_tokens: PositiveInt = Field(512, le=MAX_TOKENS)
+    temperature: NonNegativeFloat = Field(0.0, le=2.0, description="OpenAI's range: 0 to 2")
+
+    @field_validator("image")
+    @classmethod
+    def _image_exists(cls, value: str | None) -> str | None:
+        # Found missing only after the server is up, otherwise.
+        if value is not None and not Path(value).is_file():
+            raise ValueError(f"{value}: no such file")
+        return value
 
     @model_validator(mode="before")
     @classmethod
@@ -249,10 +370,19 @@ class OfflineSpec(Strict):
         default_factory=lambda: {"max_model_len": 16384, "enforce_eager": True},
         description="keyword arguments of vllm.LLM",
     )
-    prompts: PositiveInt | None = Field(None, description="batch size; default: largest level's")
-    max_tokens: PositiveInt | None = Field(None, description="default: load.max_tokens")
+    prompts: PositiveInt | None = Field(
+        None, le=MAX_NUMBER, description="batch size; default: largest level's"
+    )
+    max_tokens: PositiveInt | None = Field(
+        None, le=MAX_TOKENS, description="default: load.max_tokens"
+    )
     env: dict[str, str] | None = Field(None, description="default: server.env")
-    timeout_s: PositiveFloat = 1800.0
+    timeout_s: PositiveFloat = Field(1800.0, le=MAX_TIMEOUT_S)
+
+    @field_validator("engine_args")
+    @classmethod
+    def _json_args(cls, value: dict[str, Any]) -> dict[str, Any]:
+        return _json_only(value)
 
 
 class ThresholdSpec(Strict):
@@ -298,6 +428,12 @@ class ValiditySpec(Strict):
         0.25, description="flag the gap only above this share of the server's TTFT too"
     )
     scrape_interval_s: PositiveFloat = Field(1.0, description="/metrics sampling period")
+    max_failed_ratio: float = Field(
+        0.0,
+        ge=0,
+        le=1,
+        description="failed requests a level may have before it is flagged and the run exits 1",
+    )
 
 
 class SloSpec(Strict):
@@ -306,7 +442,7 @@ class SloSpec(Strict):
 
 
 class Scenario(Strict):
-    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$", max_length=MAX_NAME)
     description: str = ""
     hardware: str = ""
     backend: str = ""
@@ -337,8 +473,24 @@ class Scenario(Strict):
         return self.model.tokenizer_path or self.model.path or GENERATED_TOKENIZER
 
 
+# Fields added after the first release, left out of the hash while at their default, so
+# every scenario that does not use them keeps the hash it had before they existed
+# (resume, gate, history). A field added later goes here with its default.
+LATER_FIELDS: dict[tuple[str, str], Any] = {
+    ("load", "api_key"): None,
+    ("load", "headers"): {},
+    ("validity", "max_failed_ratio"): 0.0,
+}
+
+
 def scenario_hash(scenario: Scenario) -> str:
-    canonical = json.dumps(scenario.model_dump(mode="json"), sort_keys=True)
+    """Of the scenario as written to disk: secrets redacted (they must not be derivable
+    from the hash, and a rotated key is the same benchmark), `${env:NAME}` kept as text."""
+    data = redact_scenario(scenario.model_dump(mode="json"))
+    for (section, key), default in LATER_FIELDS.items():
+        if data[section].get(key, default) == default:
+            data[section].pop(key, None)
+    canonical = json.dumps(data, sort_keys=True)
     return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 
@@ -346,19 +498,8 @@ def scenario_hash(scenario: Scenario) -> str:
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
-    try:
-        text = path.read_text()
-    except FileNotFoundError:
-        raise UserError(f"{path}: no such file") from None
-    except OSError as exc:
-        raise UserError(f"{path}: cannot read: {exc.strerror}") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f":{mark.line + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise UserError(f"{path}{where}: YAML syntax error: {problem}") from None
+    # Size, encoding, duplicate keys, nesting, aliases, NUL, NaN, dates: bench/safeyaml.py.
+    data = load_file(path, "scenario")
     if not isinstance(data, dict):
         raise UserError(
             f"{path}: a scenario must be a mapping of fields, got {type(data).__name__}"
@@ -395,7 +536,7 @@ def _resolve(path: Path, chain: tuple[Path, ...]) -> dict[str, Any]:
     if parent is None:
         return data
     if not isinstance(parent, str):
-        raise UserError(f"{path}: extends: must be a file name, got {parent!r}")
+        raise UserError(f"{path}: extends: must be a file name, got {type(parent).__name__}")
     return _merge(_resolve(path.parent / parent, (*chain, path)), data)
 
 
@@ -404,6 +545,7 @@ def load_scenario(path: Path | str, overrides: dict[str, Any] | None = None) -> 
     path = Path(path)
     data = _resolve(path, ())
     for key, value in (overrides or {}).items():
+        check_values(value, "--set", key, sep=" ")
         set_dotted(data, key, value)
     try:
         return Scenario.model_validate(data)

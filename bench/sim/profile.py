@@ -10,7 +10,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -22,6 +21,7 @@ from pydantic import (
 
 from bench.dotted import set_dotted
 from bench.errors import UserError, describe_validation_error
+from bench.safeyaml import load_file
 
 PROFILE_DIR = Path(__file__).parent / "profiles"
 
@@ -29,7 +29,7 @@ PROFILE_DIR = Path(__file__).parent / "profiles"
 class Faults(BaseModel):
     """Deliberate misbehaviour, for reliability tests. Every switch is off at 0."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     ready_delay_s: float = Field(0.0, ge=0, description="seconds before the port is bound")
     error_every: int = Field(0, ge=0, description="every k-th completion request fails")
@@ -55,7 +55,8 @@ class Faults(BaseModel):
 class Profile(BaseModel):
     """Parameters of the continuous-batching timing model (see engine.py for the model)."""
 
-    model_config = ConfigDict(extra="forbid")
+    # An infinite or NaN duration would hang or poison the timing model.
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     name: str = "custom"
     description: str = ""
@@ -119,12 +120,7 @@ def load_profile(name_or_path: str, overrides: dict[str, Any] | None = None) -> 
             raise UserError(
                 f"unknown profile {name_or_path!r}; built-in: {', '.join(builtin_profiles())}"
             )
-    try:
-        data = yaml.safe_load(path.read_text())
-    except OSError as exc:
-        raise UserError(f"{path}: cannot read profile: {exc.strerror}") from None
-    except yaml.YAMLError as exc:
-        raise UserError(f"{path}: YAML syntax error: {exc}".splitlines()[0]) from None
+    data = load_file(path, "profile")  # limits and checks of bench/safeyaml.py
     if not isinstance(data, dict):
         raise UserError(f"{path}: a profile must be a mapping of fields")
     for key, value in (overrides or {}).items():
