@@ -9,9 +9,13 @@ one per repeat (never per-request values: requests in one batch are correlated).
   beyond twice the band (3 vs 3 cannot reach p < 0.05 at all);
 - SUSPECT when beyond the band but not significant (or not beyond twice the band);
 - NOISY when either sample's coefficient of variation exceeds 10 %;
-- FAILED when the candidate has failed requests at a level where the baseline had none.
-Exit: 0 no confirmed regression; 1 a regression or new failures; 2 incomparable input;
-3 (with --strict) only SUSPECT or NOISY cells.
+- FAILED when the candidate has failed requests at a level where the baseline had none;
+- NO DATA when a side has no measured value, or a value that is not a finite number (NaN
+  or infinite, e.g. computed from a zero-length level): such a cell is never judged, so it
+  can never pass.
+Exit: 0 no confirmed regression; 1 a regression or new failures; 2 incomparable input, or
+a cell with no data (nothing is claimed about it); 3 (with --strict) only SUSPECT or NOISY
+cells.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ import yaml
 from bench import provenance, stats
 from bench.errors import UserError
 from bench.metrics import BY_KEY, Better, Metric
+from bench.redact import redact_scenario
 from bench.report.compare import common_levels, format_pct, run_label, workload_difference
 from bench.report.markdown import format_cell, markdown_table, template
 from bench.results import LevelResult, RunResult, aggregate, by_level, read_run, write_run
@@ -34,7 +39,8 @@ from bench.results import LevelResult, RunResult, aggregate, by_level, read_run,
 MIN_SAMPLES = 5
 SUMMARY_CELLS = 4  # cells named in the one-line summary
 NOISY_CV = 0.10
-EXIT_OK, EXIT_REGRESSION, EXIT_STRICT = 0, 1, 3
+EXIT_OK, EXIT_REGRESSION, EXIT_NO_DATA, EXIT_STRICT = 0, 1, 2, 3
+NO_DATA = "NO DATA"
 
 
 @dataclass(frozen=True)
@@ -83,6 +89,8 @@ def save_baseline(run_dir: Path, target: Path, force: bool) -> Path:
     if target.exists() and not force:
         raise UserError(f"{target} exists (--force replaces it)")
     target.mkdir(parents=True, exist_ok=True)
+    # Runs are written redacted; this also covers run.json files from before that.
+    run.scenario = redact_scenario(run.scenario)
     write_run(run, target)
     source = run_dir if run_dir.is_dir() else run_dir.parent
     for name in ("report.md", "scenario.yaml"):
@@ -95,7 +103,7 @@ def save_baseline(run_dir: Path, target: Path, force: bool) -> Path:
 class Cell:
     parallel: int
     key: str
-    verdict: str  # OK | REGRESSION | SUSPECT | NOISY | FAILED
+    verdict: str  # OK | REGRESSION | SUSPECT | NOISY | FAILED | NO DATA
     base: list[float]
     cand: list[float]
     worse: float = 0.0  # relative change in the bad direction (+0.10 = 10 % worse)
@@ -108,6 +116,17 @@ def _samples(group: list[LevelResult], key: str) -> list[float]:
     return [lv.value(key) for lv in group if lv.measured]
 
 
+def no_data(base: list[float], cand: list[float]) -> str | None:
+    """Why a cell cannot be judged (a side without a finite value), or None."""
+    for side, values in (("baseline", base), ("candidate", cand)):
+        if not values:
+            return f"no data: no measured level in the {side}"
+        bad = [v for v in values if not math.isfinite(v)]
+        if bad:
+            return f"no data: {side} value {bad[0]} is not a finite number"
+    return None
+
+
 def judge(
     parallel: int,
     metric: Metric,
@@ -117,6 +136,8 @@ def judge(
     alpha: float,
 ) -> Cell:
     """One cell's verdict from its two samples (see the module docstring)."""
+    if why := no_data(base, cand):
+        return Cell(parallel, metric.key, NO_DATA, base, cand, detail=why)
     b, c = stats.median(base), stats.median(cand)
     worse = ((b - c) if metric.better is Better.HIGHER else (c - b)) / b if b else 0.0
     beyond = worse > threshold.band and abs(c - b) > threshold.floor
@@ -157,16 +178,29 @@ class GateResult:
     def exit_code(self, strict: bool = False) -> int:
         if self.count("REGRESSION") or self.count("FAILED"):
             return EXIT_REGRESSION
+        if self.count(NO_DATA):
+            return EXIT_NO_DATA
         if strict and (self.count("SUSPECT") or self.count("NOISY")):
             return EXIT_STRICT
         return EXIT_OK
 
+    def verdict(self) -> str:
+        """REGRESSION, PASS, or (no regression, some cells without data) NO DATA, and
+        NOTHING COMPARABLE when no cell has data: never PASS over a cell not judged."""
+        if self.count("REGRESSION") or self.count("FAILED"):
+            return "REGRESSION"
+        if self.count(NO_DATA):
+            return "NOTHING COMPARABLE" if self.count(NO_DATA) == len(self.cells) else NO_DATA
+        return "PASS"
+
     def summary(self) -> str:
-        bad = [c for c in self.cells if c.verdict in ("REGRESSION", "FAILED")]
-        head = "REGRESSION" if bad else "PASS"
+        bad = [c for c in self.cells if c.verdict in ("REGRESSION", "FAILED", NO_DATA)]
+        head = self.verdict()
         named = ", ".join(
             f"conc {c.parallel} {BY_KEY[c.key].label} {format_pct(100 * c.worse)} worse"
             if c.verdict == "REGRESSION"
+            else f"conc {c.parallel} {BY_KEY[c.key].label} {c.detail}"
+            if c.verdict == NO_DATA
             else f"conc {c.parallel} {c.detail}"
             for c in bad[:SUMMARY_CELLS]
         ) + (f" and {len(bad) - SUMMARY_CELLS} more" if len(bad) > SUMMARY_CELLS else "")
@@ -223,11 +257,6 @@ def gate(
             result.cells.append(Cell(conc, "success_rate", "FAILED", [], [], detail=detail))
         for key, threshold in thresholds.items():
             b, c = _samples(base[conc], key), _samples(cand[conc], key)
-            if not b or not c:
-                raise UserError(
-                    f"cannot gate: no measured {BY_KEY[key].label} at concurrency {conc} in "
-                    f"the {'baseline' if not b else 'candidate'}"
-                )
             result.cells.append(judge(conc, BY_KEY[key], b, c, threshold, corrected))
     return result
 
@@ -241,7 +270,7 @@ def _spread(key: str, values: list[float]) -> str:
     return text
 
 
-MARKS = {"REGRESSION": "❌", "FAILED": "❌", "SUSPECT": "⚠️", "NOISY": "〰️"}
+MARKS = {"REGRESSION": "❌", "FAILED": "❌", "SUSPECT": "⚠️", "NOISY": "〰️", NO_DATA: "❔"}
 
 
 def _flagged_levels(result: GateResult) -> list[str]:
@@ -264,9 +293,9 @@ def render(result: GateResult) -> str:
             BY_KEY[c.key].label,
             _spread(c.key, c.base),
             _spread(c.key, c.cand),
-            format_pct(100 * c.worse) if c.base else "—",
+            format_pct(100 * c.worse) if c.base and c.verdict != NO_DATA else "—",
             f"{c.p:.4f}" if c.p is not None else "—",
-            f"{100 * c.cv:.1f} %" if len(c.base) > 1 else "—",
+            f"{100 * c.cv:.1f} %" if len(c.base) > 1 and c.verdict != NO_DATA else "—",
             c.detail,
         ]
         for c in result.flagged()

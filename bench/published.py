@@ -8,6 +8,7 @@ interval its published figure was rounded from: 0.04 RPS stands for [0.035, 0.04
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 from pathlib import Path
 
@@ -34,6 +35,31 @@ TOLERANCE = {
 Table = dict[int, dict[str, float]]
 
 
+_RULE = re.compile(r"\|?(\s*:?-+:?\s*\|)+\s*:?-*:?\s*")
+
+
+def _concurrency(cell: str, where: str) -> int:
+    if not re.fullmatch(r"[0-9]{1,6}", cell) or int(cell) < 1:
+        raise UserError(f"{where}: Conc.: expected a positive integer, got {cell[:40]!r}")
+    return int(cell)
+
+
+def _figure(key: str, cell: str, where: str) -> float:
+    """A published cell as a number: finite, not negative, a success rate at most 100 %."""
+    label = BY_KEY[key].label
+    try:
+        value = float(re.sub(r"\s*%$", "", cell))
+    except ValueError:
+        raise UserError(f"{where}: {label}: not a number: {cell[:40]!r}") from None
+    if not math.isfinite(value):
+        raise UserError(f"{where}: {label}: not a finite number: {cell[:40]!r}")
+    if value < 0:
+        raise UserError(f"{where}: {label}: negative: {cell[:40]!r}")
+    if key == "success_rate" and value > 100:
+        raise UserError(f"{where}: {label}: above 100 %: {cell[:40]!r}")
+    return value
+
+
 def parse_seed_tables(text: str, source: str = "<text>") -> dict[str, Table]:
     """Every seed-format table in a markdown text, keyed by the heading above it.
 
@@ -58,23 +84,26 @@ def parse_seed_tables(text: str, source: str = "<text>") -> dict[str, Table]:
                     f"expected: {' | '.join(SEED_HEADER)})"
                 )
             table: Table = {}
-            i += 2  # skip the |---| rule
+            start = i + 1
+            if i + 1 >= len(lines) or not _RULE.fullmatch(lines[i + 1].strip()):
+                raise UserError(f"{source}:{i + 2}: expected the |---| rule under the header")
+            i += 2
             while i < len(lines) and lines[i].strip().startswith("|"):
                 cells = [c.strip() for c in lines[i].strip().strip("|").split("|")]
                 if len(cells) != len(SEED_HEADER):
                     raise UserError(
                         f"{source}:{i + 1}: expected {len(SEED_HEADER)} cells, got {len(cells)}"
                     )
-                try:
-                    conc = int(cells[0])
-                    row = {
-                        k: float(re.sub(r"%$", "", v))
-                        for k, v in zip(SEED_COLUMNS, cells[1:], strict=True)
-                    }
-                except ValueError:
-                    raise UserError(f"{source}:{i + 1}: non-numeric cell in {cells}") from None
-                table[conc] = row
+                conc = _concurrency(cells[0], f"{source}:{i + 1}")
+                if conc in table:
+                    raise UserError(f"{source}:{i + 1}: Conc.: concurrency {conc} appears twice")
+                table[conc] = {
+                    k: _figure(k, v, f"{source}:{i + 1}")
+                    for k, v in zip(SEED_COLUMNS, cells[1:], strict=True)
+                }
                 i += 1
+            if not table:
+                raise UserError(f"{source}:{start}: the table has no rows")
             tables[heading] = table
             continue
         i += 1
@@ -129,9 +158,11 @@ def import_table(
     request counts and comparability), one level per row, marked published (no raw data,
     no repeats, only the seed's columns)."""
     try:
-        text = path.read_text()
+        text = path.read_bytes().decode("utf-8")
     except OSError as exc:
         raise UserError(f"{path}: cannot read: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise UserError(f"{path}: not UTF-8 text (byte {exc.start})") from None
     heading, table = pick_table(parse_seed_tables(text, str(path)), table_name, str(path))
     numbers = dict(scenario.sweep.levels())
     extra = sorted(set(table) - set(numbers))

@@ -7,6 +7,7 @@ sweep keeps what it finished. `schema_version` changes whenever a field changes 
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -173,9 +174,17 @@ class RunResult:
     levels: list[LevelResult] = field(default_factory=list)
     status: str = "running"  # running | complete | failed | interrupted
     incidents: list[dict[str, Any]] = field(default_factory=list)  # server deaths, restarts
+    # Why the run is not clean, in one line: why it failed, or what a complete run's levels
+    # got wrong (failed requests beyond validity.max_failed_ratio). "" when clean.
+    reason: str = ""
     check: dict[str, Any] | None = None  # the answer check before the sweep (bench/ovd.py)
     offline: dict[str, Any] | None = None  # `vlm-bench offline --run` (bench/offline.py)
     schema_version: int = SCHEMA_VERSION
+
+    @property
+    def ok(self) -> bool:
+        """Exit 0: complete, no incident, nothing that makes it untrustworthy (`reason`)."""
+        return self.status == "complete" and not self.incidents and not self.reason
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -196,6 +205,7 @@ class RunResult:
             levels=[LevelResult.from_dict(lv) for lv in data.get("levels", [])],
             status=data.get("status", "complete"),
             incidents=data.get("incidents", []),
+            reason=data.get("reason", ""),  # absent before runs recorded one
             check=data.get("check"),
             offline=data.get("offline"),
             schema_version=data.get("schema_version", SCHEMA_VERSION),
@@ -227,12 +237,40 @@ def levels_csv(run: RunResult) -> str:
 
 
 def _atomic_write(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    """Replace `path` with `text` whole or not at all: a temp file beside it, fsync, rename.
+    On any failure (disk full, Ctrl-C) the temp file is removed and `path` is untouched;
+    an OSError names `path`, whichever step failed."""
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        exc.filename = exc.filename or str(path)
+        raise
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, _umask_mode())  # mkstemp makes 0600; results are meant to be shared
+        os.replace(tmp, path)
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        if isinstance(exc, OSError):
+            exc.filename = str(path)  # the temp file's name would mean nothing to the user
+        raise
+
+
+def _umask_mode() -> int:
+    """0o666 less the process umask: the mode open() would have given a new file.
+    (The umask can only be read by setting it; it is put back at once.)"""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Replace a result file (report.md, …) whole or not at all; see `_atomic_write`."""
+    _atomic_write(path, text)
 
 
 def write_run(run: RunResult, run_dir: Path) -> None:
@@ -242,13 +280,11 @@ def write_run(run: RunResult, run_dir: Path) -> None:
 
 
 def read_run(run_dir: Path) -> RunResult:
+    """A stored run; UserError (one line: file and field) for anything that is not one."""
+    from bench import runfile
+
     path = run_dir / "run.json" if run_dir.is_dir() else run_dir
-    try:
-        data = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise UserError(f"{path}: no such run (expected a run directory with run.json)") from None
-    except (OSError, json.JSONDecodeError) as exc:
-        raise UserError(f"{path}: unreadable run.json: {exc}") from None
+    data = runfile.load(path)
     if not isinstance(data, dict) or "levels" not in data or "run_id" not in data:
         raise UserError(f"{path}: not a vlm-bench run.json (missing run_id/levels)")
     version = data.get("schema_version")
@@ -257,7 +293,4 @@ def read_run(run_dir: Path) -> RunResult:
             f"{path}: schema_version {version!r} is not supported "
             f"(this vlm-bench reads {SCHEMA_VERSION})"
         )
-    try:
-        return RunResult.from_dict(data)
-    except (KeyError, TypeError) as exc:
-        raise UserError(f"{path}: malformed run.json: {exc}") from None
+    return RunResult.from_dict(runfile.check(data, path))

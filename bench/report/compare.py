@@ -10,6 +10,7 @@ test: `vlm-bench gate` judges noise, this shows.
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -109,7 +110,12 @@ def common_levels(runs: list[RunResult], force: bool) -> list[int]:
 
 
 def change_pct(base: float, new: float) -> float | None:
-    return (new / base - 1) * 100 if base else None
+    """None when there is nothing to compare: a zero base, or a value that is not a finite
+    number (NaN, infinite: no data, never a change)."""
+    if not (base and math.isfinite(base) and math.isfinite(new)):
+        return None
+    change = (new / base - 1) * 100
+    return change if math.isfinite(change) else None
 
 
 def format_pct(value: float | None) -> str:

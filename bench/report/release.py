@@ -2,8 +2,8 @@
 each run's capacity: the level of maximum RPS, the knee, and the largest concurrency that
 meets the scenario's SLO.
 
-Only levels measured in full count (not failed, output lengths honoured, no validity check
-flagged).
+Only levels measured in full count (not failed, not partial, output lengths honoured, no
+validity check flagged).
 Knee: the first level whose P99 TPOT exceeds `knee` (default 1.1) times the concurrency-1
 level's — where adding load starts to slow every stream down. SLO: `slo.ttft_p99_s` and
 `slo.tpot_p99_s` of the run's scenario, both met (a level failing either does not count).
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 from collections.abc import Callable
 
 from bench.errors import UserError
@@ -42,10 +43,21 @@ def parse_by(text: str) -> list[str]:
     return fields
 
 
+# The figures a capacity claim compares: a level with any of them NaN or infinite has no
+# data for it and cannot carry the claim.
+_JUDGED = ("rps", "ttft_p99_s", "tpot_p99_s")
+
+
 def _usable(levels: list[LevelResult]) -> list[LevelResult]:
-    """Levels that can carry a capacity claim: measured, every output length honoured (a
-    truncating server's RPS and TPOT are not the workload's), no validity check flagged."""
-    ok = [lv for lv in levels if lv.trusted]
+    """Levels that can carry a capacity claim: measured in full (a partial level's
+    figures cover only the requests that finished, even in runs recorded before partial
+    levels were flagged), every output length honoured (a truncating server's RPS and
+    TPOT are not the workload's), no validity check flagged."""
+    ok = [
+        lv
+        for lv in levels
+        if lv.trusted and lv.status == "ok" and all(math.isfinite(lv.value(k)) for k in _JUDGED)
+    ]
     return sorted(ok, key=lambda lv: lv.parallel)
 
 

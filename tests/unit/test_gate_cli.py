@@ -54,10 +54,10 @@ def test_markdown_verdict_names_the_regressed_cells() -> None:
 
 def test_identical_runs_pass(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     run = REFERENCE / "xllm-800ta2"
-    assert main(["gate", str(run), str(run), "--out", str(tmp_path / "g.md")]) == 0
+    assert main(["gate", str(run), str(run), "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert out.startswith("## gate: PASS (36 cells at 6 levels, α = 0.05 / 6)")
-    assert (tmp_path / "g.md").read_text() == out
+    assert (tmp_path / "gate.md").read_text() == out
 
 
 def test_strict_exit_3_on_suspect_only(tmp_path: Path) -> None:

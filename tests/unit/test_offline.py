@@ -149,7 +149,10 @@ def test_offline_run_of_another_scenario(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from bench.results import write_run
+    from bench.scenario import load_scenario, scenario_hash
 
-    write_run(RunResult("r", "other", {}, "h", {}), tmp_path)
+    other = load_scenario(QUICKSTART).model_copy(update={"name": "other"})
+    resolved = other.model_dump(mode="json")
+    write_run(RunResult("r", "other", resolved, scenario_hash(other), {}), tmp_path)
     assert main(["offline", str(QUICKSTART), "--run", str(tmp_path)]) == 2
     assert "that run is of scenario 'other', not 'quickstart'" in capsys.readouterr().err
