@@ -12,7 +12,7 @@ from typing import Any
 from rich.progress import Progress
 
 from bench import loadgen, server, servermetrics, validity
-from bench.parse import parse_level
+from bench.parse import parse_level, read_requests
 from bench.results import LevelResult
 from bench.scenario import Scenario
 
@@ -70,6 +70,7 @@ def measure(
             _level_timeout(scenario, parallel, number),
             on_progress,
             on_start=watch.client,
+            secrets=(loadgen.secret_args(scenario), loadgen.secret_values(scenario)),
         )
     except KeyboardInterrupt:
         interrupted = True
@@ -78,6 +79,7 @@ def measure(
         samples = watch.stop()
     if (folder / "benchmark_data.db").exists():
         level = parse_level(folder, parallel, number, scenario.load.fixed_output_tokens)
+        _count_timeouts(folder, level, scenario.load.request_timeout_s)
     else:
         last = tail(raw / name / "evalscope.log")
         level = LevelResult(
@@ -91,9 +93,16 @@ def measure(
     level.started_at, level.finished_at = started, now_iso()
     level.extra["server_log_bytes"] = [log_start, handle.log_offset()]
     recorded = level.succeeded + level.failed
-    if interrupted or outcome.timed_out:
-        why = "interrupted" if interrupted else "timed out"
-        flag(level, "partial", f"{why} after {recorded} of {number} requests")
+    if interrupted:
+        flag(level, "partial", f"interrupted after {recorded} of {number} requests")
+    elif outcome.timed_out:
+        limit = _level_timeout(scenario, parallel, number)
+        flag(
+            level,
+            "partial",
+            f"level timed out after {limit:g} s (load.level_timeout_s) with {recorded} of "
+            f"{number} requests recorded",
+        )
     elif outcome.returncode not in (0, None):
         flag(level, level.status, f"evalscope exited {outcome.returncode}")
     if not handle.alive():
@@ -107,7 +116,9 @@ def measure(
 def _judge(scenario: Scenario, level: LevelResult, samples: list[dict[str, Any]]) -> None:
     """The level's server view (over the client's measured window) and validity checks."""
     window = level.client.get("window")
-    level.server = servermetrics.summarise(samples, tuple(window) if window else None)
+    level.server = servermetrics.summarise(
+        samples, tuple(window) if window else None, measured=level.succeeded
+    )
     level.checks = validity.check_level(
         level,
         level.server,
@@ -116,6 +127,23 @@ def _judge(scenario: Scenario, level: LevelResult, samples: list[dict[str, Any]]
         prefix_length=scenario.load.prefix_length,
         paced=scenario.load.rate is not None,
     )
+
+
+def _count_timeouts(folder: Path, level: LevelResult, timeout_s: float) -> None:
+    """How many failed requests ran into load.request_timeout_s. evalscope stores no error
+    for a failed request, but its start and end: a failed one that lasted the timeout
+    (its log says TimeoutError) was left unanswered by the server."""
+    if not level.failed:
+        return
+    records = read_requests(folder)
+    hung = sum(
+        1 for r in records if not r.success and r.completed_time - r.start_time >= 0.95 * timeout_s
+    )
+    if hung:
+        level.extra["timed_out"], level.extra["request_timeout_s"] = hung, timeout_s
+        sent = level.succeeded + level.failed
+        why = f"{hung} of {sent} requests timed out after {timeout_s:g} s (load.request_timeout_s)"
+        level.reason = "; ".join(filter(None, [why, level.reason]))
 
 
 def flag(level: LevelResult, status: str, reason: str) -> None:

@@ -1,7 +1,8 @@
 """Per-level validity checks: is this level a measurement of what the scenario asked for?
 
 The common ways a serving benchmark misleads, each checked from data the level left:
-the fixed output length was not produced (`ignore_eos` ignored), requests failed, the
+the level ended early (partial), the fixed output length was not produced (`ignore_eos`
+ignored), requests failed (blamed on the server unless the client was saturated), the
 server did not see the target concurrency (the load generator, a rate limit or another
 tenant decided it), caches warmed by earlier requests flattered the level, the load
 generator itself was saturated (its CPU, its delay in starting a request after a slot
@@ -47,11 +48,46 @@ def _output_length(level: LevelResult) -> dict[str, Any]:
     return _check("output length", False, f"all {level.expected_output_tokens} tokens")
 
 
-def _success(level: LevelResult) -> dict[str, Any]:
+def _client_idle(server: dict[str, Any], lim: ValiditySpec) -> bool:
+    """The load generator had CPU to spare (or we cannot tell otherwise)."""
+    cpu = server.get("client_cpu_mean")
+    return cpu is None or cpu <= lim.max_client_cpu
+
+
+def _success(level: LevelResult, server: dict[str, Any], lim: ValiditySpec) -> dict[str, Any]:
+    """Failed requests, blamed on the server unless the client was saturated: evalscope
+    keeps no status code, but a request that failed while the client idled was refused,
+    cut or left unanswered by the server. Flagged beyond `max_failed_ratio` (default 0)."""
     sent = level.succeeded + level.failed
-    if level.failed:
-        return _check("success", True, f"{level.failed} of {sent} requests failed")
-    return _check("success", False, f"{sent} of {sent}")
+    if not level.failed:
+        return _check("success", False, f"{sent} of {sent}")
+    ratio = level.failed / sent
+    counts = f"{level.failed} of {sent} requests failed ({_pct(ratio)})"
+    timed_out = level.extra.get("timed_out")
+    if timed_out:
+        counts += (
+            f", {timed_out} of them timed out after {level.extra['request_timeout_s']:g} s "
+            "(load.request_timeout_s)"
+        )
+    if _client_idle(server, lim):
+        detail = f"server: {counts}"
+    else:
+        detail = f"{counts}; the load generator was saturated too, so either may be at fault"
+    flagged = ratio > lim.max_failed_ratio
+    if not flagged:
+        detail += f" (within validity.max_failed_ratio {_pct(lim.max_failed_ratio)})"
+    return _check("success", flagged, detail)
+
+
+def _complete(level: LevelResult) -> list[dict[str, Any]]:
+    """A partial level (interrupted, timed out, its server died) measured fewer requests
+    than asked: never "all checks passed", never a capacity claim. Only partial levels
+    carry this check, so complete levels keep the checks they always had."""
+    if level.status != "partial":
+        return []
+    recorded = level.succeeded + level.failed
+    detail = f"partial, {recorded} of {level.number} requests recorded: {level.reason}"
+    return [_check("complete", True, detail)]
 
 
 def _concurrency(
@@ -82,7 +118,11 @@ def _concurrency(
             flagged = True
     if mean is not None:
         parts.append(f"client {mean:.2f} of {target} (mean)")
-        if mean < (1 - tol) * target:
+        if mean < (1 - tol) * target and level.failed and _client_idle(server, lim):
+            # A failed request frees its slot early (an error answered at once, a cut
+            # stream): the shortfall is the server's errors, not a slow client.
+            parts[-1] += f" — not judged: {level.failed} failed requests, the client idle"
+        elif mean < (1 - tol) * target:
             parts[-1] += f" — {_pct(1 - mean / target)} short: the load generator fell behind"
             flagged = True
     return _check("concurrency", flagged, "; ".join(parts))
@@ -116,7 +156,11 @@ def _caches(
 
 
 def _client(
-    server: dict[str, Any], client: dict[str, Any], lim: ValiditySpec, paced: bool
+    level: LevelResult,
+    server: dict[str, Any],
+    client: dict[str, Any],
+    lim: ValiditySpec,
+    paced: bool,
 ) -> dict[str, Any]:
     cpu, delay = server.get("client_cpu_mean"), client.get("start_delay_p90_s")
     if cpu is None and delay is None:
@@ -129,6 +173,11 @@ def _client(
             flagged = True
     if delay is not None and paced:
         parts.append("start delay not checked (load.rate paces the starts)")
+    elif delay is not None and level.failed and _client_idle(server, lim):
+        # Slots are paired with completions in order; failed requests break the pairing.
+        parts.append(
+            f"P90 start delay {1000 * delay:.1f} ms not judged ({level.failed} failed requests)"
+        )
     elif delay is not None:
         parts.append(f"P90 start delay {1000 * delay:.1f} ms")
         if delay > lim.max_start_delay_s:
@@ -141,12 +190,20 @@ def _ttft_gap(level: LevelResult, server: dict[str, Any], lim: ValiditySpec) -> 
     ours = server.get("ttft_avg_s")
     if ours is None or not level.measured:
         return _check("TTFT gap", None, "no server-side TTFT")
+    counted = server.get("ttft_requests")
+    if server.get("window_exact") is False:
+        # Two means over different requests are no measure of the client's share.
+        return _check(
+            "TTFT gap",
+            None,
+            f"the server's window holds {counted} TTFTs and {server.get('e2e_requests')} "
+            f"latencies, the client measured {level.succeeded} requests: not the same requests",
+        )
     gap = level.ttft_avg_s - ours
     detail = (
         f"client {1000 * level.ttft_avg_s:.1f} ms − server {1000 * ours:.1f} ms "
         f"= {1000 * gap:+.1f} ms"
     )
-    counted = server.get("ttft_requests")
     if counted is not None and counted != level.succeeded:
         detail += f" (the server's window holds {counted} of the {level.succeeded} requests)"
     flagged = gap > lim.max_ttft_gap_s and gap > lim.max_ttft_gap_ratio * ours
@@ -172,10 +229,11 @@ def check_level(
     if not level.measured:
         return [_check("measured", True, level.reason or "nothing measured")]
     return [
+        *_complete(level),
         _output_length(level),
-        _success(level),
+        _success(level, server, limits),
         _concurrency(level, server, client, limits),
         *_caches(level, server, limits, prefix_length),
-        _client(server, client, limits, paced),
+        _client(level, server, client, limits, paced),
         _ttft_gap(level, server, limits),
     ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from functools import cache
 from typing import Any
 
@@ -16,11 +17,14 @@ from bench.results import LevelResult, RunResult, aggregate, by_level, median_le
 NOT_HONOURED = "†"
 FAILED = "✗"
 FLAGGED = "⚑"
+PARTIAL = "⚠partial"
 
 
 def format_cell(key: str, value: float) -> str:
     """A metric as the seed prints it (RPS 2 decimals, seconds 3, success rate 1 and %)."""
     metric = BY_KEY[key]
+    if not math.isfinite(value):
+        return "—"  # no data (NaN or infinite): never shown as a figure
     text = f"{value:.{metric.digits}f}"
     return f"{text}%" if key == "success_rate" else text
 
@@ -57,10 +61,13 @@ def level_row(
             f"{level.expected_output_tokens} tokens (got {level.output_tokens_min}"
             f"..{level.output_tokens_max}); throughput and TPOT are not comparable"
         )
-    elif level.status == "partial":
-        note = f"conc {level.parallel}: {level.reason}"
-    # The output length already has its † note; every other flag gets ⚑.
-    flags = [f for f in level.flags if not f.startswith("output length:")]
+    if level.status == "partial":
+        # Fewer requests than asked: marked in the cell, excluded from capacity.
+        conc = f"{conc} {PARTIAL}"
+        partial = f"{PARTIAL} conc {level.parallel}: {level.reason}; not used for capacity"
+        note = f"{note}; {partial}" if note else partial
+    # The output length has its † note, a partial level its own; every other flag gets ⚑.
+    flags = [f for f in level.flags if not f.startswith(("output length:", "complete:"))]
     if flags:
         conc = f"{conc} {FLAGGED}"
         flagged = f"{FLAGGED} conc {level.parallel} flagged — " + "; ".join(flags)
@@ -174,6 +181,27 @@ def plot_caption(run: RunResult) -> str:
     return " · ".join(parts)
 
 
+def what_happened(run: RunResult) -> list[str]:
+    """Markdown lines for a run that is not clean: its status and reason, then every
+    incident with its details (a server's last output as a code block)."""
+    lines = [f"- Status: {run.status}" + (f" — {run.reason}" if run.reason else "")]
+    for inc in run.incidents:
+        where = f"conc {inc['parallel']}" if inc.get("parallel") else "before the sweep"
+        again = ", restarted and the level measured again" if inc.get("restarted") else ""
+        lines.append(f"- Incident at {inc.get('at', '?')}, {where}: {inc['kind']}{again}")
+        lines.append(f"  {inc.get('detail') or '(no detail)'}")
+        if inc.get("level_reason"):
+            lines.append(f"  The level: {inc['level_reason']}")
+        if inc.get("log_tail"):
+            lines += ["  Last lines of server.log:", "", "  ```"]
+            lines += [f"  {line}" for line in inc["log_tail"]]
+            lines.append("  ```")
+    partial = [lv for lv in run.levels if lv.status == "partial"]
+    for lv in partial:
+        lines.append(f"- Conc {lv.parallel} is partial ({PARTIAL}): {lv.reason}")
+    return lines
+
+
 def render_report(run: RunResult, plots: list[str] | None = None) -> str:
     from bench.report.serverview import server_view  # it imports this module
 
@@ -195,6 +223,7 @@ def render_report(run: RunResult, plots: list[str] | None = None) -> str:
             plots=plots or [],
             view=server_view(run.levels),
             stack=stack_line(run.provenance),
+            happened=[] if run.ok else what_happened(run),
         )
     )
 

@@ -198,7 +198,8 @@ def test_error_storm_is_recorded_as_failed_requests(tmp_path: Path) -> None:
     done, run_dir = run(
         tmp_path, write(tmp_path, args="['--error-every', '2', '--error-status', '429']")
     )
-    assert done.returncode == 0, done.stderr[-2000:]
+    # Failed requests beyond validity.max_failed_ratio (default 0) fail the run.
+    assert done.returncode == 1, done.stderr[-2000:]
     result = read_run(run_dir)
     for level in result.levels:
         assert level.failed == level.number // 2 and level.success_rate == 50.0
@@ -210,7 +211,8 @@ def test_dropped_streams_are_failed_requests(tmp_path: Path) -> None:
     done, run_dir = run(
         tmp_path, write(tmp_path, args="['--drop-every', '2', '--drop-after-tokens', '3']")
     )
-    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.returncode == 1, done.stderr[-2000:]  # failed requests fail the run
+    assert "server: 2 of 4 requests failed (50.0 %)" in read_run(run_dir).reason
     for level in read_run(run_dir).levels:
         assert level.succeeded == level.failed == level.number // 2
         assert level.output_tokens_min == level.output_tokens_max == 16  # only whole ones count

@@ -135,3 +135,63 @@ def test_gap_names_a_server_window_that_misses_requests() -> None:
     gap = next(c for c in checks if c["check"] == "TTFT gap")
     assert gap["status"] == "ok"
     assert gap["detail"].endswith("(the server's window holds 30 of the 32 requests)")
+
+
+def checks_by_name(lv: LevelResult, server: dict, client: dict, **limits: float) -> dict:
+    return {c["check"]: c for c in check_level(lv, server, client, ValiditySpec(**limits))}
+
+
+def test_server_errors_are_blamed_on_the_server_not_the_client() -> None:
+    """Regression: with 1 in 3 requests answered 500 by the server, conc 4 was flagged
+    "the load generator fell behind" at 0.05 client cores (failed requests free their
+    slots early), and the failures were not attributed to the server."""
+    lv = level(parallel=4, number=12, succeeded=8, failed=4)
+    idle = SERVER | {"in_flight_median": 4.0, "client_cpu_mean": 0.05}
+    short = {"in_flight_mean": 3.16, "start_delay_p90_s": 0.2}
+    checks = checks_by_name(lv, idle, short)
+    assert checks["success"]["status"] == "flag"
+    assert checks["success"]["detail"] == "server: 4 of 12 requests failed (33.3 %)"
+    assert checks["concurrency"]["status"] == "ok", checks["concurrency"]
+    assert "not judged: 4 failed requests" in checks["concurrency"]["detail"]
+    assert checks["client"]["status"] == "ok", checks["client"]
+    assert "not judged (4 failed requests)" in checks["client"]["detail"]
+
+
+def test_failures_with_a_saturated_client_blame_neither_party_alone() -> None:
+    lv = level(parallel=4, number=12, succeeded=8, failed=4)
+    busy = SERVER | {"in_flight_median": 4.0, "client_cpu_mean": 0.97}
+    checks = checks_by_name(lv, busy, {"in_flight_mean": 3.0})
+    assert "either may be at fault" in checks["success"]["detail"]
+    assert not checks["success"]["detail"].startswith("server:")
+    assert checks["concurrency"]["status"] == "flag"
+    assert "the load generator fell behind" in checks["concurrency"]["detail"]
+    assert checks["client"]["status"] == "flag"
+
+
+def test_failed_requests_within_the_tolerance_are_not_flagged() -> None:
+    lv = level(succeeded=31, failed=1)
+    ok = checks_by_name(lv, SERVER, CLIENT, max_failed_ratio=0.05)["success"]
+    assert ok["status"] == "ok"
+    assert ok["detail"].endswith("(within validity.max_failed_ratio 5.0 %)")
+    assert checks_by_name(lv, SERVER, CLIENT)["success"]["status"] == "flag"  # default 0
+
+
+def test_timed_out_requests_are_counted_with_the_timeout() -> None:
+    lv = level(succeeded=30, failed=2, extra={"timed_out": 2, "request_timeout_s": 3.0})
+    detail = checks_by_name(lv, SERVER, CLIENT)["success"]["detail"]
+    assert detail == (
+        "server: 2 of 32 requests failed (6.2 %), 2 of them timed out after 3 s "
+        "(load.request_timeout_s)"
+    )
+
+
+def test_a_partial_level_is_flagged_incomplete() -> None:
+    """Regression: a level interrupted after 3 of 8 requests showed "all checks passed"."""
+    lv = level(number=8, succeeded=3, status="partial", reason="interrupted after 3 of 8 requests")
+    checks = checks_by_name(lv, SERVER, {"in_flight_mean": 7.9})
+    assert checks["complete"] == {
+        "check": "complete",
+        "status": "flag",
+        "detail": "partial, 3 of 8 requests recorded: interrupted after 3 of 8 requests",
+    }
+    assert "complete" not in checks_by_name(level(), SERVER, CLIENT)
