@@ -3,32 +3,64 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import json
 import logging
+import math
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from bench import __version__
-from bench.errors import EXIT_INTERRUPTED, EXIT_RUN_FAILED, EXIT_USER_ERROR, UserError
+from bench.errors import (
+    EXIT_INTERRUPTED,
+    EXIT_RUN_FAILED,
+    EXIT_USER_ERROR,
+    UserError,
+    one_line,
+)
+from bench.safepath import is_safe_name, safe_name, writing
+from bench.safeyaml import check_values, loads
+
+
+def _finite_float(text: str) -> float:
+    """A non-negative finite number: `nan`, `inf` and `-1` parse as floats but mean nothing."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"expected a finite number >= 0, got {text!r}")
+    return value
+
 
 # Simulator flags that map one-to-one onto profile fields.
-_SIM_FLAGS: list[tuple[str, str, type, str]] = [
+_SIM_FLAGS: list[tuple[str, str, Callable[[str], Any], str]] = [
     ("--model", "served_model_name", str, "served model name"),
-    ("--time-scale", "time_scale", float, "multiply every modelled duration (0.1 = 10x faster)"),
-    ("--jitter", "jitter", float, "relative s.d. of each step's cost"),
+    (
+        "--time-scale",
+        "time_scale",
+        _finite_float,
+        "multiply every modelled duration (0.1 = 10x faster)",
+    ),
+    ("--jitter", "jitter", _finite_float, "relative s.d. of each step's cost"),
     ("--max-num-seqs", "max_num_seqs", int, "running-batch limit"),
     ("--limit-images", "max_images_per_request", int, "images allowed per request"),
-    ("--ready-delay", "faults.ready_delay_s", float, "fault: bind the port after S seconds"),
+    (
+        "--ready-delay",
+        "faults.ready_delay_s",
+        _finite_float,
+        "fault: bind the port after S seconds",
+    ),
     ("--error-every", "faults.error_every", int, "fault: every K-th request fails"),
     ("--error-status", "faults.error_status", int, "fault: status of those failures (500/429)"),
     ("--drop-every", "faults.drop_every", int, "fault: cut every K-th stream..."),
     ("--drop-after-tokens", "faults.drop_after_tokens", int, "...after M tokens"),
     ("--exit-after", "faults.exit_after_requests", int, "fault: exit when request N+1 arrives"),
     ("--stall-every", "faults.stall_every", int, "fault: engine stalls on every K-th arrival..."),
-    ("--stall-s", "faults.stall_s", float, "...for S seconds"),
+    ("--stall-s", "faults.stall_s", _finite_float, "...for S seconds"),
     (
         "--truncate-output",
         "faults.truncate_output_tokens",
@@ -45,7 +77,68 @@ def _positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
     if value <= 0:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    from bench.scenario import MAX_NUMBER
+
+    if value > MAX_NUMBER:  # the largest any scenario count may be
+        raise argparse.ArgumentTypeError(f"expected at most {MAX_NUMBER}, got {value}")
     return value
+
+
+class _LevelsThenScenario(argparse.Action):
+    """`--parallel 1 2 SCENARIO`: nargs="+" swallows the scenario after the numbers, so
+    trailing words that are not integers become the positional scenario instead."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        words = list(values)
+        tail: list[str] = []
+        while words and not words[-1].lstrip("+-").isdigit():
+            tail.insert(0, words.pop())
+        if not words or len(tail) > 1 or (tail and getattr(namespace, "scenario", None)):
+            raise argparse.ArgumentError(self, f"expected positive integers, got {values!r}")
+        try:
+            setattr(namespace, self.dest, [_positive_int(w) for w in words])
+        except argparse.ArgumentTypeError as exc:
+            raise argparse.ArgumentError(self, str(exc)) from None
+        if tail:
+            namespace.scenario = tail[0]
+
+
+class _KeepScenario(argparse.Action):
+    """The optional scenario positional: argparse fills an absent one with None after the
+    options, which would undo the scenario _LevelsThenScenario found."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        if values is not None or getattr(namespace, self.dest, None) is None:
+            setattr(namespace, self.dest, values)
+
+
+def _verbose_everywhere(parser: argparse.ArgumentParser) -> None:
+    """Give every (nested) subcommand its own -v, so `vlm-bench run -v X` works as well as
+    `vlm-bench -v run X`. SUPPRESS as the default keeps a subparser that was not given -v
+    from resetting the value the top-level parser set."""
+    for action in parser._actions:  # argparse keeps subparsers only here
+        if isinstance(action, argparse._SubParsersAction):
+            for child in dict.fromkeys(action.choices.values()):
+                child.add_argument(
+                    "-v",
+                    "--verbose",
+                    action="store_true",
+                    default=argparse.SUPPRESS,
+                    help="debug logging for vlm-bench, info for the libraries it uses",
+                )
+                _verbose_everywhere(child)
 
 
 def _parse_set(items: list[str]) -> dict[str, Any]:
@@ -54,7 +147,9 @@ def _parse_set(items: list[str]) -> dict[str, Any]:
         key, sep, value = item.partition("=")
         if not sep or not key:
             raise UserError(f"--set expects KEY=VALUE, got {item!r}")
-        out[key] = yaml.safe_load(value)
+        # The scenario loader's limits and checks (tags, NUL, NaN, dates) apply to values too.
+        out[key] = loads(value, f"--set {key}")
+        check_values(out[key], "--set", key, sep=" ")
     return out
 
 
@@ -99,50 +194,67 @@ def _scenario(args: argparse.Namespace) -> Any:
     if getattr(args, "number", None):
         overrides["sweep.number"] = args.number
         overrides["sweep.requests_per_level"] = None
+    if getattr(args, "url", None):
+        from bench import attach
+
+        return attach.scenario(args.scenario, args.url, args.model, args.tokenizer, overrides)
+    if getattr(args, "model", None) or getattr(args, "tokenizer", None):
+        raise UserError("--model and --tokenizer go with --url (or use --set model.…)")
     return load_scenario(args.scenario, overrides)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from bench import runner
+    from bench import runner, summary
     from bench.report.markdown import rescale, seed_table, sim_time_scale
 
     resume = Path(args.resume) if args.resume else None
     if resume is not None:
         if (
-            args.scenario or args.set or args.parallel or args.number or args.repeats
+            args.scenario or args.url or args.set or args.parallel or args.number or args.repeats
         ) or args.dry_run:
             raise UserError(
                 "--resume takes only the run directory: the scenario is the one kept in it"
             )
         scenario = runner.scenario_of(resume)
-    elif args.scenario:
+    elif args.scenario or args.url:
         scenario = _scenario(args)
     else:
-        raise UserError("run needs a scenario file (or --resume RUN_DIR)")
-    output_dir = Path(args.output_dir) if args.output_dir else None
+        raise UserError("run needs a scenario file, --url URL, or --resume RUN_DIR")
+    output_dir = Path(args.out) if args.out else None
     if args.dry_run:
         _, run_dir = runner.new_run_dir(scenario, output_dir)
         print(runner.dry_run(scenario, run_dir))
         return 0
     # SIGTERM ends a run like Ctrl-C: stop the server, keep what is finished, exit 130.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
-    outcome = runner.run(scenario, output_dir, resume=resume, skip_check=args.skip_check)
-    table, notes = seed_table(outcome.run.levels)
-    print(table)
-    for note in notes:
-        print(note)
-    scale = sim_time_scale(outcome.run.scenario)
-    if scale:
-        print(f"\nRescaled to the hardware the simulator profile models (time scale {scale}):")
-        print(seed_table([rescale(level, scale) for level in outcome.run.levels])[0])
-    for incident in outcome.run.incidents:
-        print(
-            f"incident at conc {incident['parallel']}: {incident['kind']}"
-            f"{' (restarted)' if incident.get('restarted') else ''}: {incident['detail']}"
-        )
-    print(f"\nreport: {outcome.run_dir / 'report.md'}")
-    ok = outcome.run.status == "complete" and not outcome.run.incidents
-    return 0 if ok else EXIT_RUN_FAILED
+    # With --json, stdout carries the JSON alone: everything else goes to stderr.
+    with _human_output(args.json):
+        outcome = runner.run(scenario, output_dir, resume=resume, skip_check=args.skip_check)
+        table, notes = seed_table(outcome.run.levels)
+        sim = outcome.run.scenario.get("server", {}).get("kind") == "sim"
+        print(f"\nResults (measured{', simulator time' if sim else ''}):")
+        print(table)
+        for note in notes:
+            print(note)
+        scale = sim_time_scale(outcome.run.scenario)
+        if scale:
+            print(f"\nRescaled to the hardware the simulator profile models (time scale {scale}):")
+            print(seed_table([rescale(level, scale) for level in outcome.run.levels])[0])
+        for incident in outcome.run.incidents:
+            print(
+                f"incident at conc {incident['parallel']}: {incident['kind']}"
+                f"{' (restarted)' if incident.get('restarted') else ''}: {incident['detail']}"
+            )
+        print(f"\nreport: {outcome.run_dir / 'report.md'}")
+    if args.json:
+        print(json.dumps(summary.run_summary(outcome.run, outcome.run_dir), indent=2))
+    # Complete, no incident, no level beyond validity.max_failed_ratio (RunResult.ok).
+    return 0 if outcome.run.ok else EXIT_RUN_FAILED
+
+
+def _human_output(as_json: bool) -> contextlib.AbstractContextManager[Any]:
+    """Where tables and notes go: stdout, or stderr when stdout is for --json."""
+    return contextlib.redirect_stdout(sys.stderr) if as_json else contextlib.nullcontext()
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -172,7 +284,7 @@ def cmd_offline(args: argparse.Namespace) -> int:
     from bench.report.markdown import offline_lines
 
     scenario = _scenario(args)
-    output_dir = Path(args.output_dir) if args.output_dir else None
+    output_dir = Path(args.out) if args.out else None
     run_dir = Path(args.run) if args.run else None
     summary, run, out_dir = offline.measure(scenario, run_dir, output_dir, args.prompts)
     for line in offline_lines(summary, run):
@@ -187,15 +299,15 @@ def cmd_import_table(args: argparse.Namespace) -> int:
     from bench.results import write_run
     from bench.scenario import load_scenario
 
+    name = safe_name(args.name, "--name")
     scenario = load_scenario(args.scenario)
-    run = import_table(
-        Path(args.file), args.name, scenario, args.table, args.hardware, args.backend
-    )
-    out = Path(args.out) if args.out else Path(scenario.output_dir) / args.name
-    out.mkdir(parents=True, exist_ok=True)
-    write_run(run, out)
-    # No plots: a published run is an input to compare; `vlm-bench report` draws them.
-    (out / "report.md").write_text(render_report(run))
+    run = import_table(Path(args.file), name, scenario, args.table, args.hardware, args.backend)
+    out = Path(args.out) if args.out else Path(scenario.output_dir) / name
+    with writing(out):
+        out.mkdir(parents=True, exist_ok=True)
+        write_run(run, out)
+        # No plots: a published run is an input to compare; `vlm-bench report` draws them.
+        (out / "report.md").write_text(render_report(run))
     print(out)
     return 0
 
@@ -209,10 +321,16 @@ def cmd_compare(args: argparse.Namespace) -> int:
     plots: list[str] = []
     if args.out:
         out = Path(args.out)
-        out.mkdir(parents=True, exist_ok=True)
-        plots = compare.write_plots(comparison, out)
-        (out / "compare.md").write_text(compare.render(comparison, plots))
-    print(compare.render(comparison, plots), end="")
+        with writing(out):
+            out.mkdir(parents=True, exist_ok=True)
+            plots = compare.write_plots(comparison, out)
+            (out / "compare.md").write_text(compare.render(comparison, plots))
+    if args.json:
+        from bench import summary
+
+        print(json.dumps(summary.compare_summary(comparison), indent=2))
+    else:
+        print(compare.render(comparison, plots), end="")
     return 0
 
 
@@ -227,9 +345,10 @@ def cmd_release_table(args: argparse.Namespace) -> int:
     text = release.render(runs, by, args.knee)
     if args.out:
         out = Path(args.out)
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "release.md").write_text(text)
-        (out / "release.csv").write_text(release.csv_text(runs, by))
+        with writing(out):
+            out.mkdir(parents=True, exist_ok=True)
+            (out / "release.md").write_text(text)
+            (out / "release.csv").write_text(release.csv_text(runs, by))
     print(text, end="")
     return 0
 
@@ -240,7 +359,8 @@ BASELINES = Path("baselines")
 def _run_or_baseline(text: str) -> Path:
     """A run folder (or run.json), or the name of a saved baseline under baselines/."""
     path = Path(text)
-    if not path.exists() and (BASELINES / text / "run.json").exists():
+    # Only a plain name is looked up there: `../x` must not reach outside baselines/.
+    if not path.exists() and is_safe_name(text) and (BASELINES / text / "run.json").exists():
         return BASELINES / text
     return path
 
@@ -255,15 +375,25 @@ def cmd_gate(args: argparse.Namespace) -> int:
     result = gate.gate(baseline, candidate, thresholds, alpha, args.allow_mismatch)
     text = gate.render(result)
     if args.out:
-        Path(args.out).write_text(text)
-    print(text, end="")
+        out = Path(args.out)
+        with writing(out):
+            out.mkdir(parents=True, exist_ok=True)
+            (out / "gate.md").write_text(text)
+    if args.json:
+        from bench import summary
+
+        print(json.dumps(summary.gate_summary(result, args.strict), indent=2))
+    else:
+        print(text, end="")
     return result.exit_code(args.strict)
 
 
 def cmd_baseline(args: argparse.Namespace) -> int:
     from bench.gate import save_baseline
 
-    print(save_baseline(Path(args.run), Path(args.dir) / args.name, args.force))
+    name = safe_name(args.name, "--as")
+    with writing(Path(args.dir), "--dir"):
+        print(save_baseline(Path(args.run), Path(args.dir) / name, args.force))
     return 0
 
 
@@ -275,7 +405,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
         try:
             scenario = load_scenario(path)
         except UserError as exc:
-            print(f"invalid: {exc}", file=sys.stderr)
+            print(f"invalid: {one_line(exc)}", file=sys.stderr)
             bad += 1
         else:
             print(f"ok: {path} ({scenario.name}, {len(scenario.sweep.levels())} levels)")
@@ -306,6 +436,22 @@ def cmd_tokenizer(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_out(parser: argparse.ArgumentParser, help_: str, alias: bool = True) -> None:
+    """`--out DIR` is every command's "folder to write into"; `--output-dir` stays as a
+    hidden alias where it existed (run, offline) so that older scripts keep working."""
+    parser.add_argument("--out", metavar="DIR", help=help_)
+    if alias:
+        parser.add_argument("--output-dir", dest="out", help=argparse.SUPPRESS)
+
+
+def _add_json(parser: argparse.ArgumentParser, shape: str) -> None:
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help=f"print only a JSON summary on stdout ({shape}); tables go to stderr",
+    )
+
+
 def _add_set(parser: argparse.ArgumentParser, what: str, example: str) -> None:
     parser.add_argument(
         "--set",
@@ -317,9 +463,21 @@ def _add_set(parser: argparse.ArgumentParser, what: str, example: str) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="vlm-bench", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="vlm-bench",
+        description="Benchmark vision-language-model serving: sweep concurrency levels with "
+        "evalscope against a server (started from a scenario file, or already running: "
+        "`run --url`), then report, compare and gate the runs. `COMMAND --help` for each.",
+        epilog="Exit codes: 0 ok, 1 run failed or regression, 2 bad input, "
+        "3 gate --strict suspect, 130 interrupted.",
+    )
     parser.add_argument("--version", action="version", version=f"vlm-bench {__version__}")
-    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="debug logging for vlm-bench, info for the libraries it uses (anywhere on the line)",
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     sim = sub.add_parser("sim", help="run the reference simulator server")
@@ -336,20 +494,38 @@ def build_parser() -> argparse.ArgumentParser:
         sim.add_argument(flag, dest=field.replace(".", "__"), type=type_, help=help_)
     sim.set_defaults(func=cmd_sim)
 
-    run = sub.add_parser("run", help="run a scenario's sweep")
-    run.add_argument("scenario", nargs="?", help="scenario YAML file")
+    run = sub.add_parser(
+        "run",
+        help="run a scenario's sweep (or benchmark a running server: --url)",
+        description="Sweep the scenario's concurrency levels with evalscope and write a run "
+        "folder (run.json, levels.csv, report.md, plots, raw data). With --url and no scenario "
+        "file, benchmark a server that is already running with the quick start's load and "
+        "sweep. Exit 0: every level ok; 1: a level failed or an incident; 2: bad input; "
+        "130: interrupted.",
+    )
+    run.add_argument("scenario", nargs="?", action=_KeepScenario, help="scenario YAML file")
+    run.add_argument(
+        "--url",
+        help="benchmark the server already running at this base URL (http://HOST:PORT); "
+        "with a scenario file, replaces its server",
+    )
+    run.add_argument("--model", help="with --url: the served model name (default: /v1/models)")
+    run.add_argument("--tokenizer", help="with --url: tokenizer folder (default: generated)")
     run.add_argument(
         "--resume",
         metavar="RUN_DIR",
         help="finish a partial run: re-run its levels that are not ok",
     )
     run.add_argument("--dry-run", action="store_true", help="print the commands, run nothing")
-    run.add_argument("--output-dir", help="instead of the scenario's output_dir")
+    _add_out(run, "write the run folder under DIR instead of the scenario's output_dir")
     _add_set(run, "override a scenario field", "load.max_tokens=64")
-    run.add_argument("--parallel", type=_positive_int, nargs="+", help="override sweep.parallel")
-    run.add_argument("--number", type=_positive_int, nargs="+", help="override sweep.number")
+    for flag in ("parallel", "number"):
+        run.add_argument(
+            f"--{flag}", nargs="+", action=_LevelsThenScenario, help=f"override sweep.{flag}"
+        )
     run.add_argument("--repeats", type=_positive_int, help="override sweep.repeats")
     run.add_argument("--skip-check", action="store_true", help="no answer check before the sweep")
+    _add_json(run, "{run_dir, status, levels, incidents}")
     run.set_defaults(func=cmd_run)
 
     chk = sub.add_parser(
@@ -363,7 +539,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     chk.add_argument("scenario", help="scenario YAML file")
     chk.add_argument("--image", help="PNG/JPEG to send (default: the scenario's, or generated)")
-    chk.add_argument("--out", help="keep the request, answer and verdict in this folder")
+    chk.add_argument(
+        "--out", metavar="DIR", help="keep the request, answer and verdict in this folder"
+    )
     _add_set(chk, "override a scenario field", "check.event=cup")
     chk.set_defaults(func=cmd_check)
 
@@ -378,7 +556,7 @@ def build_parser() -> argparse.ArgumentParser:
     off.add_argument("scenario", help="scenario YAML file")
     off.add_argument("--run", metavar="RUN_DIR", help="attach the result to this run")
     off.add_argument("--prompts", type=_positive_int, help="batch size (default: offline.prompts)")
-    off.add_argument("--output-dir", help="instead of the scenario's output_dir (without --run)")
+    _add_out(off, "write under DIR instead of the scenario's output_dir (without --run)")
     _add_set(off, "override a scenario field", "offline.engine_args.dtype=float16")
     off.set_defaults(func=cmd_offline)
 
@@ -396,12 +574,12 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("--table", help="which table (its heading's first word), if several")
     imp.add_argument("--hardware", help="instead of the scenario's hardware")
     imp.add_argument("--backend", help="instead of the scenario's backend")
-    imp.add_argument("--out", help="run folder (default: <output_dir>/<name>)")
+    imp.add_argument("--out", metavar="DIR", help="run folder (default: <output_dir>/<name>)")
     imp.set_defaults(func=cmd_import_table)
 
     cmp_ = sub.add_parser(
         "compare",
-        help="runs side by side per concurrency, with % change against the first",
+        help="runs side by side per concurrency, with %% change against the first",
         description="One table per metric family, each run's value and its change "
         "against the first run per concurrency level, and a headline. Runs whose workloads "
         "(image size, tokens, dataset, …) or concurrency levels differ are refused unless "
@@ -414,7 +592,10 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="compare runs whose recorded hardware or software versions differ",
     )
-    cmp_.add_argument("--out", help="also write compare.md and overlay plots into this folder")
+    cmp_.add_argument(
+        "--out", metavar="DIR", help="also write compare.md and overlay plots into this folder"
+    )
+    _add_json(cmp_, "{runs, levels, headline, changes}")
     cmp_.set_defaults(func=cmd_compare)
 
     rel = sub.add_parser(
@@ -426,9 +607,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--by", default="hardware,backend,version", help="leading columns (default: %(default)s)"
     )
     rel.add_argument(
-        "--knee", type=float, default=1.1, help="P99 TPOT factor of the knee (default 1.1)"
+        "--knee", type=_finite_float, default=1.1, help="P99 TPOT factor of the knee (default 1.1)"
     )
-    rel.add_argument("--out", help="also write release.md and release.csv into this folder")
+    rel.add_argument(
+        "--out", metavar="DIR", help="also write release.md and release.csv into this folder"
+    )
     rel.set_defaults(func=cmd_release_table)
 
     gat = sub.add_parser(
@@ -437,8 +620,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Per (concurrency, metric) cell: REGRESSION when worse beyond the "
         "metric's band and floor and (>= 5 repeats a side) significant by a one-sided "
         "Mann-Whitney U test at alpha / levels; SUSPECT, NOISY, FAILED (new failed "
-        "requests). Exit 0 pass, 1 regression, 2 incomparable input, 3 (--strict) only "
-        "suspect or noisy cells.",
+        "requests), NO DATA (a value missing, NaN or infinite: never passes). Exit 0 "
+        "pass, 1 regression, 2 incomparable input or a cell with no data, 3 (--strict) "
+        "only suspect or noisy cells.",
     )
     gat.add_argument("baseline", help="run folder, run.json, or a name under baselines/")
     gat.add_argument("candidate", help="run folder, run.json, or a name under baselines/")
@@ -449,7 +633,8 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="gate runs of other hardware, backend or software versions",
     )
-    gat.add_argument("--out", help="also write the markdown verdict to this file")
+    gat.add_argument("--out", metavar="DIR", help="also write the verdict as DIR/gate.md")
+    _add_json(gat, "{verdict, exit_code, cells}")
     gat.set_defaults(func=cmd_gate)
 
     base = sub.add_parser("baseline", help="keep a run as a named baseline")
@@ -478,22 +663,32 @@ def build_parser() -> argparse.ArgumentParser:
     tiny.set_defaults(func=cmd_tiny_model)
 
     tok = sub.add_parser("tokenizer", help="generate (once) the offline Qwen2-style tokenizer")
-    tok.add_argument("--out", help="write it here instead of the cache")
+    tok.add_argument("--out", metavar="DIR", help="write it here instead of the cache")
     tok.set_defaults(func=cmd_tokenizer)
+    _verbose_everywhere(parser)
     return parser
+
+
+def _setup_logging(verbose: bool) -> None:
+    """INFO for vlm-bench's own loggers, WARNING for the libraries (httpx, evalscope,
+    matplotlib, …) whose INFO lines drown the tables; -v: DEBUG and INFO."""
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    # basicConfig does nothing when called again in one process (tests): set levels anyway.
+    logging.getLogger().setLevel(logging.INFO if verbose else logging.WARNING)
+    logging.getLogger("bench").setLevel(logging.DEBUG if verbose else logging.INFO)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    _setup_logging(args.verbose)
     try:
         return int(args.func(args))
     except UserError as exc:
-        print(f"vlm-bench: error: {exc}", file=sys.stderr)
+        print(f"vlm-bench: error: {one_line(exc)}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
