@@ -17,6 +17,7 @@ from pydantic import ValidationError
 
 from bench.dotted import set_dotted
 from bench.errors import UserError, describe_validation_error
+from bench.redact import redact_text
 from bench.scenario import GENERATED_TOKENIZER, Scenario, load_scenario
 
 # The quick start's workload: one 640x640 image, a 100-token prompt, exactly 512 output tokens.
@@ -37,17 +38,12 @@ QUICK_LOAD: dict[str, Any] = {
 QUICK_SWEEP: dict[str, Any] = {"parallel": [1, 2, 4, 8, 16, 32], "requests_per_level": "4x"}
 
 
-def redact(url: str) -> str:
-    """The URL without user-info: it may hold a password and is shown in messages."""
-    return re.sub(r"^(https?://)[^/@]*@", r"\1***@", url)
-
-
 def base_url(url: str) -> str:
     """`http://host:port`, forgiving a trailing slash or `/v1` (what OpenAI clients take)."""
     text = url.strip().rstrip("/")
     text = text[: -len("/v1")] if text.endswith("/v1") else text
     if not re.fullmatch(r"https?://[^/\s]+", text):
-        raise UserError(f"--url {redact(url)!r}: expected http://HOST:PORT")
+        raise UserError(f"--url {redact_text(url)!r}: expected http://HOST:PORT")
     return text
 
 
@@ -55,7 +51,7 @@ def served_model(url: str, timeout: float = 10.0) -> str:
     """The one model the server lists at /v1/models (a one-line error otherwise)."""
     from bench.server import _get
 
-    where = f"--url {redact(url)}: GET /v1/models"
+    where = f"--url {redact_text(url)}: GET /v1/models"
     try:
         status, body = _get(url + "/v1/models", timeout)
     except (urllib.error.URLError, OSError) as exc:
@@ -100,7 +96,7 @@ def scenario(
     server = mine["server"]["url"]
     data: dict[str, Any] = {
         "name": "external",
-        "description": f"a server already running at {redact(server)} (vlm-bench run --url)",
+        "description": f"a server already running at {redact_text(server)} (vlm-bench run --url)",
         "model": {
             "served_name": model or served_model(server),
             "tokenizer_path": tokenizer or GENERATED_TOKENIZER,

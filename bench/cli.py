@@ -240,11 +240,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         if scale:
             print(f"\nRescaled to the hardware the simulator profile models (time scale {scale}):")
             print(seed_table([rescale(level, scale) for level in outcome.run.levels])[0])
-        for incident in outcome.run.incidents:
-            print(
-                f"incident at conc {incident['parallel']}: {incident['kind']}"
-                f"{' (restarted)' if incident.get('restarted') else ''}: {incident['detail']}"
-            )
+        # Incidents and the run's reason: the runner's "What happened" block (stderr).
         print(f"\nreport: {outcome.run_dir / 'report.md'}")
     if args.json:
         print(json.dumps(summary.run_summary(outcome.run, outcome.run_dir), indent=2))
@@ -417,7 +413,9 @@ def cmd_report(args: argparse.Namespace) -> int:
     from bench.runner import write_report
 
     run_dir = Path(args.run_dir)
-    write_report(read_run(run_dir), run_dir)
+    run = read_run(run_dir)
+    with writing(run_dir, "report"):
+        write_report(run, run_dir)
     print(run_dir / "report.md")
     return 0
 

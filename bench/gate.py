@@ -26,8 +26,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from bench import provenance, stats
 from bench.errors import UserError
 from bench.metrics import BY_KEY, Better, Metric
@@ -35,6 +33,7 @@ from bench.redact import redact_scenario
 from bench.report.compare import common_levels, format_pct, run_label, workload_difference
 from bench.report.markdown import format_cell, markdown_table, template
 from bench.results import LevelResult, RunResult, aggregate, by_level, read_run, write_run
+from bench.safeyaml import load_file
 
 MIN_SAMPLES = 5
 SUMMARY_CELLS = 4  # cells named in the one-line summary
@@ -70,14 +69,12 @@ def settings(candidate: RunResult, path: Path | None) -> tuple[dict[str, Thresho
 
     spec = GateSpec.model_validate(candidate.scenario.get("gate") or {})
     if path is not None:
+        # The scenario's YAML rules (size, encoding, duplicate keys, NaN, …): one line each.
+        data = load_file(path, "--thresholds file")
         try:
-            spec = GateSpec.model_validate(yaml.safe_load(path.read_text()) or {})
-        except OSError as exc:
-            raise UserError(f"--thresholds {path}: {exc.strerror}") from None
+            spec = GateSpec.model_validate(data or {})
         except ValidationError as exc:
             raise UserError(describe_validation_error(path, exc, GateSpec)) from None
-        except yaml.YAMLError as exc:
-            raise UserError(f"--thresholds {path}: YAML: {str(exc).splitlines()[0]}") from None
     overrides = {k: v.model_dump() for k, v in spec.thresholds.items()}
     return thresholds_from(overrides, default_thresholds()), spec.alpha
 

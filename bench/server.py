@@ -23,7 +23,7 @@ from types import TracebackType
 from bench import imaging
 from bench.errors import ServerError, UserError
 from bench.proc import GENTLE, spawn, stop_group
-from bench.redact import resolve, resolve_all, resolve_map
+from bench.redact import is_reference, resolve, resolve_all, resolve_map, secret_name
 from bench.scenario import CommandServer, DockerServer, ExternalServer, Scenario, SimServer
 
 READY_POLL_S = 0.5
@@ -69,7 +69,10 @@ def docker_argv(spec: DockerServer, scenario_name: str) -> list[str]:
     for vol in spec.volumes:
         argv += ["-v", vol]
     for key, value in spec.env.items():
-        argv += ["-e", f"{key}={value}"]
+        # A secret goes by name only: docker reads its value from its own environment
+        # (the launcher's `env`), so it never shows in the process list.
+        secret = secret_name(key) or is_reference(value)
+        argv += ["-e", key if secret else f"{key}={value}"]
     if spec.shm_size:
         argv += ["--shm-size", spec.shm_size]
     argv += ["-p", f"{spec.host}:{spec.port}:{spec.port}", *spec.docker_args, spec.image]

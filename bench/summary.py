@@ -44,11 +44,12 @@ def level_summary(level: LevelResult) -> dict[str, Any]:
 
 
 def run_summary(run: RunResult, run_dir: Path) -> dict[str, Any]:
-    """run → {run_dir, run_id, status, levels (one per repeat), incidents}."""
+    """run → {run_dir, run_id, status, reason, levels (one per repeat), incidents}."""
     return {
         "run_dir": str(run_dir),
         "run_id": run.run_id,
         "status": run.status,
+        "reason": run.reason,
         "levels": [level_summary(level) for level in run.levels],
         "incidents": run.incidents,
     }

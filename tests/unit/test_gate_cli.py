@@ -104,7 +104,7 @@ def test_bad_thresholds_file(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     code, err = run_cli(capsys, "gate", run, run, "--thresholds", str(bad))
     assert code == 2 and err.startswith(f"vlm-bench: error: {bad}: unknown metric 'tpot'")
     code, err = run_cli(capsys, "gate", run, run, "--thresholds", str(tmp_path / "none.yaml"))
-    assert code == 2 and "No such file" in err
+    assert code == 2 and "none.yaml: no such file" in err
 
 
 def measured(run: RunResult, vllm: str, npu_sample: str) -> RunResult:

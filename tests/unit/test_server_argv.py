@@ -45,6 +45,16 @@ def test_seed_docker_command(tmp_path: Path) -> None:
     assert values(head, "--workdir") == ["/models"]
 
 
+def test_docker_secrets_go_by_name_only(tmp_path: Path) -> None:
+    """`-e HF_TOKEN=value` showed the token in the host's process list while the container
+    ran: a secret (or a `${env:…}` reference) goes as `-e NAME`, docker reads the value."""
+    overrides = {"server.env": {"HF_TOKEN": "hf_canary", "REF": "${env:X}", "MODE": "fast"}}
+    scenario = load_scenario(SCENARIOS / "vlm-r1-ovd-800ta2.yaml", overrides)
+    argv = server_argv(scenario, "tok", tmp_path)
+    assert values(argv, "-e") == ["HF_TOKEN", "REF", "MODE=fast"]
+    assert not any("hf_canary" in a for a in argv)
+
+
 def test_300iduo_changes_only_image_and_dtype(tmp_path: Path) -> None:
     seed = server_argv(load_scenario(SCENARIOS / "vlm-r1-ovd-800ta2.yaml"), "tok", tmp_path)
     duo = server_argv(load_scenario(SCENARIOS / "vlm-r1-ovd-300iduo.yaml"), "tok", tmp_path)
