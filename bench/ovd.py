@@ -13,6 +13,9 @@ the scenario — and checks the reply has the format the prompt asks for:
 `explanations` may be "None" when no object is involved. Boxes are pixels of the image as
 the model saw it (Qwen2.5-VL's resize: 640x640 → 644x644), so a box may reach the larger of
 the two sizes. The verdict says what is wrong, item by item; it never raises on a reply.
+
+This module is the format only (prompt, parser, verdict; the simulator answers in it);
+sending the request to a server is bench/serve/answer.py.
 """
 
 from __future__ import annotations
@@ -20,7 +23,6 @@ from __future__ import annotations
 import json
 import math
 import re
-import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -250,43 +252,4 @@ def interpret(status: int, body: bytes, latency_s: float, width: int, height: in
     )
     if result.finish_reason == "length":
         result.verdict.warnings.append("the answer was cut at max_tokens")
-    return result
-
-
-def run_check(
-    url: str,
-    served_name: str,
-    image_png: bytes,
-    width: int,
-    height: int,
-    describe: str,
-    event: str,
-    max_tokens: int,
-    temperature: float,
-    timeout_s: float,
-    out_dir: Path | None = None,
-    headers: dict[str, str] | None = None,
-) -> CheckResult:
-    """Send the OVD request to `url`, judge the answer; keep request, answer and verdict
-    (`headers`, e.g. an API key, are sent but never kept)."""
-    from bench.server import post_json
-
-    body = request_body(served_name, image_png, prompt(describe, event), max_tokens, temperature)
-    start = time.perf_counter()
-    try:
-        status, answer = post_json(
-            url + "/v1/chat/completions", json.dumps(body).encode(), timeout_s, headers
-        )
-    except OSError as exc:  # refused, reset, timed out
-        status, answer = 0, f"no answer: {exc}".encode()
-    result = interpret(status, answer, time.perf_counter() - start, width, height)
-    if out_dir is not None:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        (out_dir / "image.png").write_bytes(image_png)
-        body["messages"][0]["content"][0]["image_url"]["url"] = "image.png (beside this file)"
-        (out_dir / "request.json").write_text(json.dumps(body, ensure_ascii=False, indent=2))
-        (out_dir / "answer.txt").write_text(result.raw_answer or answer.decode(errors="replace"))
-        (out_dir / "verdict.json").write_text(
-            json.dumps(result.to_dict(), ensure_ascii=False, indent=2) + "\n"
-        )
     return result

@@ -21,8 +21,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.metrics import SEED_COLUMNS
-from bench.published import PROFILE_TABLES, TOLERANCE, load_seed_reference, relative_error
+from bench.config.published import PROFILE_TABLES, TOLERANCE, load_seed_reference, relative_error
+from bench.schema.metrics import SEED_COLUMNS
 from bench.sim.profile import Profile, load_profile
 from bench.sim.virtual import CLIENT_DELAYS_S, seed_sweep
 

@@ -22,8 +22,10 @@ from pathlib import Path
 
 from rich.console import Console
 
-from bench import gate, runner
-from bench.scenario import load_scenario
+from bench.analyze import gate
+from bench.config.scenario import load_scenario
+from bench.measure import sweep as runner
+from bench.schema.runfile import read_run
 
 SCENARIO = """\
 name: gate-bench
@@ -57,7 +59,6 @@ def measure(work: Path, name: str, args: argparse.Namespace, decode: float, seed
 
 
 def verdict(baseline: Path, candidate: Path) -> gate.GateResult:
-    from bench.results import read_run
 
     return gate.gate(read_run(baseline), read_run(candidate), gate.default_thresholds())
 

@@ -23,16 +23,16 @@ sys.path.insert(0, str(ROOT))
 
 from rich.console import Console  # noqa: E402
 
-from bench import runner  # noqa: E402
-from bench.metrics import SEED_COLUMNS  # noqa: E402
-from bench.published import (  # noqa: E402
+from bench.config.published import (  # noqa: E402
     PROFILE_TABLES,
     TOLERANCE,
     load_seed_reference,
     relative_error,
 )
+from bench.config.scenario import load_scenario  # noqa: E402
+from bench.measure import sweep as runner  # noqa: E402
 from bench.report.markdown import rescale  # noqa: E402
-from bench.scenario import load_scenario  # noqa: E402
+from bench.schema.metrics import SEED_COLUMNS  # noqa: E402
 
 SHOWN = [k for k in SEED_COLUMNS if k != "success_rate"]
 

@@ -28,9 +28,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from rich.console import Console
 
-from bench import runner
-from bench.parse import read_requests
-from bench.scenario import Scenario
+from bench.measure import sweep as runner
+from bench.measure.parse import read_requests
+from bench.schema.scenario import Scenario
 
 
 def rel(a: float, b: float) -> str:

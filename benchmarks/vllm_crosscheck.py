@@ -25,8 +25,9 @@ sys.path.insert(0, str(ROOT))
 
 from rich.console import Console  # noqa: E402
 
-from bench import runner, server  # noqa: E402
-from bench.scenario import load_scenario  # noqa: E402
+from bench.config.scenario import load_scenario  # noqa: E402
+from bench.measure import sweep as runner  # noqa: E402
+from bench.serve import server  # noqa: E402
 
 SCENARIO = ROOT / "scenarios" / "cpu-vllm-tiny.yaml"
 

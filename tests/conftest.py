@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.tokenizer import ensure_tokenizer
+from bench.tools.tokenizer import ensure_tokenizer
 
 
 @pytest.fixture(scope="session")

@@ -10,42 +10,24 @@ test: `vlm-bench gate` judges noise, this shows.
 from __future__ import annotations
 
 import dataclasses
-import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import provenance
+from bench.analyze.compare import (
+    change_pct,
+    common_levels,
+    format_pct,
+    provenance_differences,
+    run_label,
+    workload_difference,
+)
 from bench.errors import UserError
-from bench.metrics import BY_KEY
-from bench.published import has_metric, is_published
-from bench.report.markdown import (
-    FAILED,
-    NOT_HONOURED,
-    format_cell,
-    markdown_table,
-    rescale,
-    sim_time_scale,
-    template,
-)
-from bench.results import LevelResult, RunResult, aggregate
+from bench.report import plots
+from bench.report.markdown import rescale, sim_time_scale
+from bench.report.tables import FAILED, NOT_HONOURED, format_cell, markdown_table, template
+from bench.schema.metrics import BY_KEY
+from bench.schema.results import LevelResult, RunResult, aggregate, has_metric, is_published
 
-# What makes two sweeps measure the same thing.
-WORKLOAD_FIELDS = (
-    "api",
-    "endpoint",
-    "dataset",
-    "image_width",
-    "image_height",
-    "image_num",
-    "image_format",
-    "min_prompt_length",
-    "max_prompt_length",
-    "prefix_length",
-    "min_tokens",
-    "max_tokens",
-    "ignore_eos",
-    "stream",
-)
 FAMILIES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Throughput", ("output_tok_s", "rps")),
     ("Latency", ("latency_avg_s", "latency_p99_s")),
@@ -54,11 +36,6 @@ FAMILIES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Success rate", ("success_rate",)),
 )
 HEADLINE = ("output_tok_s", "ttft_avg_s", "tpot_avg_s")
-MINUS = "−"
-
-
-def run_label(run: RunResult) -> str:
-    return run.scenario_name if is_published(run) else f"{run.scenario_name} {run.run_id}"
 
 
 def _comparable(run: RunResult) -> RunResult:
@@ -79,50 +56,6 @@ def run_description(run: RunResult) -> str:
         pub = run.provenance["published"]
         return f"{where}; published table {pub['table'].split()[0]!r} of {pub['source']}"
     return f"{where}; measured {run.provenance.get('started_at', '?')}"
-
-
-def workload_difference(runs: list[RunResult]) -> str | None:
-    """The first load field on which a run differs from the first run, described."""
-    base = runs[0].scenario.get("load", {})
-    for k, run in enumerate(runs[1:], 1):
-        load = run.scenario.get("load", {})
-        for name in WORKLOAD_FIELDS:
-            if load.get(name) != base.get(name):
-                return (
-                    f"runs differ in load.{name}: {run_label(runs[0])} has {base.get(name)!r}, "
-                    f"{run_label(runs[k])} has {load.get(name)!r}"
-                )
-    return None
-
-
-def common_levels(runs: list[RunResult], force: bool) -> list[int]:
-    sets = [{lv.parallel for lv in run.levels} for run in runs]
-    if not force and any(s != sets[0] for s in sets):
-        odd = next(k for k, s in enumerate(sets) if s != sets[0])
-        raise UserError(
-            f"concurrency levels differ: {run_label(runs[0])} has {sorted(sets[0])}, "
-            f"{run_label(runs[odd])} has {sorted(sets[odd])} (--force compares the common ones)"
-        )
-    common = sorted(set.intersection(*sets))
-    if not common:
-        raise UserError("the runs share no concurrency level")
-    return common
-
-
-def change_pct(base: float, new: float) -> float | None:
-    """None when there is nothing to compare: a zero base, or a value that is not a finite
-    number (NaN, infinite: no data, never a change)."""
-    if not (base and math.isfinite(base) and math.isfinite(new)):
-        return None
-    change = (new / base - 1) * 100
-    return change if math.isfinite(change) else None
-
-
-def format_pct(value: float | None) -> str:
-    if value is None:
-        return "n/a"
-    text = f"{abs(value):.1f} %"
-    return text if text == "0.0 %" else (f"+{text}" if value > 0 else f"{MINUS}{text}")
 
 
 def _usable(level: LevelResult | None) -> bool:
@@ -192,17 +125,6 @@ class Comparison:
         return out
 
 
-def provenance_differences(runs: list[RunResult]) -> list[str]:
-    """How each run's hardware and software differ from the first run's (recorded
-    provenance only: a published table has none)."""
-    out = []
-    for run in runs[1:]:
-        diffs = provenance.differences(runs[0].provenance, run.provenance)
-        if diffs:
-            out.append(f"{run_label(runs[0])} vs {run_label(run)}: " + "; ".join(diffs))
-    return out
-
-
 def compare(runs: list[RunResult], force: bool = False, allow_mismatch: bool = False) -> Comparison:
     """Check the runs are comparable (UserError naming what differs), then pair levels.
 
@@ -225,8 +147,6 @@ def compare(runs: list[RunResult], force: bool = False, allow_mismatch: bool = F
 
 def write_plots(comparison: Comparison, out_dir: Path) -> list[str]:
     """Overlay plots of the compared runs (their common levels), PNG and SVG."""
-    from bench.report import plots
-
     series = [
         (run_label(run), [lv for lv in run.levels if lv.parallel in comparison.levels])
         for run in comparison.runs

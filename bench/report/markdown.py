@@ -3,30 +3,21 @@
 from __future__ import annotations
 
 import dataclasses
-import math
-from functools import cache
 from typing import Any
 
-import jinja2
-
-from bench import provenance
-from bench.metrics import BY_KEY, METRICS, SEED_COLUMNS
-from bench.published import SEED_HEADER
-from bench.results import LevelResult, RunResult, aggregate, by_level, median_level
-
-NOT_HONOURED = "†"
-FAILED = "✗"
-FLAGGED = "⚑"
-PARTIAL = "⚠partial"
-
-
-def format_cell(key: str, value: float) -> str:
-    """A metric as the seed prints it (RPS 2 decimals, seconds 3, success rate 1 and %)."""
-    metric = BY_KEY[key]
-    if not math.isfinite(value):
-        return "—"  # no data (NaN or infinite): never shown as a figure
-    text = f"{value:.{metric.digits}f}"
-    return f"{text}%" if key == "success_rate" else text
+from bench.analyze.fingerprint import fingerprint
+from bench.report.serverview import server_view
+from bench.report.tables import (
+    FAILED,
+    FLAGGED,
+    NOT_HONOURED,
+    PARTIAL,
+    format_cell,
+    markdown_table,
+    template,
+)
+from bench.schema.metrics import METRICS, SEED_COLUMNS, SEED_HEADER
+from bench.schema.results import LevelResult, RunResult, aggregate, by_level, median_level
 
 
 def _spread(key: str, level: LevelResult, repeats: list[LevelResult]) -> str:
@@ -75,19 +66,6 @@ def level_row(
     return [conc, *cells], note
 
 
-def markdown_table(header: list[str], rows: list[list[str]]) -> str:
-    """A markdown table with its columns padded to equal width (readable as plain text)."""
-    widths = [
-        max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(header)
-    ]
-
-    def line(cells: list[str]) -> str:
-        return "| " + " | ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)) + " |"
-
-    out = [line(header), "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
-    return "\n".join(out + [line(r) for r in rows])
-
-
 def seed_table(levels: list[LevelResult]) -> tuple[str, list[str]]:
     """Markdown table in the seed's format (aligned), and its footnotes; repeated levels
     as `median [min–max]`."""
@@ -117,21 +95,6 @@ def sim_time_scale(scenario: dict[str, Any]) -> float | None:
     server = scenario.get("server", {})
     scale = server.get("time_scale") if server.get("kind") == "sim" else None
     return scale if scale not in (None, 1, 1.0) else None
-
-
-@cache
-def _env() -> jinja2.Environment:
-    return jinja2.Environment(
-        loader=jinja2.PackageLoader("bench.report", "templates"),
-        undefined=jinja2.StrictUndefined,
-        keep_trailing_newline=True,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-
-
-def template(name: str) -> jinja2.Template:
-    return _env().get_template(name)
 
 
 def workload_summary(scenario: dict[str, Any]) -> str:
@@ -203,28 +166,22 @@ def what_happened(run: RunResult) -> list[str]:
 
 
 def render_report(run: RunResult, plots: list[str] | None = None) -> str:
-    from bench.report.serverview import server_view  # it imports this module
-
     table, notes = seed_table(run.levels)
     scale = sim_time_scale(run.scenario)
     rescaled = seed_table([rescale(lv, scale) for lv in run.levels])[0] if scale else ""
-    return (
-        _env()
-        .get_template("report.md.j2")
-        .render(
-            run=run,
-            table=table,
-            notes=notes,
-            workload=workload_summary(run.scenario),
-            prov=run.provenance,
-            time_scale=scale,
-            rescaled=rescaled,
-            offline=offline_lines(run.offline, run) if run.offline else [],
-            plots=plots or [],
-            view=server_view(run.levels),
-            stack=stack_line(run.provenance),
-            happened=[] if run.ok else what_happened(run),
-        )
+    return template("report.md.j2").render(
+        run=run,
+        table=table,
+        notes=notes,
+        workload=workload_summary(run.scenario),
+        prov=run.provenance,
+        time_scale=scale,
+        rescaled=rescaled,
+        offline=offline_lines(run.offline, run) if run.offline else [],
+        plots=plots or [],
+        view=server_view(run.levels),
+        stack=stack_line(run.provenance),
+        happened=[] if run.ok else what_happened(run),
     )
 
 
@@ -256,7 +213,7 @@ def offline_lines(offline: dict[str, Any], run: RunResult | None) -> list[str]:
 
 def stack_line(prov: dict[str, Any]) -> str:
     """The recorded hardware and software a comparison must match, absent items last."""
-    items = provenance.fingerprint(prov)
+    items = fingerprint(prov)
     text = ", ".join(f"{k} {v}" for k, v in items.items() if v != "absent")
     absent = [k for k, v in items.items() if v == "absent"]
     return text + (f" (absent: {', '.join(absent)})" if absent else "")

@@ -15,15 +15,18 @@ import math
 import textwrap
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import matplotlib
-from matplotlib.axes import Axes
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
-from matplotlib.ticker import FixedLocator, FuncFormatter, LogLocator, NullLocator
+from bench.schema.metrics import BY_KEY
+from bench.schema.results import LevelResult
 
-from bench.metrics import BY_KEY
-from bench.results import LevelResult
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+# matplotlib is imported inside the functions that draw: it is a heavy, report-only
+# dependency, and the command line (which imports this module through the sweep) must
+# also start where it is not installed (`.venv-vllm` runs `python -m bench tiny-model`).
 
 Series = tuple[str, list[LevelResult]]  # (legend label, levels of one run)
 
@@ -78,6 +81,9 @@ def _any_hollow(series: Sequence[Series]) -> bool:
 
 def _new_figure(size: tuple[float, float], caption: str, hollow: bool) -> Figure:
     """A figure with the caption (and the hollow-marker note) printed small at the bottom."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
     fig = Figure(figsize=size, layout="constrained")
     FigureCanvasAgg(fig)
     # About 0.55 em per character; leave a margin so the wrapped lines never clip.
@@ -125,6 +131,8 @@ def _labelled_ticks(ticks: Sequence[int], max_labels: int = 10) -> set[int]:
 
 def _concurrency_axis(ax: Axes, values: Sequence[int]) -> None:
     """Log base 2, ticks exactly at the concurrencies measured, printed as integers."""
+    from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
+
     ax.set_xscale("log", base=2)
     ticks = sorted(set(values))
     shown = _labelled_ticks(ticks)
@@ -139,6 +147,8 @@ def _concurrency_axis(ax: Axes, values: Sequence[int]) -> None:
 def _throughput_axis(ax: Axes, values: Sequence[float]) -> None:
     """Log scale (throughput roughly doubles with concurrency, so the levels spread evenly),
     ticks at 1-2-5 multiples printed as plain numbers."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullLocator
+
     positive = [v for v in values if v > 0]
     if not positive:  # nothing a log axis could show: leave it linear
         return
@@ -304,6 +314,8 @@ FIGURES: dict[str, Callable[[list[Series], str], Figure]] = {
 
 def write_all(series: list[Series], caption: str, out_dir: Path) -> list[str]:
     """<name>.png and <name>.svg for every figure in out_dir; the PNG names, FIGURES order."""
+    import matplotlib
+
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
     for name, build in FIGURES.items():

@@ -16,12 +16,12 @@ import io
 import math
 from collections.abc import Callable
 
+from bench.analyze.compare import run_label
 from bench.errors import UserError
-from bench.metrics import SEED_COLUMNS
-from bench.published import SEED_HEADER
-from bench.report.compare import run_label
-from bench.report.markdown import level_row, markdown_table, template
-from bench.results import LevelResult, RunResult, aggregate, by_level, median_level
+from bench.report.markdown import level_row
+from bench.report.tables import markdown_table, template
+from bench.schema.metrics import SEED_COLUMNS, SEED_HEADER
+from bench.schema.results import LevelResult, RunResult, aggregate, by_level, median_level
 
 BY: dict[str, tuple[str, Callable[[RunResult], str]]] = {
     "hardware": ("Hardware", lambda run: run.scenario.get("hardware") or "—"),

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from bench.report.markdown import FLAGGED, markdown_table
-from bench.results import LevelResult, aggregate
+from bench.report.tables import FLAGGED, markdown_table
+from bench.schema.results import LevelResult, aggregate
 
 OK = "✓"
 DASH = "—"

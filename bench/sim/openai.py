@@ -20,7 +20,7 @@ from PIL import Image, UnidentifiedImageError
 from bench import imaging, ovd
 from bench.digest import request_digest
 from bench.sim.profile import Profile
-from bench.tokenizer import load_fast
+from bench.tools.tokenizer import load_fast
 
 Image.MAX_IMAGE_PIXELS = 16384 * 16384
 
@@ -98,7 +98,7 @@ def decode_image(url: str, index: int) -> tuple[int, int, str]:
 
 
 def render_chat(messages: list[dict[str, Any]]) -> str:
-    """The Qwen2-VL chat template (bench.tokenizer.CHAT_TEMPLATE), rendered in Python.
+    """The Qwen2-VL chat template (bench.tools.tokenizer.CHAT_TEMPLATE), rendered in Python.
 
     Jinja's sandbox costs ~0.3 ms a request; on the simulator's single event loop a burst
     of 32 arrivals would then delay token writes by ~10 ms. tests/unit/test_openai.py

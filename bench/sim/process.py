@@ -1,6 +1,6 @@
 """The simulator as a child process on loopback, for tests and benchmark scripts.
 
-(Scenario runs start it through `bench.server`, like any other server.)
+(Scenario runs start it through `bench.serve.server`, like any other server.)
 """
 
 from __future__ import annotations

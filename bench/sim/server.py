@@ -38,7 +38,7 @@ from bench.errors import UserError
 from bench.sim.engine import Engine, FrontEnd, Sequence
 from bench.sim.metrics import Metrics
 from bench.sim.openai import ApiError, Chunks, ParsedRequest, parse_request
-from bench.tokenizer import _WORDS, load_fast
+from bench.tools.tokenizer import _WORDS, load_fast
 
 log = logging.getLogger("bench.sim")
 EXIT_CRASH = 70  # what the process exits with when the exit fault fires

@@ -11,7 +11,7 @@ import heapq
 import itertools
 from dataclasses import dataclass
 
-from bench import stats
+from bench.analyze import stats
 from bench.sim.engine import Engine, FrontEnd, Sequence, Step
 from bench.sim.profile import Profile
 

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from bench.parse import read_requests
-from bench.results import read_run
-from bench.scenario import Scenario
+from bench.measure.parse import read_requests
+from bench.schema.runfile import read_run
+from bench.schema.scenario import Scenario
 
 pytestmark = pytest.mark.e2e
 

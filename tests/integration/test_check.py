@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from bench import ovd
-from bench.results import read_run
+from bench.schema.runfile import read_run
 from tests.integration.conftest import Sim
 from tests.integration.test_run_faults import all_gone, vlm_bench
 

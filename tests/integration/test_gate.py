@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.results import read_run
+from bench.schema.runfile import read_run
 from tests.integration.test_run_faults import vlm_bench
 
 pytestmark = pytest.mark.integration

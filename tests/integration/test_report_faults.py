@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from bench.report import release
-from bench.results import read_run
+from bench.schema.runfile import read_run
 from tests.integration.test_run_faults import report, run, write
 
 pytestmark = pytest.mark.integration

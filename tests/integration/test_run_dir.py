@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from bench.lock import LOCK_NAME, RunLock
-from bench.results import read_run
+from bench.measure.lock import LOCK_NAME, RunLock
+from bench.schema.runfile import read_run
 
 pytestmark = pytest.mark.integration
 

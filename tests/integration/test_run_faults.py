@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.results import read_run
+from bench.schema.runfile import read_run
 
 pytestmark = pytest.mark.integration
 
@@ -189,7 +189,8 @@ def test_server_death_with_restart_policy_measures_the_level_again(tmp_path: Pat
     assert result.status == "complete" and [lv.status for lv in result.levels] == ["ok", "ok"]
     assert result.incidents[0]["restarted"] is True
     assert (run_dir / "raw" / "level-02.attempt-1").is_dir()
-    assert "restarted" in done.stdout
+    # The console's "What happened" block (stderr) says it, as the report does.
+    assert "restarted and the level measured again" in " ".join(done.stderr.split())
     assert "restarted and the level measured again" in report(run_dir)
     assert len(result.provenance["server_pids"]) == 2
 

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from bench.parse import read_requests
-from bench.report.markdown import format_cell
-from bench.results import read_run
+from bench.measure.parse import read_requests
+from bench.report.tables import format_cell
+from bench.schema.runfile import read_run
 
 pytestmark = pytest.mark.integration
 

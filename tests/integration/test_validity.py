@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from bench.parse import read_requests
-from bench.results import LevelResult, RunResult, read_run
-from bench.servermetrics import read_samples
+from bench.measure.parse import read_requests
+from bench.measure.servermetrics import read_samples
+from bench.schema.results import LevelResult, RunResult
+from bench.schema.runfile import read_run
 
 pytestmark = pytest.mark.integration
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from bench.published import PROFILE_TABLES, TOLERANCE, load_seed_reference, relative_error
+from bench.config.published import PROFILE_TABLES, TOLERANCE, load_seed_reference, relative_error
 from bench.sim.profile import load_profile
 from bench.sim.virtual import CLIENT_DELAYS_S, seed_sweep
 

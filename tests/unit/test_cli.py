@@ -17,10 +17,10 @@ from typing import Any
 import pytest
 import yaml
 
-from bench import attach
-from bench.cli import build_parser, main
+from bench.cli import attach, build_parser, main
 from bench.errors import UserError
-from bench.results import read_run, write_run
+from bench.schema.results import write_run
+from bench.schema.runfile import read_run
 from tests.unit.test_compare_release import REFERENCE, ROOT
 from tests.unit.test_gate_cli import repeated
 
@@ -157,10 +157,10 @@ def test_compare_json(capsys: pytest.CaptureFixture[str]) -> None:
 def test_logging_quiet_libraries(tmp_path: Path) -> None:
     main(["validate", str(QUICKSTART)])
     assert logging.getLogger("httpx").getEffectiveLevel() == logging.WARNING
-    assert logging.getLogger("bench.runner").getEffectiveLevel() == logging.INFO
+    assert logging.getLogger("bench.measure.sweep").getEffectiveLevel() == logging.INFO
     main(["validate", "-v", str(QUICKSTART)])
     assert logging.getLogger("evalscope").getEffectiveLevel() == logging.INFO
-    assert logging.getLogger("bench.runner").getEffectiveLevel() == logging.DEBUG
+    assert logging.getLogger("bench.measure.sweep").getEffectiveLevel() == logging.DEBUG
     main(["validate", str(QUICKSTART)])  # leave the default for the tests that follow
 
 
@@ -223,7 +223,7 @@ def test_url_replaces_a_scenario_files_server() -> None:
     ],
 )
 def test_served_model(answer: Any, message: str | None, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("bench.server._get", lambda url, timeout: (200, json.dumps(answer)))
+    monkeypatch.setattr("bench.cli.attach.get", lambda url, timeout: (200, json.dumps(answer)))
     if message is None:
         assert attach.served_model("http://h") == "a"
     else:

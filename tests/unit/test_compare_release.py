@@ -15,11 +15,12 @@ from pathlib import Path
 import pytest
 
 from bench.cli import main
-from bench.published import SEED_REFERENCE, import_table, parse_seed_tables
+from bench.config.published import SEED_REFERENCE, import_table, parse_seed_tables
+from bench.config.scenario import load_scenario
 from bench.report import compare, release
 from bench.report.markdown import seed_table
-from bench.results import RunResult, read_run, write_run
-from bench.scenario import load_scenario
+from bench.schema.results import RunResult, write_run
+from bench.schema.runfile import read_run
 
 ROOT = Path(__file__).resolve().parents[2]
 GOLDEN = ROOT / "tests" / "data" / "golden"

@@ -7,9 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from bench import gate
+from bench.analyze import gate
 from bench.cli import main
-from bench.results import RunResult, read_run, write_run
+from bench.report.gate import render as render_gate
+from bench.schema.results import RunResult, write_run
+from bench.schema.runfile import read_run
 from tests.unit.test_compare_release import REFERENCE, assert_golden
 
 
@@ -49,7 +51,7 @@ def test_markdown_verdict_names_the_regressed_cells() -> None:
     assert [c.detail for c in result.cells if c.verdict == "FAILED"] == [
         "new failed requests: 2 of 640"
     ]
-    assert_golden("gate-regression.md", gate.render(result))
+    assert_golden("gate-regression.md", render_gate(result))
 
 
 def test_identical_runs_pass(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -109,7 +111,7 @@ def test_bad_thresholds_file(tmp_path: Path, capsys: pytest.CaptureFixture[str])
 
 def measured(run: RunResult, vllm: str, npu_sample: str) -> RunResult:
     """`run` as if measured: provenance from a recorded npu-smi and a server's packages."""
-    from bench.provenance import parse_npu_smi
+    from bench.measure.provenance import parse_npu_smi
 
     out = repeated(run, 1.0)
     text = (Path(__file__).parent.parent / "data" / "provenance" / npu_sample).read_text()
@@ -156,6 +158,6 @@ def test_flagged_levels_are_named_in_the_verdict() -> None:
     for lv in cand.levels:
         if lv.parallel == 8 and lv.repeat == 2:
             lv.checks = [flag]
-    text = gate.render(gate.gate(repeated(base, 1.0), cand, gate.default_thresholds()))
+    text = render_gate(gate.gate(repeated(base, 1.0), cand, gate.default_thresholds()))
     assert "**Flagged levels** (validity checks; see each run's report): candidate conc 8 " in text
     assert "(concurrency)" in text and "baseline conc" not in text

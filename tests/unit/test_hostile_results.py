@@ -22,9 +22,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bench import gate
+from bench.analyze import gate
 from bench.cli import main
-from bench.results import read_run
+from bench.report.gate import render as render_gate
+from bench.schema.runfile import read_run
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 REFERENCE = ROOT / "reports" / "reference"
@@ -353,8 +354,8 @@ def test_gate_nan_candidate_rps_is_no_data_not_pass() -> None:
     assert result.exit_code() == 2 and result.exit_code(strict=True) == 2
     summary = result.summary()
     assert "PASS" not in summary and "conc 4 RPS no data" in summary
-    assert "NO DATA" in gate.render(result)
-    from bench.summary import gate_summary  # what `gate --json` prints
+    assert "NO DATA" in render_gate(result)
+    from bench.report.summary import gate_summary  # what `gate --json` prints
 
     assert gate_summary(result, strict=False)["verdict"] == "NO DATA"
 
@@ -386,7 +387,7 @@ def test_a_regression_outranks_no_data() -> None:
 
 def test_tables_show_no_figure_for_non_numbers() -> None:
     from bench.report import compare, release
-    from bench.report.markdown import format_cell
+    from bench.report.tables import format_cell
 
     assert format_cell("rps", math.nan) == "—" and format_cell("rps", math.inf) == "—"
     assert compare.change_pct(math.nan, 1.0) is None and compare.change_pct(1.0, math.inf) is None
@@ -439,7 +440,7 @@ def test_any_mutated_run_json_is_read_or_refused_in_one_line(
 ) -> None:
     from bench.report import plots
 
-    # Plots are drawn under a catch-all that logs (bench.runner.write_report); what is
+    # Plots are drawn under a catch-all that logs (bench.measure.sweep.write_report); what is
     # tested here is reading and rendering, and drawing 150 figures would take minutes.
     monkeypatch.setattr(plots, "write_all", lambda *args, **kwargs: [])
     data = copy.deepcopy(MEASURED)

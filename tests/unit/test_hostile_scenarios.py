@@ -350,7 +350,7 @@ def test_run_refuses_an_unwritable_output_before_the_server_starts(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A real run (not --dry-run) with output_dir under a file: exit 2, no server started."""
-    from bench import server
+    from bench.serve import server
 
     def no_start(*args: object, **kwargs: object) -> None:
         raise AssertionError("the server must not start")
@@ -366,7 +366,7 @@ def test_run_refuses_an_unwritable_output_before_the_server_starts(
 def test_missing_tokenizer_is_one_line_before_the_server_starts(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from bench import server
+    from bench.serve import server
 
     monkeypatch.setattr(server, "start", lambda *a, **k: pytest.fail("server started"))
     text = GOOD.replace("generated", str(tmp_path / "no-such-tokenizer"))

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from bench.cli import main
-from bench.results import read_run
+from bench.schema.runfile import read_run
 from tests.unit.test_hostile_results import (
     REF,
     SCENARIO,

@@ -13,12 +13,12 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from bench import offline
 from bench.cli import main
+from bench.config.scenario import load_scenario
+from bench.measure import offline
+from bench.measure.sweep import resolve_tokenizer
 from bench.report.markdown import offline_lines
-from bench.results import LevelResult, RunResult
-from bench.runner import resolve_tokenizer
-from bench.scenario import load_scenario
+from bench.schema.results import LevelResult, RunResult
 
 ROOT = Path(__file__).resolve().parents[2]
 QUICKSTART = ROOT / "scenarios" / "quickstart.yaml"
@@ -148,8 +148,9 @@ def test_offline_needs_a_model_path(tmp_path: Path, capsys: pytest.CaptureFixtur
 def test_offline_run_of_another_scenario(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from bench.results import write_run
-    from bench.scenario import load_scenario, scenario_hash
+    from bench.config.scenario import load_scenario
+    from bench.schema.results import write_run
+    from bench.schema.scenario import scenario_hash
 
     other = load_scenario(QUICKSTART).model_copy(update={"name": "other"})
     resolved = other.model_dump(mode="json")

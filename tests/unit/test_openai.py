@@ -169,7 +169,7 @@ def test_python_rendering_matches_the_jinja_chat_template(messages: list[dict]) 
     import jinja2.sandbox
 
     from bench.sim.openai import render_chat
-    from bench.tokenizer import CHAT_TEMPLATE
+    from bench.tools.tokenizer import CHAT_TEMPLATE
 
     env = jinja2.sandbox.ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True)
     expected = env.from_string(CHAT_TEMPLATE).render(messages=messages, add_generation_prompt=True)

@@ -1,4 +1,5 @@
-"""A run's write path (bench/outputs.py, bench/results.write_run) and its lock (bench/lock.py).
+"""A run's write path (bench/measure/outputs.py, bench/schema/results.write_run) and its
+lock (bench/measure/lock.py).
 
 Write failures are injected by making `os.fsync` fail as a full disk would (the
 integration tier fills a real tmpfs); a second Ctrl-C during the report by making the
@@ -16,11 +17,14 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from bench import outputs, results, runner
 from bench.errors import UserError
-from bench.lock import LOCK_NAME, RunLock
-from bench.results import LevelResult, RunResult, read_run, write_run
-from bench.scenario import Scenario, scenario_hash
+from bench.measure import outputs
+from bench.measure import sweep as runner
+from bench.measure.lock import LOCK_NAME, RunLock
+from bench.schema import results
+from bench.schema.results import LevelResult, RunResult, write_run
+from bench.schema.runfile import read_run
+from bench.schema.scenario import Scenario, scenario_hash
 
 SCENARIO = Scenario.model_validate(
     {

@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 
 from bench.errors import UserError
-from bench.parse import _request_sha, parse_level, read_requests
-from bench.results import LevelResult
+from bench.measure.parse import _request_sha, parse_level, read_requests
+from bench.schema.results import LevelResult
 from bench.sim.openai import parse_request
 from bench.sim.profile import load_profile
 

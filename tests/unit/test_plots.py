@@ -17,7 +17,7 @@ from matplotlib.lines import Line2D
 
 from bench.report import plots
 from bench.report.plots import FIGURES, HOLLOW_NOTE, Series, write_all
-from bench.results import LevelResult
+from bench.schema.results import LevelResult
 
 CONCS = [1, 2, 4, 8, 16, 32]
 CAPTION = "vlm-r1-ovd-800ta2 · Atlas 800T A2 · vllm-ascend v0.10.0rc1 · random_vl 640×640"

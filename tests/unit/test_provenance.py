@@ -9,12 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from bench import provenance
-from bench.provenance import (
+from bench.analyze.fingerprint import differences, fingerprint
+from bench.measure import provenance
+from bench.measure.provenance import (
     accelerators,
     ascend_versions,
-    differences,
-    fingerprint,
     parse_key_values,
     parse_npu_smi,
     parse_nvidia_smi,

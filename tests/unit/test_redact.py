@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from bench.config.scenario import load_scenario
 from bench.errors import UserError
 from bench.redact import (
     REDACTED,
@@ -23,7 +24,7 @@ from bench.redact import (
     scrub_tree,
     secret_name,
 )
-from bench.scenario import LATER_FIELDS, Scenario, load_scenario, scenario_hash
+from bench.schema.scenario import LATER_FIELDS, Scenario, scenario_hash
 
 S = "CANARY-7f3a9c"
 R = REDACTED
@@ -184,8 +185,8 @@ def test_url_with_credentials_is_refused_without_echoing_them(tmp_path):
 def test_resume_refuses_a_scenario_whose_secrets_were_redacted(tmp_path):
     """Regression: a literal secret is redacted in run.json, so --resume would have started
     the server with '<redacted>' as its token; it must say why it cannot instead."""
-    from bench import runner
-    from bench.results import RunResult, write_run
+    from bench.measure import sweep as runner
+    from bench.schema.results import RunResult, write_run
 
     scenario = _canary_scenario()
     data = redact_scenario(scenario.model_dump(mode="json"))
@@ -195,7 +196,8 @@ def test_resume_refuses_a_scenario_whose_secrets_were_redacted(tmp_path):
 
 
 def test_keys_reach_requests_and_evalscope_but_not_its_argv(monkeypatch, tmp_path):
-    from bench import loadgen, server
+    from bench.load import evalscope as loadgen
+    from bench.serve import server
 
     monkeypatch.setenv("HF", "from-env-123")
     scenario = _canary_scenario()

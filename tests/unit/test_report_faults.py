@@ -8,8 +8,10 @@ import dataclasses
 from pathlib import Path
 
 from bench.report import release
-from bench.report.markdown import PARTIAL, level_row, render_report, what_happened
-from bench.results import LevelResult, RunResult, read_run
+from bench.report.markdown import level_row, render_report, what_happened
+from bench.report.tables import PARTIAL
+from bench.schema.results import LevelResult, RunResult
+from bench.schema.runfile import read_run
 
 REFERENCE = Path(__file__).resolve().parents[2] / "reports" / "reference" / "vllm-ascend-800ta2"
 
@@ -113,8 +115,8 @@ def test_a_death_between_levels_is_an_incident(tmp_path: Path) -> None:
     recorded as an incident; only the next level's failure showed."""
     from rich.console import Console
 
-    from bench import runner
-    from bench.scenario import load_scenario
+    from bench.config.scenario import load_scenario
+    from bench.measure import sweep as runner
 
     path = tmp_path / "s.yaml"
     path.write_text(

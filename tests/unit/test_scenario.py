@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from bench.cli import main
+from bench.config.scenario import load_scenario
 from bench.errors import UserError
-from bench.scenario import load_scenario
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
 
@@ -64,7 +64,7 @@ def test_seed_dry_run_prints_the_seed_commands(capsys: pytest.CaptureFixture[str
         "--extra-args '{\"ignore_eos\": true}'"
     )
     assert options(shlex.split(sweep)[2:]) | options(seed_perf) == options(shlex.split(sweep)[2:])
-    levels = [line for line in out if " -m bench.loadgen perf " in line]
+    levels = [line for line in out if " -m bench.load.evalscope perf " in line]
     assert len(levels) == 6 and "--parallel 32 --number 128" in levels[-1]
 
 

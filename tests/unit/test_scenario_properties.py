@@ -19,7 +19,7 @@ from pydantic import BaseModel
 
 from bench.cli import main
 from bench.errors import _models_in
-from bench.scenario import Scenario
+from bench.schema.scenario import Scenario
 
 BASE: dict[str, Any] = {
     "name": "t",

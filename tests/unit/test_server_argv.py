@@ -5,8 +5,8 @@ from __future__ import annotations
 import shlex
 from pathlib import Path
 
-from bench.scenario import load_scenario
-from bench.server import server_argv
+from bench.config.scenario import load_scenario
+from bench.serve.server import server_argv
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bench.servermetrics import parse_prometheus, sample_of, summarise
+from bench.measure.servermetrics import parse_prometheus, sample_of, summarise
 from bench.sim.metrics import Metrics
 
 LAB = 'engine="0",model_name="m"'

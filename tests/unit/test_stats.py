@@ -6,9 +6,9 @@ import math
 
 import pytest
 
-from bench import stats
-from bench.gate import Threshold, judge
-from bench.metrics import BY_KEY
+from bench.analyze import stats
+from bench.analyze.gate import Threshold, judge
+from bench.schema.metrics import BY_KEY
 
 
 def test_u_statistic_counts_pairs_and_half_ties() -> None:

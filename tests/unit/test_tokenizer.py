@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from bench.tokenizer import SPECIAL_TOKENS, VOCAB_SIZE, ensure_tokenizer, load_fast
+from bench.tools.tokenizer import SPECIAL_TOKENS, VOCAB_SIZE, ensure_tokenizer, load_fast
 
 
 def digest(folder: Path) -> str:

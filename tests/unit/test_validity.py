@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from bench.parse import RequestRecord, client_stats
-from bench.results import LevelResult
-from bench.scenario import ValiditySpec
-from bench.validity import check_level
+from bench.measure.parse import RequestRecord, client_stats
+from bench.measure.validity import check_level
+from bench.schema.results import LevelResult
+from bench.schema.scenario import ValiditySpec
 
 
 def rec(start: float, end: float) -> RequestRecord:

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.sim.process import SimProcess
-from bench.tokenizer import ensure_tokenizer
+from bench.tools.tokenizer import ensure_tokenizer
 
 HERE = Path(__file__).resolve().parent
 KEPT_FILES = (

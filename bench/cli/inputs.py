@@ -1,0 +1,49 @@
+"""Turning parsed arguments into library inputs shared by several commands: `--set`
+overrides, the scenario (a file, or `--url` for an external server), and where
+human-readable output goes when stdout carries `--json`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+from typing import Any
+
+from bench.cli import attach
+from bench.config.scenario import load_scenario
+from bench.errors import UserError
+from bench.safeyaml import check_values, loads
+
+
+def _parse_set(items: list[str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise UserError(f"--set expects KEY=VALUE, got {item!r}")
+        # The scenario loader's limits and checks (tags, NUL, NaN, dates) apply to values too.
+        out[key] = loads(value, f"--set {key}")
+        check_values(out[key], "--set", key, sep=" ")
+    return out
+
+
+def _scenario(args: argparse.Namespace) -> Any:
+    overrides = _parse_set(args.set)
+    if getattr(args, "parallel", None):
+        overrides["sweep.parallel"] = args.parallel
+    if getattr(args, "repeats", None):
+        overrides["sweep.repeats"] = args.repeats
+    if getattr(args, "number", None):
+        overrides["sweep.number"] = args.number
+        overrides["sweep.requests_per_level"] = None
+    if getattr(args, "url", None):
+        return attach.scenario(args.scenario, args.url, args.model, args.tokenizer, overrides)
+    if getattr(args, "model", None) or getattr(args, "tokenizer", None):
+        raise UserError("--model and --tokenizer go with --url (or use --set model.…)")
+    return load_scenario(args.scenario, overrides)
+
+
+def _human_output(as_json: bool) -> contextlib.AbstractContextManager[Any]:
+    """Where tables and notes go: stdout, or stderr when stdout is for --json."""
+    return contextlib.redirect_stdout(sys.stderr) if as_json else contextlib.nullcontext()

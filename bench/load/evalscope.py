@@ -1,0 +1,331 @@
+"""Load generation: evalscope perf, one level per child process. Nothing else touches evalscope.
+
+Why a child process per level (see ../shared/notes/evalscope.md): evalscope mutates
+process-wide state (uvloop policy, global RNG seeds) and pauses for GC under load, so it
+must not share our process; one invocation per level means a failure at level k keeps
+levels 1..k-1. The defaults that would hurt are overridden explicitly:
+
+- `--total-timeout` (6 hours by default, also each request's limit) is the scenario's
+  request timeout;
+- `--no-test-connection`: readiness is checked by the runner; evalscope's test would
+  retry a dead server for hours, sends a text-only request some VLM servers reject, and
+  costs a full unmeasured request per level;
+- `--db-commit-interval 1`: every finished request is committed at once, so an
+  interrupted level keeps its finished requests, and the row count is our progress bar;
+- `--no-timestamp --name level-NN`: a predictable raw folder per level;
+- `--seed` is the scenario's seed plus the level's index, so every level gets fresh
+  prompts and images (identical ones would hit the server's multimodal cache) and a
+  rerun gets the same ones;
+- `--warmup-num` (default: one wave, `parallel` requests): each evalscope process pays
+  start-up costs on its first wave (measured here: 0.2-1.1 s between a request's start
+  and its arrival at the server) and its first wave hits the server as one burst;
+  warm-up requests absorb both and are not measured.
+
+The child is evalscope's own CLI, started as `python -m bench.load.evalscope perf …` only to
+freeze the interpreter's GC after evalscope's imports (~215k objects): otherwise a full
+collection stalls the client for 150-270 ms in the middle of a level.
+
+evalscope exits 0 even when every request failed; the caller judges a level from the
+parsed rows, never from the exit code alone.
+
+An API key and headers (load.api_key, load.headers) never appear in the argv we build,
+show or record: `secret_args` resolves them when the level starts and hands them to the
+child in an environment variable, which the child appends to its own argv (its
+/proc/PID/cmdline shows only ours). evalscope masks Authorization-like headers in the
+`benchmark_args.json` it writes, but not every header a user may name (Cookie), so the
+level's raw folder is scrubbed of those values once the child has exited.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from contextlib import closing
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+
+from bench.errors import UserError
+from bench.proc import spawn, stop_group
+from bench.redact import resolve, scrub_tree, secret_name
+from bench.schema.scenario import Scenario
+
+EVALSCOPE_MIN = (1, 14, 1)
+EVALSCOPE_BELOW = (1, 15)
+CHILD_ENV = {
+    # Offline and quiet: a hub lookup or telemetry must never leave this machine, and
+    # tqdm redraws would bloat the kept log.
+    "HF_HUB_OFFLINE": "1",
+    "TRANSFORMERS_OFFLINE": "1",
+    "DO_NOT_TRACK": "1",
+    "TQDM_MININTERVAL": "30",
+    "PYTHONUNBUFFERED": "1",
+}
+
+
+def check_evalscope() -> str:
+    """The installed evalscope version, or UserError when it is missing or untested."""
+    try:
+        version = metadata.version("evalscope")
+    except metadata.PackageNotFoundError:
+        raise UserError("evalscope is not installed (run ./run_bench.sh to set up .venv)") from None
+    parts = tuple(int(p) for p in version.split(".")[:3] if p.isdigit())
+    if not (EVALSCOPE_MIN <= parts < EVALSCOPE_BELOW):
+        raise UserError(
+            f"evalscope {version} is untested; vlm-bench needs >= "
+            f"{'.'.join(map(str, EVALSCOPE_MIN))}, < "
+            f"{'.'.join(map(str, EVALSCOPE_BELOW))}"
+        )
+    return version
+
+
+def workload_args(scenario: Scenario, tokenizer: str) -> list[str]:
+    """The load as evalscope flags, in the seed's spelling and order (no seed, no warm-up)."""
+    load = scenario.load
+    args = [
+        "--api",
+        load.api,
+        "--dataset",
+        load.dataset,
+        "--max-tokens",
+        str(load.max_tokens),
+        "--min-tokens",
+        str(load.min_tokens),
+        "--prefix-length",
+        str(load.prefix_length),
+        "--min-prompt-length",
+        str(load.min_prompt_length),
+        "--max-prompt-length",
+        str(load.max_prompt_length),
+    ]
+    if load.dataset == "random_vl":
+        args += [
+            "--image-width",
+            str(load.image_width),
+            "--image-height",
+            str(load.image_height),
+            "--image-format",
+            load.image_format,
+            "--image-num",
+            str(load.image_num),
+        ]
+    args += ["--tokenizer-path", tokenizer]
+    extra = {"ignore_eos": True} if load.ignore_eos else {}
+    extra.update(load.extra_body)
+    if extra:
+        args += ["--extra-args", json.dumps(extra)]
+    if not load.stream:
+        args.append("--no-stream")
+    if load.rate is not None:
+        args += ["--rate", str(load.rate)]
+    return args
+
+
+SECRET_ARGS_ENV = "VLM_BENCH_EVALSCOPE_SECRET_ARGS"
+
+
+def secret_args(scenario: Scenario, resolved: bool = True) -> list[str]:
+    """`--api-key K --headers NAME=V …` for evalscope; `resolved` replaces `${env:NAME}`
+    with its value (for the child only), otherwise the text is as written (for display,
+    through bench.redact)."""
+    load = scenario.load
+    value = resolve if resolved else (lambda text: text)
+    out = ["--api-key", value(load.api_key)] if load.api_key is not None else []
+    if load.headers:
+        out += ["--headers", *(f"{k}={value(v)}" for k, v in load.headers.items())]
+    return out
+
+
+def secret_values(scenario: Scenario) -> list[str]:
+    """The resolved values `secret_args` carries that must not stay in a raw file."""
+    load = scenario.load
+    out = [resolve(load.api_key)] if load.api_key is not None else []
+    out += [resolve(v) for k, v in load.headers.items() if secret_name(k) or resolve(v) != v]
+    return out
+
+
+def evalscope_command() -> list[str]:
+    """evalscope's CLI, through this module's GC-freezing entry point."""
+    return [sys.executable, "-m", "bench.load.evalscope"]
+
+
+def sweep_argv(scenario: Scenario, url: str, tokenizer: str) -> list[str]:
+    """The whole sweep as one evalscope command (what the seed runs; shown by --dry-run)."""
+    levels = scenario.sweep.levels()
+    return [
+        "evalscope",
+        "perf",
+        "--parallel",
+        *(str(p) for p, _ in levels),
+        "--number",
+        *(str(n) for _, n in levels),
+        *workload_args(scenario, tokenizer),
+        "--url",
+        url + scenario.load.endpoint,
+        "--model",
+        scenario.model.served_name,
+    ]
+
+
+def level_argv(
+    scenario: Scenario,
+    url: str,
+    tokenizer: str,
+    index: int,
+    parallel: int,
+    number: int,
+    outputs_dir: Path,
+    repeat: int = 1,
+) -> list[str]:
+    """Level `index` (1-based), repeat `repeat` (1-based), as vlm-bench runs it. Each
+    level and repeat draws its own data (seed), so no image repeats across them."""
+    warmup = scenario.load.warmup_for(parallel)
+    return [
+        *evalscope_command(),
+        "perf",
+        "--parallel",
+        str(parallel),
+        "--number",
+        str(number),
+        *workload_args(scenario, tokenizer),
+        "--seed",
+        str(level_seed(scenario, index, repeat)),
+        *(["--warmup-num", str(warmup)] if warmup else []),
+        "--url",
+        url + scenario.load.endpoint,
+        "--model",
+        scenario.model.served_name,
+        "--outputs-dir",
+        str(outputs_dir),
+        "--no-timestamp",
+        "--name",
+        level_name(index, repeat),
+        "--no-test-connection",
+        "--db-commit-interval",
+        "1",
+        "--total-timeout",
+        str(scenario.load.request_timeout_s),
+    ]
+
+
+def level_seed(scenario: Scenario, index: int, repeat: int = 1) -> int:
+    """The seed's data for this level and repeat: its own unless `load.vary_seed` is off."""
+    if not scenario.load.vary_seed:
+        return scenario.load.seed
+    return scenario.load.seed + index - 1 + 1000 * (repeat - 1)
+
+
+def level_name(index: int, repeat: int = 1) -> str:
+    return f"level-{index:02d}" + (f"-r{repeat}" if repeat > 1 else "")
+
+
+def level_dir(outputs_dir: Path, index: int, parallel: int, number: int, repeat: int = 1) -> Path:
+    """Where evalscope writes a level's files for `level_argv`'s arguments."""
+    return outputs_dir / level_name(index, repeat) / f"parallel_{parallel}_number_{number}"
+
+
+@dataclass
+class LevelRun:
+    returncode: int | None
+    timed_out: bool = False
+
+
+def _count_rows(db: Path) -> tuple[int, int]:
+    """(finished, failed) requests committed so far; (0, 0) while the db does not exist."""
+    if not db.exists():
+        return 0, 0
+    try:
+        with closing(
+            sqlite3.connect(f"{db.resolve().as_uri()}?mode=ro", uri=True, timeout=0.2)
+        ) as con:
+            done, ok = con.execute(
+                "SELECT COUNT(*), COALESCE(SUM(success), 0) FROM result"
+            ).fetchone()
+    except sqlite3.Error:
+        return 0, 0
+    return int(done), int(done) - int(ok)
+
+
+def run_level(
+    argv: list[str],
+    db: Path,
+    log: Path,
+    timeout_s: float,
+    progress: Callable[[int, int], None] | None = None,
+    on_start: Callable[[int], None] | None = None,
+    secrets: tuple[list[str], list[str]] = ([], []),
+) -> LevelRun:
+    """Run one evalscope level; report (finished, failed) as rows are committed, and
+    the child's pid to `on_start` once it runs.
+
+    On KeyboardInterrupt the child gets SIGINT (it is in its own session, so the
+    terminal's Ctrl-C does not reach it) and is waited for, so the requests it finished
+    stay committed; then the interrupt propagates.
+
+    `secrets` is (`secret_args`, `secret_values`): the first reaches the child through its
+    environment, the second is scrubbed from the level's folder (`log`'s) afterwards.
+    """
+    env = {**os.environ, **{k: v for k, v in CHILD_ENV.items() if k not in os.environ}}
+    if secrets[0]:
+        env[SECRET_ARGS_ENV] = json.dumps(secrets[0])
+    try:
+        with log.open("ab") as fh:
+            proc = spawn(argv, fh, env=env, cwd=log.parent)
+        return _follow(proc, db, timeout_s, progress, on_start)
+    finally:
+        scrub_tree(log.parent, secrets[1])
+
+
+def _follow(
+    proc: subprocess.Popen[bytes],
+    db: Path,
+    timeout_s: float,
+    progress: Callable[[int, int], None] | None,
+    on_start: Callable[[int], None] | None,
+) -> LevelRun:
+    if on_start is not None:
+        on_start(proc.pid)
+    deadline = time.monotonic() + timeout_s
+    last = (-1, -1)
+    try:
+        while proc.poll() is None:
+            if time.monotonic() > deadline:
+                stop_group(proc)
+                return LevelRun(proc.returncode, timed_out=True)
+            counts = _count_rows(db)
+            if progress and counts != last:
+                progress(*counts)
+                last = counts
+            time.sleep(0.25)
+    except KeyboardInterrupt:
+        stop_group(proc, ((signal.SIGINT, 15.0), (signal.SIGKILL, 5.0)))
+        raise
+    stop_group(proc)  # evalscope has exited: nothing it started may outlive it
+    if progress:
+        progress(*_count_rows(db))
+    return LevelRun(proc.returncode)
+
+
+def _child_main() -> None:
+    """`python -m bench.load.evalscope perf …`: evalscope's CLI with a frozen GC (see above)."""
+    import gc
+
+    import evalscope.perf.main  # noqa: F401  (the heavy imports, before freezing)
+    from evalscope.cli.cli import run_cmd
+
+    gc.collect()
+    gc.freeze()
+    # Popped, so nothing evalscope starts inherits it.
+    hidden = json.loads(os.environ.pop(SECRET_ARGS_ENV, "[]"))
+    sys.argv = ["evalscope", *sys.argv[1:], *hidden]
+    run_cmd()
+
+
+if __name__ == "__main__":
+    _child_main()

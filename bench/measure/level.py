@@ -1,0 +1,170 @@
+"""One level measured and judged: evalscope in a child process while the server's
+/metrics and the client's CPU are sampled, then the parsed result, the server's and the
+client's view, and the validity checks (bench/measure/validity.py)."""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from rich.progress import Progress
+
+from bench.load import evalscope
+from bench.measure import servermetrics, validity
+from bench.measure.parse import parse_level, read_requests
+from bench.schema.results import LevelResult
+from bench.schema.scenario import Scenario
+from bench.serve import server
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _level_timeout(scenario: Scenario, parallel: int, number: int) -> float:
+    """The scenario's, or generous: every wave (warm-up included) may take the full
+    request timeout."""
+    if scenario.load.level_timeout_s is not None:
+        return scenario.load.level_timeout_s
+    waves = math.ceil(number / parallel) + 2
+    return waves * scenario.load.request_timeout_s + 120
+
+
+def measure(
+    scenario: Scenario,
+    handle: server.ServerHandle,
+    tokenizer: str,
+    run_dir: Path,
+    slot: tuple[int, int, int, int],
+    progress: Progress,
+) -> LevelResult:
+    index, repeat, parallel, number = slot
+    name = evalscope.level_name(index, repeat)
+    raw = run_dir / "raw"
+    (raw / name).mkdir(parents=True, exist_ok=True)
+    argv = evalscope.level_argv(
+        scenario, handle.url, tokenizer, index, parallel, number, raw, repeat
+    )
+    folder = evalscope.level_dir(raw, index, parallel, number, repeat)
+    repeats = scenario.sweep.repeats
+    title = f"conc {parallel:>3}" + (f" #{repeat}/{repeats}" if repeats > 1 else "")
+    task = progress.add_task(title, total=number)
+
+    def on_progress(done: int, failed: int) -> None:
+        label = title + (f" [red]{failed} failed[/]" if failed else "")
+        progress.update(task, completed=done, description=label)
+
+    log_start = handle.log_offset()
+    started = now_iso()
+    interrupted = False
+    watch = servermetrics.LevelWatch(
+        handle.metrics_text,
+        raw / name,
+        scenario.load.warmup_for(parallel),
+        scenario.validity.scrape_interval_s,
+    )
+    watch.start()
+    try:
+        outcome = evalscope.run_level(
+            argv,
+            folder / "benchmark_data.db",
+            raw / name / "evalscope.log",
+            _level_timeout(scenario, parallel, number),
+            on_progress,
+            on_start=watch.client,
+            secrets=(evalscope.secret_args(scenario), evalscope.secret_values(scenario)),
+        )
+    except KeyboardInterrupt:
+        interrupted = True
+        outcome = evalscope.LevelRun(None)
+    finally:
+        samples = watch.stop()
+    if (folder / "benchmark_data.db").exists():
+        level = parse_level(folder, parallel, number, scenario.load.fixed_output_tokens)
+        _count_timeouts(folder, level, scenario.load.request_timeout_s)
+    else:
+        last = tail(raw / name / "evalscope.log")
+        level = LevelResult(
+            parallel,
+            number,
+            status="failed",
+            reason=f"evalscope wrote no results (exit {outcome.returncode}): {last}",
+        )
+    level.index, level.repeat = index, repeat
+    level.raw_dir = str(folder.relative_to(run_dir))
+    level.started_at, level.finished_at = started, now_iso()
+    level.extra["server_log_bytes"] = [log_start, handle.log_offset()]
+    recorded = level.succeeded + level.failed
+    if interrupted:
+        flag(level, "partial", f"interrupted after {recorded} of {number} requests")
+    elif outcome.timed_out:
+        limit = _level_timeout(scenario, parallel, number)
+        flag(
+            level,
+            "partial",
+            f"level timed out after {limit:g} s (load.level_timeout_s) with {recorded} of "
+            f"{number} requests recorded",
+        )
+    elif outcome.returncode not in (0, None):
+        flag(level, level.status, f"evalscope exited {outcome.returncode}")
+    if not handle.alive():
+        flag(level, "partial", f"server died: {handle.log_tail()}")
+    _judge(scenario, level, samples)
+    if interrupted:
+        raise Interrupted(level)
+    return level
+
+
+def _judge(scenario: Scenario, level: LevelResult, samples: list[dict[str, Any]]) -> None:
+    """The level's server view (over the client's measured window) and validity checks."""
+    window = level.client.get("window")
+    level.server = servermetrics.summarise(
+        samples, tuple(window) if window else None, measured=level.succeeded
+    )
+    level.checks = validity.check_level(
+        level,
+        level.server,
+        level.client,
+        scenario.validity,
+        prefix_length=scenario.load.prefix_length,
+        paced=scenario.load.rate is not None,
+    )
+
+
+def _count_timeouts(folder: Path, level: LevelResult, timeout_s: float) -> None:
+    """How many failed requests ran into load.request_timeout_s. evalscope stores no error
+    for a failed request, but its start and end: a failed one that lasted the timeout
+    (its log says TimeoutError) was left unanswered by the server."""
+    if not level.failed:
+        return
+    records = read_requests(folder)
+    hung = sum(
+        1 for r in records if not r.success and r.completed_time - r.start_time >= 0.95 * timeout_s
+    )
+    if hung:
+        level.extra["timed_out"], level.extra["request_timeout_s"] = hung, timeout_s
+        sent = level.succeeded + level.failed
+        why = f"{hung} of {sent} requests timed out after {timeout_s:g} s (load.request_timeout_s)"
+        level.reason = "; ".join(filter(None, [why, level.reason]))
+
+
+def flag(level: LevelResult, status: str, reason: str) -> None:
+    """Put `reason` first; a level with no successful request is failed whatever else."""
+    level.status = status if level.succeeded else "failed"
+    level.reason = "; ".join(filter(None, [reason, level.reason]))
+
+
+class Interrupted(KeyboardInterrupt):
+    def __init__(self, level: LevelResult) -> None:
+        super().__init__()
+        self.level = level
+
+
+def tail(path: Path) -> str:
+    """The last non-empty line of a log (300 characters at most)."""
+    if not path.exists():
+        return "(no output)"
+    lines = [x.strip() for x in path.read_text(errors="replace").splitlines() if x.strip()]
+    return lines[-1][:300] if lines else "(no output)"

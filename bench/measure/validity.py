@@ -1,0 +1,239 @@
+"""Per-level validity checks: is this level a measurement of what the scenario asked for?
+
+The common ways a serving benchmark misleads, each checked from data the level left:
+the level ended early (partial), the fixed output length was not produced (`ignore_eos`
+ignored), requests failed (blamed on the server unless the client was saturated), the
+server did not see the target concurrency (the load generator, a rate limit or another
+tenant decided it), caches warmed by earlier requests flattered the level, the load
+generator itself was saturated (its CPU, its delay in starting a request after a slot
+freed), and the client measured much more latency than the server did.
+
+A check is `ok`, `flag` (with the reason) or `n/a` (its data is missing, e.g. a server
+without /metrics). A flagged level stays in the results, marked, never silently valid.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bench.schema.results import LevelResult
+from bench.schema.scenario import ValiditySpec
+
+# Chat-template tokens every request shares (Qwen's default system prompt is ~20 tokens;
+# vLLM caches whole blocks of 16): hits up to two blocks are expected of random prompts.
+TEMPLATE_PREFIX_TOKENS = 32
+MIN_SAMPLES = 10  # /metrics samples in the window before the server's concurrency is judged
+
+
+def _check(name: str, flagged: bool | None, detail: str) -> dict[str, Any]:
+    status = "n/a" if flagged is None else ("flag" if flagged else "ok")
+    return {"check": name, "status": status, "detail": detail}
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.1f} %"
+
+
+def _output_length(level: LevelResult) -> dict[str, Any]:
+    if level.expected_output_tokens is None:
+        return _check("output length", None, "the load does not fix the output length")
+    if level.wrong_length:
+        return _check(
+            "output length",
+            True,
+            f"{level.wrong_length} of {level.succeeded} requests did not produce "
+            f"{level.expected_output_tokens} tokens (got {level.output_tokens_min}"
+            f"..{level.output_tokens_max})",
+        )
+    return _check("output length", False, f"all {level.expected_output_tokens} tokens")
+
+
+def _client_idle(server: dict[str, Any], lim: ValiditySpec) -> bool:
+    """The load generator had CPU to spare (or we cannot tell otherwise)."""
+    cpu = server.get("client_cpu_mean")
+    return cpu is None or cpu <= lim.max_client_cpu
+
+
+def _success(level: LevelResult, server: dict[str, Any], lim: ValiditySpec) -> dict[str, Any]:
+    """Failed requests, blamed on the server unless the client was saturated: evalscope
+    keeps no status code, but a request that failed while the client idled was refused,
+    cut or left unanswered by the server. Flagged beyond `max_failed_ratio` (default 0)."""
+    sent = level.succeeded + level.failed
+    if not level.failed:
+        return _check("success", False, f"{sent} of {sent}")
+    ratio = level.failed / sent
+    counts = f"{level.failed} of {sent} requests failed ({_pct(ratio)})"
+    timed_out = level.extra.get("timed_out")
+    if timed_out:
+        counts += (
+            f", {timed_out} of them timed out after {level.extra['request_timeout_s']:g} s "
+            "(load.request_timeout_s)"
+        )
+    if _client_idle(server, lim):
+        detail = f"server: {counts}"
+    else:
+        detail = f"{counts}; the load generator was saturated too, so either may be at fault"
+    flagged = ratio > lim.max_failed_ratio
+    if not flagged:
+        detail += f" (within validity.max_failed_ratio {_pct(lim.max_failed_ratio)})"
+    return _check("success", flagged, detail)
+
+
+def _complete(level: LevelResult) -> list[dict[str, Any]]:
+    """A partial level (interrupted, timed out, its server died) measured fewer requests
+    than asked: never "all checks passed", never a capacity claim. Only partial levels
+    carry this check, so complete levels keep the checks they always had."""
+    if level.status != "partial":
+        return []
+    recorded = level.succeeded + level.failed
+    detail = f"partial, {recorded} of {level.number} requests recorded: {level.reason}"
+    return [_check("complete", True, detail)]
+
+
+def _concurrency(
+    level: LevelResult, server: dict[str, Any], client: dict[str, Any], lim: ValiditySpec
+) -> dict[str, Any]:
+    """Requests in flight against the level's `parallel`, two ways: the server's view, the
+    median of its `running + waiting` samples over the measured window (judged with at
+    least MIN_SAMPLES of them: fewer can alias with the level's waves); and the client's,
+    the exact mean of its own requests in flight (below target: the load generator did
+    not keep up). A VLM server's gauges miss requests still in its front end (image
+    preprocessing), so the server's view may read low while the client's is whole."""
+    target, tol = level.parallel, lim.concurrency_tolerance
+    median, samples = server.get("in_flight_median"), server.get("samples", 0)
+    mean = client.get("in_flight_mean")
+    if median is None and mean is None:
+        return _check("concurrency", None, "no samples")
+    parts, flagged = [], False
+    if median is not None:
+        judged = samples >= MIN_SAMPLES
+        off = abs(median - target) / target
+        parts.append(
+            f"server {median:.2f} of {target} (median of {samples} samples; running "
+            f"{server['running_mean']:.2f}, waiting {server['waiting_mean']:.2f} on average)"
+            + ("" if judged else ", too few samples to judge")
+        )
+        if judged and off > tol:
+            parts[-1] += f" — {_pct(off)} off"
+            flagged = True
+    if mean is not None:
+        parts.append(f"client {mean:.2f} of {target} (mean)")
+        if mean < (1 - tol) * target and level.failed and _client_idle(server, lim):
+            # A failed request frees its slot early (an error answered at once, a cut
+            # stream): the shortfall is the server's errors, not a slow client.
+            parts[-1] += f" — not judged: {level.failed} failed requests, the client idle"
+        elif mean < (1 - tol) * target:
+            parts[-1] += f" — {_pct(1 - mean / target)} short: the load generator fell behind"
+            flagged = True
+    return _check("concurrency", flagged, "; ".join(parts))
+
+
+def _caches(
+    level: LevelResult, server: dict[str, Any], lim: ValiditySpec, prefix_length: int
+) -> list[dict[str, Any]]:
+    out = []
+    rate = server.get("mm_hit_rate")
+    if rate is None:
+        out.append(_check("mm cache", None, "no multimodal-cache counters"))
+    else:
+        detail = f"hit rate {_pct(rate)} of {server['mm_queries']:.0f} images"
+        if rate > lim.max_mm_cache_hit_rate:
+            detail += f" (expected ≤ {_pct(lim.max_mm_cache_hit_rate)}: images repeated)"
+        out.append(_check("mm cache", rate > lim.max_mm_cache_hit_rate, detail))
+    rate = server.get("prefix_hit_rate")
+    if rate is None:
+        out.append(_check("prefix cache", None, "no prefix-cache counters"))
+        return out
+    limit = lim.max_prefix_cache_hit_rate
+    if limit is None:  # the shared prefix the load asked for, plus the chat template
+        tokens = level.input_tokens_avg or 1.0
+        limit = min(1.0, (prefix_length + TEMPLATE_PREFIX_TOKENS) / tokens)
+    detail = f"hit rate {_pct(rate)} of {server['prefix_queries']:.0f} prompt tokens"
+    if rate > limit:
+        detail += f" (expected ≤ {_pct(limit)})"
+    out.append(_check("prefix cache", rate > limit, detail))
+    return out
+
+
+def _client(
+    level: LevelResult,
+    server: dict[str, Any],
+    client: dict[str, Any],
+    lim: ValiditySpec,
+    paced: bool,
+) -> dict[str, Any]:
+    cpu, delay = server.get("client_cpu_mean"), client.get("start_delay_p90_s")
+    if cpu is None and delay is None:
+        return _check("client", None, "no CPU samples or request starts")
+    parts, flagged = [], False
+    if cpu is not None:
+        parts.append(f"CPU {cpu:.2f} cores (max {server['client_cpu_max']:.2f})")
+        if cpu > lim.max_client_cpu:
+            parts[-1] += f" > {lim.max_client_cpu:g}"
+            flagged = True
+    if delay is not None and paced:
+        parts.append("start delay not checked (load.rate paces the starts)")
+    elif delay is not None and level.failed and _client_idle(server, lim):
+        # Slots are paired with completions in order; failed requests break the pairing.
+        parts.append(
+            f"P90 start delay {1000 * delay:.1f} ms not judged ({level.failed} failed requests)"
+        )
+    elif delay is not None:
+        parts.append(f"P90 start delay {1000 * delay:.1f} ms")
+        if delay > lim.max_start_delay_s:
+            parts[-1] += f" > {1000 * lim.max_start_delay_s:g} ms"
+            flagged = True
+    return _check("client", flagged, ", ".join(parts) + (": saturated" if flagged else ""))
+
+
+def _ttft_gap(level: LevelResult, server: dict[str, Any], lim: ValiditySpec) -> dict[str, Any]:
+    ours = server.get("ttft_avg_s")
+    if ours is None or not level.measured:
+        return _check("TTFT gap", None, "no server-side TTFT")
+    counted = server.get("ttft_requests")
+    if server.get("window_exact") is False:
+        # Two means over different requests are no measure of the client's share.
+        return _check(
+            "TTFT gap",
+            None,
+            f"the server's window holds {counted} TTFTs and {server.get('e2e_requests')} "
+            f"latencies, the client measured {level.succeeded} requests: not the same requests",
+        )
+    gap = level.ttft_avg_s - ours
+    detail = (
+        f"client {1000 * level.ttft_avg_s:.1f} ms − server {1000 * ours:.1f} ms "
+        f"= {1000 * gap:+.1f} ms"
+    )
+    if counted is not None and counted != level.succeeded:
+        detail += f" (the server's window holds {counted} of the {level.succeeded} requests)"
+    flagged = gap > lim.max_ttft_gap_s and gap > lim.max_ttft_gap_ratio * ours
+    if flagged:
+        detail += (
+            f" (more than {1000 * lim.max_ttft_gap_s:g} ms and "
+            f"{_pct(lim.max_ttft_gap_ratio)} of the server's)"
+        )
+    return _check("TTFT gap", flagged, detail)
+
+
+def check_level(
+    level: LevelResult,
+    server: dict[str, Any],
+    client: dict[str, Any],
+    limits: ValiditySpec,
+    prefix_length: int = 0,
+    paced: bool = False,
+) -> list[dict[str, Any]]:
+    """Every check of one level, in a fixed order. `prefix_length` is the load's shared
+    prefix (evalscope --prefix-length); `paced`: the load sets a rate, so requests start
+    on a schedule, not when a slot frees."""
+    if not level.measured:
+        return [_check("measured", True, level.reason or "nothing measured")]
+    return [
+        *_complete(level),
+        _output_length(level),
+        _success(level, server, limits),
+        _concurrency(level, server, client, limits),
+        *_caches(level, server, limits, prefix_length),
+        _client(level, server, client, limits, paced),
+        _ttft_gap(level, server, limits),
+    ]

@@ -1,0 +1,66 @@
+"""The gate's report: the flagged cells as a markdown table, with the runs' names, the
+allowed mismatches and the levels a validity check flagged (judging: bench/analyze/gate.py).
+"""
+
+from __future__ import annotations
+
+from bench.analyze import stats
+from bench.analyze.compare import format_pct, run_label
+from bench.analyze.gate import NO_DATA, GateResult
+from bench.report.tables import format_cell, markdown_table, template
+from bench.schema.metrics import BY_KEY
+from bench.schema.results import aggregate, by_level
+
+
+def _spread(key: str, values: list[float]) -> str:
+    if not values:
+        return "—"
+    text = format_cell(key, stats.median(values))
+    if len(values) > 1:
+        text += f" [{format_cell(key, min(values))}–{format_cell(key, max(values))}]"
+    return text
+
+
+MARKS = {"REGRESSION": "❌", "FAILED": "❌", "SUSPECT": "⚠️", "NOISY": "〰️", NO_DATA: "❔"}
+
+
+def _flagged_levels(result: GateResult) -> list[str]:
+    """Levels of either run that a validity check flagged: their cells are judged, but the
+    reader must know (a throttled client or a truncating server changes every figure)."""
+    out = []
+    for side, run in (("baseline", result.baseline), ("candidate", result.candidate)):
+        for level in aggregate(run.levels):
+            checks = [c["check"] for c in level.checks if c["status"] == "flag"]
+            if checks:
+                out.append(f"{side} conc {level.parallel} ({', '.join(checks)})")
+    return out
+
+
+def render(result: GateResult) -> str:
+    rows = [
+        [
+            f"{MARKS[c.verdict]} {c.verdict}",
+            str(c.parallel),
+            BY_KEY[c.key].label,
+            _spread(c.key, c.base),
+            _spread(c.key, c.cand),
+            format_pct(100 * c.worse) if c.base and c.verdict != NO_DATA else "—",
+            f"{c.p:.4f}" if c.p is not None else "—",
+            f"{100 * c.cv:.1f} %" if len(c.base) > 1 and c.verdict != NO_DATA else "—",
+            c.detail,
+        ]
+        for c in result.flagged()
+    ]
+    header = ["", "Conc.", "Metric", "Baseline", "Candidate", "Worse by", "p", "CV", "Note"]
+    return template("gate.md.j2").render(
+        summary=result.summary(),
+        baseline=run_label(result.baseline),
+        candidate=run_label(result.candidate),
+        table=markdown_table(header, rows) if rows else "",
+        mismatches=result.mismatches,
+        flagged=_flagged_levels(result),
+        repeats=(
+            len(by_level(result.baseline.levels)[0]),
+            len(by_level(result.candidate.levels)[0]),
+        ),
+    )

@@ -1,0 +1,117 @@
+"""Machine-readable summaries for `--json` (run, gate, compare): plain dicts built from the
+library's result objects, with no formula of their own, ready for `json.dumps`.
+
+Numbers are the ones run.json, the gate and the comparison already hold; a value that is
+not finite (NaN, inf) becomes null so that the output stays strict JSON.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+from bench.analyze.gate import GateResult
+from bench.report.compare import Comparison
+from bench.schema.metrics import METRICS
+from bench.schema.results import LevelResult, RunResult, has_metric
+
+
+def _number(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def level_summary(level: LevelResult) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "parallel": level.parallel,
+        "number": level.number,
+        "repeat": level.repeat,
+        "status": level.status,
+        "reason": level.reason,
+        "succeeded": level.succeeded,
+        "failed": level.failed,
+    }
+    for metric in METRICS:
+        out[metric.key] = _number(level.value(metric.key))
+    out["wrong_length"] = level.wrong_length
+    out["checks_flagged"] = level.flags
+    return out
+
+
+def run_summary(run: RunResult, run_dir: Path) -> dict[str, Any]:
+    """run → {run_dir, run_id, status, reason, levels (one per repeat), incidents}."""
+    return {
+        "run_dir": str(run_dir),
+        "run_id": run.run_id,
+        "status": run.status,
+        "reason": run.reason,
+        "levels": [level_summary(level) for level in run.levels],
+        "incidents": run.incidents,
+    }
+
+
+def gate_summary(result: GateResult, strict: bool) -> dict[str, Any]:
+    """gate → {verdict, exit_code, summary, counts, mismatches, cells}."""
+    return {
+        "verdict": result.verdict(),
+        "exit_code": result.exit_code(strict),
+        "summary": result.summary(),
+        "alpha": result.alpha,
+        "levels": result.levels,
+        "counts": {
+            v: result.count(v)
+            for v in ("OK", "REGRESSION", "SUSPECT", "NOISY", "FAILED", "NO DATA")
+        },
+        "mismatches": result.mismatches,
+        "cells": [
+            {
+                "parallel": cell.parallel,
+                "metric": cell.key,
+                "verdict": cell.verdict,
+                "worse": _number(cell.worse),
+                "p": _number(cell.p),
+                "cv": _number(cell.cv),
+                "baseline": [_number(v) for v in cell.base],
+                "candidate": [_number(v) for v in cell.cand],
+                "detail": cell.detail,
+            }
+            for cell in result.cells
+        ],
+    }
+
+
+def _value(comparison: Comparison, run: RunResult, conc: int, key: str) -> Any:
+    level = comparison.level(run, conc)
+    if level is None or not level.measured or not has_metric(run, key):
+        return None
+    return _number(level.value(key))
+
+
+def compare_summary(comparison: Comparison) -> dict[str, Any]:
+    """compare → {runs, levels, headline, changes: {metric: {conc: [Δ% per later run]}},
+    values: {metric: {conc: [value per run]}}}; repeated levels by their medians, as in
+    the comparison's tables (a time-scaled simulator run in the modelled hardware's time)."""
+    values: dict[str, dict[str, list[Any]]] = {}
+    changes: dict[str, dict[str, list[Any]]] = {}
+    for metric in METRICS:
+        key = metric.key
+        values[key] = {
+            str(conc): [_value(comparison, run, conc, key) for run in comparison.runs]
+            for conc in comparison.levels
+        }
+        changes[key] = {
+            str(conc): [
+                _number(comparison.change(k, key, conc)) for k in range(1, len(comparison.runs))
+            ]
+            for conc in comparison.levels
+        }
+    return {
+        "runs": [run.run_id for run in comparison.runs],
+        "levels": comparison.levels,
+        "headline": comparison.headline(),
+        "mismatches": comparison.mismatches,
+        "values": values,
+        "changes": changes,
+    }

@@ -1,0 +1,67 @@
+"""Every metric vlm-bench reports, defined once: key, label, unit and direction.
+
+Keys are identities used in run.json, levels.csv, comparisons and gates; labels are for
+display only (and are exactly the seed table's column headers where it has the metric).
+Definitions follow evalscope (see DESIGN.md): TTFT runs from just before the HTTP post to
+the first non-empty content chunk; TPOT = (latency - TTFT) / (output tokens - 1) per
+request; throughputs divide by the level's wall time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+
+class Better(Enum):
+    HIGHER = "higher"
+    LOWER = "lower"
+
+
+@dataclass(frozen=True)
+class Metric:
+    key: str
+    label: str
+    unit: str
+    better: Better
+    digits: int  # decimals in the seed table's format
+    # The regression gate's defaults: a change must exceed `band` (relative) and `floor`
+    # (absolute, in the metric's unit) to count. Metrics without a band are not gated.
+    band: float | None = None
+    floor: float = 0.0
+
+
+METRICS: tuple[Metric, ...] = (
+    Metric("rps", "RPS", "req/s", Better.HIGHER, 2, band=0.05),
+    Metric("latency_avg_s", "Avg Lat.(s)", "s", Better.LOWER, 3),
+    Metric("latency_p50_s", "P50 Lat.(s)", "s", Better.LOWER, 3),
+    Metric("latency_p90_s", "P90 Lat.(s)", "s", Better.LOWER, 3),
+    Metric("latency_p99_s", "P99 Lat.(s)", "s", Better.LOWER, 3),
+    Metric("output_tok_s", "Gen. toks/s", "tok/s", Better.HIGHER, 2, band=0.05),
+    Metric("total_tok_s", "Total toks/s", "tok/s", Better.HIGHER, 2),
+    Metric("ttft_avg_s", "Avg TTFT(s)", "s", Better.LOWER, 3, band=0.10, floor=0.010),
+    Metric("ttft_p50_s", "P50 TTFT(s)", "s", Better.LOWER, 3),
+    Metric("ttft_p99_s", "P99 TTFT(s)", "s", Better.LOWER, 3, band=0.20, floor=0.025),
+    Metric("tpot_avg_s", "Avg TPOT(s)", "s", Better.LOWER, 3, band=0.05, floor=0.0005),
+    Metric("tpot_p50_s", "P50 TPOT(s)", "s", Better.LOWER, 3),
+    Metric("tpot_p99_s", "P99 TPOT(s)", "s", Better.LOWER, 3, band=0.15, floor=0.002),
+    Metric("itl_avg_s", "Avg ITL(s)", "s", Better.LOWER, 3),
+    Metric("success_rate", "Success Rate", "%", Better.HIGHER, 1),
+)
+BY_KEY = {m.key: m for m in METRICS}
+
+# The seed table, column by column (after "Conc.").
+SEED_COLUMNS: tuple[str, ...] = (
+    "rps",
+    "latency_avg_s",
+    "latency_p99_s",
+    "output_tok_s",
+    "ttft_avg_s",
+    "ttft_p99_s",
+    "tpot_avg_s",
+    "tpot_p99_s",
+    "success_rate",
+)
+
+# The header of the reference guide's tables (the import-table parser and the reports).
+SEED_HEADER = ["Conc.", *(BY_KEY[k].label for k in SEED_COLUMNS)]

@@ -1,0 +1,288 @@
+"""Normalised results: one `LevelResult` per (parallel, number) level, one `RunResult` per run.
+
+All times are seconds and all rates per second, whatever units evalscope printed. A run
+is written after every level (`write_run`: temp file, then rename), so an interrupted
+sweep keeps what it finished. `schema_version` changes whenever a field changes meaning.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import json
+import os
+import statistics
+import tempfile
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from bench.schema.metrics import BY_KEY, SEED_COLUMNS
+
+SCHEMA_VERSION = 1
+
+
+@dataclass
+class LevelResult:
+    parallel: int
+    number: int
+    index: int = 0  # 1-based position in the sweep
+    repeat: int = 1  # 1-based measurement of this level (sweep.repeats)
+    status: str = "ok"  # ok | failed (no usable measurement) | partial (interrupted)
+    reason: str = ""  # why it is not ok, or what was flagged
+    succeeded: int = 0
+    failed: int = 0
+    duration_s: float = 0.0
+    rps: float = 0.0
+    latency_avg_s: float = 0.0
+    latency_p50_s: float = 0.0
+    latency_p90_s: float = 0.0
+    latency_p99_s: float = 0.0
+    ttft_avg_s: float = 0.0
+    ttft_p50_s: float = 0.0
+    ttft_p99_s: float = 0.0
+    tpot_avg_s: float = 0.0
+    tpot_p50_s: float = 0.0
+    tpot_p99_s: float = 0.0
+    itl_avg_s: float = 0.0
+    output_tok_s: float = 0.0
+    total_tok_s: float = 0.0
+    input_tokens_avg: float = 0.0
+    output_tokens_avg: float = 0.0
+    # Output-length check: with a fixed length (min == max tokens), how many successful
+    # requests produced a different count (from the server's usage), and the range seen.
+    expected_output_tokens: int | None = None
+    output_tokens_min: int = 0
+    output_tokens_max: int = 0
+    wrong_length: int = 0
+    raw_dir: str = ""  # relative to the run directory
+    started_at: str = ""
+    finished_at: str = ""
+    # The server's view (bench.measure.servermetrics.summarise), the load generator's
+    # (bench.measure.parse.client_stats) and the validity checks
+    # (bench.measure.validity.check_level).
+    server: dict[str, Any] = field(default_factory=dict)
+    client: dict[str, Any] = field(default_factory=dict)
+    checks: list[dict[str, Any]] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def success_rate(self) -> float:
+        sent = self.succeeded + self.failed
+        return 100.0 * self.succeeded / sent if sent else 0.0
+
+    @property
+    def measured(self) -> bool:
+        """Whether the level measured anything (not failed, some request succeeded)."""
+        return self.status != "failed" and self.succeeded > 0
+
+    @property
+    def flags(self) -> list[str]:
+        """`check: reason` of every validity check this level failed."""
+        return [f"{c['check']}: {c['detail']}" for c in self.checks if c["status"] == "flag"]
+
+    @property
+    def trusted(self) -> bool:
+        """Measured, with the asked-for output length, and no validity check flagged."""
+        return self.measured and self.tokens_honoured and not self.flags
+
+    @property
+    def tokens_honoured(self) -> bool:
+        return self.expected_output_tokens is None or self.wrong_length == 0
+
+    def value(self, key: str) -> float:
+        """A metric by its key (bench.schema.metrics), derived ones included."""
+        return float(getattr(self, key))
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> LevelResult:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+def by_level(levels: list[LevelResult]) -> list[list[LevelResult]]:
+    """The repeats of each level, levels in sweep order."""
+    groups: dict[tuple[int, int], list[LevelResult]] = {}
+    for level in sorted(levels, key=lambda lv: (lv.index, lv.parallel, lv.repeat)):
+        groups.setdefault((level.index, level.parallel), []).append(level)
+    return list(groups.values())
+
+
+_MEDIAN_FIELDS = [
+    f.name
+    for f in fields(LevelResult)
+    if f.type in ("float", float) and f.name not in ("duration_s",)
+] + ["duration_s"]
+
+
+def median_level(group: list[LevelResult]) -> LevelResult:
+    """One level standing for its repeats: each figure the median over the repeats that
+    measured something; counts summed; the worst status."""
+    if len(group) == 1:
+        return group[0]
+    usable = [lv for lv in group if lv.measured] or group
+    out = replace(group[0], extra={"repeats": len(group)})
+    for name in _MEDIAN_FIELDS:
+        setattr(out, name, statistics.median(getattr(lv, name) for lv in usable))
+    out.succeeded = sum(lv.succeeded for lv in group)
+    out.failed = sum(lv.failed for lv in group)
+    out.wrong_length = sum(lv.wrong_length for lv in group)
+    out.output_tokens_min = min(lv.output_tokens_min for lv in group)
+    out.output_tokens_max = max(lv.output_tokens_max for lv in group)
+    worst = ("failed", "partial", "ok")
+    out.status = min((lv.status for lv in group), key=worst.index)
+    out.reason = "; ".join(dict.fromkeys(lv.reason for lv in group if lv.reason))
+    out.server = _median_dict([lv.server for lv in usable])
+    out.client = _median_dict([lv.client for lv in usable])
+    out.checks = _worst_checks(group)
+    return out
+
+
+def _median_dict(views: list[dict[str, Any]]) -> dict[str, Any]:
+    """Each numeric figure's median over the repeats that have it."""
+    keys = dict.fromkeys(k for view in views for k, v in view.items() if isinstance(v, int | float))
+    return {
+        k: statistics.median(v[k] for v in views if isinstance(v.get(k), int | float)) for k in keys
+    }
+
+
+def _worst_checks(group: list[LevelResult]) -> list[dict[str, Any]]:
+    """Per check, the first repeat that flagged it (named), else the first repeat's."""
+    out: dict[str, dict[str, Any]] = {}
+    for lv in group:
+        for check in lv.checks:
+            seen = out.get(check["check"])
+            if seen is None or (check["status"] == "flag" and seen["status"] != "flag"):
+                detail = f"repeat {lv.repeat}: {check['detail']}"
+                out[check["check"]] = {**check, "detail": detail}
+    return list(out.values())
+
+
+def aggregate(levels: list[LevelResult]) -> list[LevelResult]:
+    """One level per sweep position: repeats folded into medians."""
+    return [median_level(group) for group in by_level(levels)]
+
+
+@dataclass
+class RunResult:
+    run_id: str
+    scenario_name: str
+    scenario: dict[str, Any]
+    scenario_hash: str
+    provenance: dict[str, Any]
+    levels: list[LevelResult] = field(default_factory=list)
+    status: str = "running"  # running | complete | failed | interrupted
+    incidents: list[dict[str, Any]] = field(default_factory=list)  # server deaths, restarts
+    # Why the run is not clean, in one line: why it failed, or what a complete run's levels
+    # got wrong (failed requests beyond validity.max_failed_ratio). "" when clean.
+    reason: str = ""
+    check: dict[str, Any] | None = None  # the answer check before the sweep (bench/ovd.py)
+    offline: dict[str, Any] | None = None  # `vlm-bench offline --run` (bench/measure/offline.py)
+    schema_version: int = SCHEMA_VERSION
+
+    @property
+    def ok(self) -> bool:
+        """Exit 0: complete, no incident, nothing that makes it untrustworthy (`reason`)."""
+        return self.status == "complete" and not self.incidents and not self.reason
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        for level, obj in zip(data["levels"], self.levels, strict=True):
+            level["success_rate"] = obj.success_rate
+            level["tokens_honoured"] = obj.tokens_honoured
+            level["flags"] = obj.flags
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RunResult:
+        return cls(
+            run_id=data["run_id"],
+            scenario_name=data["scenario_name"],
+            scenario=data["scenario"],
+            scenario_hash=data["scenario_hash"],
+            provenance=data.get("provenance", {}),
+            levels=[LevelResult.from_dict(lv) for lv in data.get("levels", [])],
+            status=data.get("status", "complete"),
+            incidents=data.get("incidents", []),
+            reason=data.get("reason", ""),  # absent before runs recorded one
+            check=data.get("check"),
+            offline=data.get("offline"),
+            schema_version=data.get("schema_version", SCHEMA_VERSION),
+        )
+
+
+CSV_FIELDS = [
+    f.name for f in fields(LevelResult) if f.name not in ("extra", "server", "client", "checks")
+] + ["success_rate", "tokens_honoured", "flags"]
+
+
+def levels_csv(run: RunResult) -> str:
+    """One row per level; a published run leaves the metrics its table lacks empty."""
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=["run_id", *CSV_FIELDS], lineterminator="\n")
+    writer.writeheader()
+    published = run.provenance.get("published")
+    absent = (
+        {k for k in BY_KEY if k not in published["metrics"]}
+        | {"duration_s", "input_tokens_avg", "output_tokens_avg"}
+        if published
+        else set()
+    )
+    for row in run.to_dict()["levels"]:
+        row["flags"] = "; ".join(row["flags"])
+        cells = {k: "" if k in absent else row[k] for k in CSV_FIELDS}
+        writer.writerow({"run_id": run.run_id, **cells})
+    return out.getvalue()
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    """Replace `path` with `text` whole or not at all: a temp file beside it, fsync, rename.
+    On any failure (disk full, Ctrl-C) the temp file is removed and `path` is untouched;
+    an OSError names `path`, whichever step failed."""
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        exc.filename = exc.filename or str(path)
+        raise
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, _umask_mode())  # mkstemp makes 0600; results are meant to be shared
+        os.replace(tmp, path)
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        if isinstance(exc, OSError):
+            exc.filename = str(path)  # the temp file's name would mean nothing to the user
+        raise
+
+
+def _umask_mode() -> int:
+    """0o666 less the process umask: the mode open() would have given a new file.
+    (The umask can only be read by setting it; it is put back at once.)"""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Replace a result file (report.md, …) whole or not at all; see `_atomic_write`."""
+    _atomic_write(path, text)
+
+
+def write_run(run: RunResult, run_dir: Path) -> None:
+    """run.json and levels.csv, each replaced atomically."""
+    _atomic_write(run_dir / "run.json", json.dumps(run.to_dict(), indent=2) + "\n")
+    _atomic_write(run_dir / "levels.csv", levels_csv(run))
+
+
+def is_published(run: RunResult) -> bool:
+    return "published" in run.provenance
+
+
+def has_metric(run: RunResult, key: str) -> bool:
+    """Whether a run holds `key` (a published table has only the seed's columns)."""
+    return not is_published(run) or key in SEED_COLUMNS

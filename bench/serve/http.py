@@ -1,0 +1,49 @@
+"""The one HTTP helper: plain urllib GET and POST to the server under test, used by the
+readiness probe and server handle (bench/serve/server.py), the answer check
+(bench/serve/answer.py), provenance's `/version` query and `run --url`.
+
+No third-party client: these are a handful of small requests to loopback or a user's own
+server, and the load itself is evalscope's job.
+"""
+
+from __future__ import annotations
+
+import urllib.error
+import urllib.request
+
+
+def get(url: str, timeout: float = 5.0, headers: dict[str, str] | None = None) -> tuple[int, bytes]:
+    """Status and body of a GET; an HTTP error status is returned, not raised."""
+    req = urllib.request.Request(url, headers=headers or {})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            return resp.status, resp.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, b""
+
+
+def post_json(
+    url: str, body: bytes, timeout: float, headers: dict[str, str] | None = None
+) -> tuple[int, bytes]:
+    """Status and body of a JSON POST; an HTTP error status is returned, not raised."""
+    req = urllib.request.Request(
+        url,
+        data=body,
+        method="POST",
+        headers={**(headers or {}), "Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            return resp.status, resp.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
+def get_text(url: str, timeout: float = 5) -> str | None:
+    """The body of a GET, or None when nothing answers (or not with 200)."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as resp:
+            body: bytes = resp.read()
+            return body.decode("utf-8", errors="replace") if resp.status == 200 else None
+    except (OSError, ValueError):
+        return None
