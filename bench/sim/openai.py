@@ -13,7 +13,7 @@ import hashlib
 import io
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PIL import Image, UnidentifiedImageError
 
@@ -21,6 +21,9 @@ from bench import imaging, ovd
 from bench.digest import request_digest
 from bench.sim.profile import Profile
 from bench.tools.tokenizer import load_fast
+
+if TYPE_CHECKING:
+    from tokenizers import Tokenizer
 
 Image.MAX_IMAGE_PIXELS = 16384 * 16384
 
@@ -135,63 +138,12 @@ def _int_field(body: dict[str, Any], name: str, default: int | None, minimum: in
 
 
 def parse_request(raw: bytes, chat: bool, profile: Profile, tokenizer_dir: str) -> ParsedRequest:
-    try:
-        body = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ApiError(400, f"request body is not valid JSON: {exc}") from None
-    if not isinstance(body, dict):
-        raise ApiError(400, "request body must be a JSON object")
-    model = body.get("model", profile.served_model_name)
-    if model != profile.served_model_name:
-        raise ApiError(404, f"The model `{model}` does not exist.", "NotFoundError")
-    if _int_field(body, "n", 1, 1) != 1:
-        raise ApiError(400, "n > 1 is not supported by the simulator")
+    body, model = _body(raw, profile)
     tokenizer = load_fast(tokenizer_dir)
-    images: list[tuple[int, int, str]] = []
-    texts: list[str] = []
     if chat:
-        messages = body.get("messages")
-        if not isinstance(messages, list) or not messages:
-            raise ApiError(400, "messages must be a non-empty list")
-        for message in messages:
-            if not isinstance(message, dict) or "role" not in message:
-                raise ApiError(400, "each message must be an object with a role")
-            content = message.get("content")
-            if isinstance(content, str):
-                texts.append(content)
-                continue
-            if not isinstance(content, list):
-                raise ApiError(400, "message content must be a string or a list of parts")
-            for part in content:
-                kind = part.get("type") if isinstance(part, dict) else None
-                if kind == "text" and isinstance(part.get("text"), str):
-                    texts.append(part["text"])
-                    continue
-                if kind == "image_url":
-                    url = part.get("image_url")
-                    url = url.get("url") if isinstance(url, dict) else url
-                    if not isinstance(url, str):
-                        raise ApiError(400, "image_url must hold a url string")
-                    images.append(decode_image(url, len(images) + 1))
-                    if len(images) > profile.max_images_per_request:
-                        raise ApiError(
-                            400,
-                            f"At most {profile.max_images_per_request} image(s) "
-                            "may be provided in one prompt.",
-                        )
-                else:
-                    raise ApiError(400, f"unsupported content part type {kind!r}")
-        rendered = render_chat(messages)
-        ids: list[int] = tokenizer.encode(rendered, add_special_tokens=False).ids
+        texts, images, ids = _chat_prompt(body, profile, tokenizer)
     else:
-        prompt = body.get("prompt")
-        if isinstance(prompt, str):
-            texts.append(prompt)
-            ids = tokenizer.encode(prompt, add_special_tokens=False).ids
-        elif isinstance(prompt, list) and prompt and all(isinstance(t, int) for t in prompt):
-            ids = prompt
-        else:
-            raise ApiError(400, "prompt must be a string or a non-empty list of token ids")
+        texts, images, ids = _completion_prompt(body, tokenizer)
     if profile.require_image and not images:
         raise ApiError(400, "this server's VLM backend needs at least one image per request")
     try:
@@ -200,24 +152,7 @@ def parse_request(raw: bytes, chat: bool, profile: Profile, tokenizer_dir: str) 
         raise ApiError(400, f"image cannot be processed: {exc}") from None
     # Each <|image_pad|> placeholder expands to the image's tokens, as in vLLM.
     prompt_tokens = len(ids) + sum(n - 1 for n in per_image)
-    max_tokens = _int_field(body, "max_completion_tokens", None, 1)
-    max_tokens = _int_field(body, "max_tokens", max_tokens, 1)
-    if max_tokens is None:
-        max_tokens = max(1, profile.max_model_len - prompt_tokens)
-    if prompt_tokens + max_tokens > profile.max_model_len:
-        raise ApiError(
-            400,
-            f"This model's maximum context length is {profile.max_model_len} "
-            f"tokens. However, you requested {prompt_tokens + max_tokens} tokens "
-            f"({prompt_tokens} in the messages, {max_tokens} in the completion). "
-            "Please reduce the length of the messages or completion.",
-        )
-    min_tokens = _int_field(body, "min_tokens", 0, 0) or 0
-    if min_tokens > max_tokens:
-        raise ApiError(
-            400,
-            f"min_tokens ({min_tokens}) must be less than or equal to max_tokens ({max_tokens})",
-        )
+    max_tokens, min_tokens = _token_limits(body, profile, prompt_tokens)
     stream = body.get("stream", False)
     options = body.get("stream_options") or {}
     if not isinstance(stream, bool) or not isinstance(options, dict):
@@ -238,6 +173,103 @@ def parse_request(raw: bytes, chat: bool, profile: Profile, tokenizer_dir: str) 
         include_usage=bool(options.get("include_usage", False)),
         request_sha=request_digest(body) or "",
     )
+
+
+def _body(raw: bytes, profile: Profile) -> tuple[dict[str, Any], str]:
+    """The request's JSON object and the model it names (this server's, or 404)."""
+    try:
+        body = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ApiError(400, f"request body is not valid JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise ApiError(400, "request body must be a JSON object")
+    model = body.get("model", profile.served_model_name)
+    if model != profile.served_model_name:
+        raise ApiError(404, f"The model `{model}` does not exist.", "NotFoundError")
+    if _int_field(body, "n", 1, 1) != 1:
+        raise ApiError(400, "n > 1 is not supported by the simulator")
+    return body, model
+
+
+# (the prompt's texts, its images as (height, width, digest), its token ids)
+_Prompt = tuple[list[str], list[tuple[int, int, str]], list[int]]
+
+
+def _chat_prompt(body: dict[str, Any], profile: Profile, tokenizer: Tokenizer) -> _Prompt:
+    """A chat request's messages, checked, their images decoded, the template applied."""
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not messages:
+        raise ApiError(400, "messages must be a non-empty list")
+    texts: list[str] = []
+    images: list[tuple[int, int, str]] = []
+    for message in messages:
+        if not isinstance(message, dict) or "role" not in message:
+            raise ApiError(400, "each message must be an object with a role")
+        content = message.get("content")
+        if isinstance(content, str):
+            texts.append(content)
+            continue
+        if not isinstance(content, list):
+            raise ApiError(400, "message content must be a string or a list of parts")
+        for part in content:
+            _content_part(part, profile, texts, images)
+    ids: list[int] = tokenizer.encode(render_chat(messages), add_special_tokens=False).ids
+    return texts, images, ids
+
+
+def _content_part(
+    part: Any, profile: Profile, texts: list[str], images: list[tuple[int, int, str]]
+) -> None:
+    """One part of a message's content, appended to `texts` or `images`."""
+    kind = part.get("type") if isinstance(part, dict) else None
+    if kind == "text" and isinstance(part.get("text"), str):
+        texts.append(part["text"])
+        return
+    if kind != "image_url":
+        raise ApiError(400, f"unsupported content part type {kind!r}")
+    url = part.get("image_url")
+    url = url.get("url") if isinstance(url, dict) else url
+    if not isinstance(url, str):
+        raise ApiError(400, "image_url must hold a url string")
+    images.append(decode_image(url, len(images) + 1))
+    if len(images) > profile.max_images_per_request:
+        raise ApiError(
+            400,
+            f"At most {profile.max_images_per_request} image(s) may be provided in one prompt.",
+        )
+
+
+def _completion_prompt(body: dict[str, Any], tokenizer: Tokenizer) -> _Prompt:
+    """A completion request's prompt: a string, or token ids taken as they are."""
+    prompt = body.get("prompt")
+    if isinstance(prompt, str):
+        return [prompt], [], tokenizer.encode(prompt, add_special_tokens=False).ids
+    if isinstance(prompt, list) and prompt and all(isinstance(t, int) for t in prompt):
+        return [], [], prompt
+    raise ApiError(400, "prompt must be a string or a non-empty list of token ids")
+
+
+def _token_limits(body: dict[str, Any], profile: Profile, prompt_tokens: int) -> tuple[int, int]:
+    """(max_tokens, min_tokens), checked against the context length as vLLM does."""
+    max_tokens = _int_field(body, "max_completion_tokens", None, 1)
+    max_tokens = _int_field(body, "max_tokens", max_tokens, 1)
+    if max_tokens is None:
+        max_tokens = max(1, profile.max_model_len - prompt_tokens)
+    if prompt_tokens + max_tokens > profile.max_model_len:
+        raise ApiError(
+            400,
+            f"This model's maximum context length is {profile.max_model_len} "
+            f"tokens. However, you requested {prompt_tokens + max_tokens} tokens "
+            f"({prompt_tokens} in the messages, {max_tokens} in the completion). "
+            "Please reduce the length of the messages or completion.",
+        )
+    min_tokens = _int_field(body, "min_tokens", 0, 0) or 0
+    if min_tokens > max_tokens:
+        raise ApiError(
+            400,
+            f"min_tokens ({min_tokens}) must be less than or equal to max_tokens ({max_tokens})",
+        )
+    return max_tokens, min_tokens
 
 
 def _ovd_event(texts: list[str]) -> str | None:

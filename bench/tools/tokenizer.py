@@ -198,6 +198,12 @@ def _train(out: Path) -> None:
     )
     tok.save(str(out / "tokenizer.json"))
     tok.model.save(str(out))  # vocab.json + merges.txt, for slow-tokenizer loaders
+    _write_transformers_config(out, tok)
+
+
+def _write_transformers_config(out: Path, tok: Tokenizer) -> None:
+    """The files that make the folder a `Qwen2Tokenizer` for transformers (and through it
+    evalscope and vLLM): added tokens, special-token map and the chat template."""
     added = {
         str(tok.token_to_id(t)): {
             "content": t,

@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import pytest
 
-from bench.sim.server import EXIT_CRASH
+from bench.sim.faults import EXIT_CRASH
 from tests.integration.conftest import Sim, chat_body
 
 pytestmark = pytest.mark.integration

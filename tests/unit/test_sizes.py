@@ -1,0 +1,97 @@
+"""Size limits on bench/ (the house style, Step 10): no module over 400 lines, no function over
+60 lines, bar an explicit allow-list.
+
+Lines are counted as the file has them (docstrings and comments included): a function
+from its `def` line to its last line, nested functions counted inside their parent and on
+their own. Methods are named `Class.method`.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parents[2] / "bench"
+MAX_MODULE_LINES = 400
+MAX_FUNCTION_LINES = 60
+
+ALLOWED = {
+    # Declarative tables: one long literal or one statement per entry, nothing to split.
+    "cli/parser.py:build_parser",
+    # Being split (Step 10): remove each entry once its module is under the limit.
+    "measure/sweep.py",
+    "measure/sweep.py:run",
+    "schema/scenario.py",
+    "measure/level.py:measure",
+    # Being split (Step 10): virtual.py is being reworked for the shared figure formulas.
+    "sim/virtual.py:run_closed_loop",
+}
+
+
+def _functions(node: ast.AST, prefix: str = "") -> list[tuple[str, int]]:
+    """(qualified name, lines) of every function under `node`."""
+    out = []
+    for child in ast.iter_child_nodes(node):
+        if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            name = prefix + child.name
+            assert child.end_lineno is not None
+            out.append((name, child.end_lineno - child.lineno + 1))
+            out += _functions(child, name + ".")
+        elif isinstance(child, ast.ClassDef):
+            out += _functions(child, prefix + child.name + ".")
+        else:
+            out += _functions(child, prefix)
+    return out
+
+
+def oversized(root: Path) -> dict[str, int]:
+    """`module` or `module:function` (relative to root) -> lines, for each over its limit."""
+    out = {}
+    for path in sorted(root.rglob("*.py")):
+        text = path.read_text(encoding="utf-8")
+        rel = path.relative_to(root).as_posix()
+        lines = len(text.splitlines())
+        if lines > MAX_MODULE_LINES:
+            out[rel] = lines
+        for name, length in _functions(ast.parse(text)):
+            if length > MAX_FUNCTION_LINES:
+                out[f"{rel}:{name}"] = length
+    return out
+
+
+def test_no_module_or_function_over_its_limit() -> None:
+    over = {key: n for key, n in oversized(BENCH).items() if key not in ALLOWED}
+    assert not over, "over the size limits (split them, or allow-list a declarative table):\n" + (
+        "\n".join(f"  {key}: {n} lines" for key, n in sorted(over.items()))
+    )
+
+
+def test_allow_list_names_only_what_is_still_over() -> None:
+    """An entry whose module or function is back under the limit (or gone) is dropped,
+    so the list cannot silently excuse the next thing that grows there."""
+    stale = ALLOWED - set(oversized(BENCH))
+    assert not stale, f"no longer over the limits, remove from ALLOWED: {sorted(stale)}"
+
+
+def _body(indent: int) -> str:
+    """MAX_FUNCTION_LINES statements: a function holding them is one line over."""
+    return "".join(f"{' ' * indent}x{i} = {i}\n" for i in range(MAX_FUNCTION_LINES))
+
+
+def test_scan_finds_long_modules_methods_and_nested_functions(tmp_path: Path) -> None:
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "a.py").write_text(
+        "class C:\n    def m(self):\n"
+        + _body(8)
+        + "def outer():\n    def inner():\n"
+        + _body(8)
+        + "def short():\n    return 1\n"
+    )
+    (tmp_path / "b.py").write_text("x = 1\n" * (MAX_MODULE_LINES + 1))
+    (tmp_path / "c.py").write_text("x = 1\n" * MAX_MODULE_LINES)
+    assert oversized(tmp_path) == {
+        "pkg/a.py:C.m": MAX_FUNCTION_LINES + 1,
+        "pkg/a.py:outer": MAX_FUNCTION_LINES + 2,
+        "pkg/a.py:outer.inner": MAX_FUNCTION_LINES + 1,
+        "b.py": MAX_MODULE_LINES + 1,
+    }
