@@ -1,100 +1,65 @@
-"""Pure statistics: numbers in, numbers out. No I/O, no globals."""
+"""Pure statistics for the gate: numbers in, numbers out. No I/O, no globals.
+
+Libraries where they do the job: `statistics` for the median and the standard deviation,
+`scipy.stats` for the Mann-Whitney U test. A level's own figures (means, evalscope's
+nearest-rank percentiles, rates) are in bench/schema/figures.py.
+"""
 
 from __future__ import annotations
 
 import math
+import statistics
 from collections.abc import Sequence
 
-
-def percentile(values: Sequence[float], p: float) -> float:
-    """Nearest-rank percentile, as evalscope computes it (value at rank ceil(p/100 * n)).
-
-    With fewer than 100 values p99 is therefore the maximum. `p` is in [0, 100];
-    an empty input gives NaN.
-    """
-    if not values:
-        return math.nan
-    ordered = sorted(values)
-    if p >= 100:
-        return ordered[-1]
-    return ordered[max(0, math.ceil(len(ordered) * p / 100) - 1)]
-
-
-def mean(values: Sequence[float]) -> float:
-    return sum(values) / len(values) if values else math.nan
+# An exact permutation test enumerates every split of the pooled values: C(m + n, m) of
+# them (252 for 5 vs 5, 184,756 for 10 vs 10). Beyond this many, the normal approximation.
+EXACT_ARRANGEMENTS = 20_000
 
 
 def median(values: Sequence[float]) -> float:
-    ordered = sorted(values)
-    n = len(ordered)
-    if not n:
-        return math.nan
-    mid = n // 2
-    return ordered[mid] if n % 2 else (ordered[mid - 1] + ordered[mid]) / 2
+    """The median; NaN for no values (where `statistics.median` raises)."""
+    return statistics.median(values) if values else math.nan
 
 
 def cv(values: Sequence[float]) -> float:
-    """Coefficient of variation: sample standard deviation / mean (NaN below 2 values)."""
-    n = len(values)
-    if n < 2:
+    """Coefficient of variation: sample standard deviation / |mean| (NaN below 2 values or
+    for a zero mean)."""
+    if len(values) < 2:
         return math.nan
-    m = mean(values)
-    if m == 0:
-        return math.nan
-    var = sum((v - m) ** 2 for v in values) / (n - 1)
-    return math.sqrt(var) / abs(m)
-
-
-def mann_whitney_u(xs: Sequence[float], ys: Sequence[float]) -> float:
-    """U statistic of `xs` against `ys`: pairs (x, y) with x > y, ties counting one half."""
-    return sum(1.0 if x > y else 0.5 if x == y else 0.0 for x in xs for y in ys)
-
-
-def _u_distribution(m: int, n: int) -> list[int]:
-    """Number of arrangements giving each U = 0..m*n for samples of sizes m and n without
-    ties (the classic recursion on the largest value's sample)."""
-    # counts[i][j][u] for i x-values and j y-values, built up one value at a time.
-    table: dict[tuple[int, int], list[int]] = {}
-    for i in range(m + 1):
-        for j in range(n + 1):
-            if i == 0 or j == 0:
-                table[i, j] = [1]
-                continue
-            # The largest value is an x (beats all j y's) or a y (beats nothing).
-            with_x = [0] * j + table[i - 1, j]
-            with_y = table[i, j - 1]
-            size = i * j + 1
-            table[i, j] = [
-                (with_x[u] if u < len(with_x) else 0) + (with_y[u] if u < len(with_y) else 0)
-                for u in range(size)
-            ]
-    return table[m, n]
+    m = statistics.fmean(values)
+    return statistics.stdev(values) / abs(m) if m else math.nan
 
 
 def mann_whitney_greater(xs: Sequence[float], ys: Sequence[float]) -> float:
-    """One-sided p-value that `xs` tends to be larger than `ys` (Mann-Whitney U).
+    """One-sided p-value that `xs` tends to be larger than `ys` (Mann-Whitney U,
+    `scipy.stats.mannwhitneyu`, alternative="greater"; Mann & Whitney 1947).
 
-    Exact (the permutation distribution of U) when there are no ties and both samples
-    have at most 20 values; otherwise the normal approximation with tie correction and
-    continuity correction. Mann & Whitney (1947); the exact smallest p for sizes m, n is
-    1 / C(m + n, m): 0.05 for 3 vs 3, so no such comparison can reach p < 0.05.
+    Method: without ties, the exact distribution of U (method="exact"). With ties, an exact
+    permutation test over every split of the pooled values (`PermutationMethod` with as
+    many resamples as there are splits, so scipy enumerates them all) while there are at
+    most EXACT_ARRANGEMENTS splits, else the normal approximation with tie and continuity
+    correction (method="asymptotic"). Why not scipy's own choice: in scipy 1.17 "auto"
+    takes the normal approximation as soon as there is a tie (0.00596 for [6, 6, 8, 9, 10]
+    over [1, 2, 3, 4, 5], where the exact p is 1/252 = 0.00397), and "exact" ignores ties
+    (0.65 for two samples of identical values, where nothing distinguishes them: p = 1).
+    The smallest exact p for sizes m, n is 1 / C(m + n, m): 0.05 for 3 vs 3, so no such
+    comparison can reach p < 0.05. Empty input gives NaN.
     """
+    # scipy.stats takes over a second to import: only the gate's comparisons pay for it.
+    from scipy.stats import PermutationMethod, mannwhitneyu
+
     m, n = len(xs), len(ys)
     if not m or not n:
         return math.nan
-    u = mann_whitney_u(xs, ys)
     pooled = [*xs, *ys]
-    tied = len(set(pooled)) < len(pooled)
-    if not tied and m <= 20 and n <= 20:
-        counts = _u_distribution(m, n)
-        at_least = sum(counts[math.ceil(u) :])
-        return at_least / math.comb(m + n, m)
-    # Normal approximation, ties corrected.
-    total = m + n
-    ties = {v: pooled.count(v) for v in set(pooled)}
-    tie_term = sum(t**3 - t for t in ties.values()) / (total * (total - 1))
-    sigma = math.sqrt(m * n / 12 * ((total + 1) - tie_term))
-    if sigma == 0:
-        return 1.0
-    z = (u - m * n / 2 - 0.5) / sigma
-    return 0.5 * math.erfc(z / math.sqrt(2))
+    if len(set(pooled)) == 1:
+        return 1.0  # all values equal: no evidence either way
+    arrangements = math.comb(m + n, m)
+    method: str | PermutationMethod
+    if len(set(pooled)) == len(pooled):
+        method = "exact"
+    elif arrangements <= EXACT_ARRANGEMENTS:
+        method = PermutationMethod(n_resamples=arrangements)
+    else:
+        method = "asymptotic"
+    return float(mannwhitneyu(xs, ys, alternative="greater", method=method).pvalue)

@@ -10,7 +10,6 @@ the chat template, resizes images as the seed does and times one `llm.generate` 
 
 from __future__ import annotations
 
-import argparse
 import base64
 import io
 import json
@@ -19,18 +18,18 @@ import os
 import sys
 import time
 from datetime import datetime
-from itertools import islice
 from pathlib import Path
 from typing import Any
 
 from bench import imaging
 from bench.errors import ServerError, UserError
-from bench.load import evalscope
+from bench.load import evalscope_data
 from bench.measure.level import tail
 from bench.measure.outputs import write_report
 from bench.measure.prepare import check_references, resolve_tokenizer
 from bench.proc import FIRM, spawn, stop_group
 from bench.redact import redact_value, resolve_map, resolve_value
+from bench.schema import figures
 from bench.schema.results import RunResult, write_run
 from bench.schema.runfile import read_run
 from bench.schema.scenario import Scenario
@@ -42,43 +41,9 @@ WORKER = Path(__file__).resolve().parents[1] / "tools" / "offline_worker.py"
 
 def prompts(scenario: Scenario, tokenizer: str, count: int) -> list[dict[str, Any]]:
     """`count` requests from evalscope's generator for the scenario's load (seeded), as
-    {"text", "images": [data URLs]}."""
-    from evalscope.perf.arguments import Arguments, add_argument
-    from evalscope.perf.plugin import DatasetRegistry
-    from evalscope.utils.model_utils import seed_everything
-
-    parser = argparse.ArgumentParser()
-    add_argument(parser)
-    argv = [
-        "--model",
-        scenario.model.served_name,
-        "--url",
-        "http://127.0.0.1:9/v1/chat/completions",  # never contacted
-        "--parallel",
-        "1",
-        "--number",
-        str(count),
-        "--seed",
-        str(scenario.load.seed),
-        *evalscope.workload_args(scenario, tokenizer),
-    ]
-    args = Arguments.from_args(parser.parse_args(argv))
-    seed_everything(scenario.load.seed)
-    out = []
-    for messages in islice(DatasetRegistry.get_class(args.dataset)(args).build_messages(), count):
-        content = messages[0]["content"]
-        if isinstance(content, str):
-            out.append({"text": content, "images": []})
-            continue
-        out.append(
-            {
-                "text": "".join(p.get("text", "") for p in content if p.get("type") == "text"),
-                "images": [
-                    _resized(p["image_url"]["url"]) for p in content if p.get("type") == "image_url"
-                ],
-            }
-        )
-    return out
+    {"text", "images": [data URLs]}, each image resized as the seed's client does."""
+    out = evalscope_data.prompts(scenario, tokenizer, count)
+    return [{**p, "images": [_resized(url) for url in p["images"]]} for p in out]
 
 
 def _resized(url: str) -> str:
@@ -193,10 +158,11 @@ def summarise(result: dict[str, Any], max_tokens: int, ignore_eos: bool) -> dict
         "max_tokens": max_tokens,
         "generate_s": seconds,
         "init_s": result["init_s"],
-        "requests_per_s": result["requests"] / seconds,
-        "output_tokens_per_s": sum(outputs) / seconds,
-        "total_tokens_per_s": (sum(outputs) + sum(result["prompt_tokens"])) / seconds,
-        "prompt_tokens_mean": sum(result["prompt_tokens"]) / len(result["prompt_tokens"]),
+        # The served levels' formulas and metric keys (bench/schema/figures.py, metrics.py).
+        "rps": figures.rate(result["requests"], seconds),
+        "output_tok_s": figures.rate(sum(outputs), seconds),
+        "total_tok_s": figures.rate(sum(outputs) + sum(result["prompt_tokens"]), seconds),
+        "prompt_tokens_mean": figures.mean(result["prompt_tokens"]),
         "output_tokens_min": min(outputs),
         "output_tokens_max": max(outputs),
         "wrong_length": wrong,

@@ -57,8 +57,8 @@ def usable(levels: Sequence[LevelResult]) -> list[LevelResult]:
 
 
 def _name(key: str) -> str:
-    """A metric's display label without its "(s)" unit suffix: "Avg TTFT(s)" -> "Avg TTFT"."""
-    return BY_KEY[key].label.removesuffix("(s)").strip()
+    """A metric's display label without its unit suffix (the registry's `Metric.name`)."""
+    return BY_KEY[key].name
 
 
 def _style(i: int) -> tuple[str, str]:
@@ -259,15 +259,21 @@ def throughput(series: list[Series], caption: str) -> Figure:
     )
 
 
+def _ms_panel(key: str, quantity: str) -> tuple[str, str, float]:
+    """(key, y label, scale) of a time metric drawn in the registry's display unit."""
+    metric = BY_KEY[key]
+    return key, f"{quantity} ({metric.display_unit})", metric.display_scale
+
+
 def ttft(series: list[Series], caption: str) -> Figure:
     """Average and P99 time to first token (ms) against concurrency, one panel each."""
-    panels = [("ttft_avg_s", "TTFT (ms)", 1000.0), ("ttft_p99_s", "TTFT (ms)", 1000.0)]
+    panels = [_ms_panel("ttft_avg_s", "TTFT"), _ms_panel("ttft_p99_s", "TTFT")]
     return _per_concurrency(series, caption, panels, share_y=True)
 
 
 def tpot(series: list[Series], caption: str) -> Figure:
     """Average and P99 time per output token (ms) against concurrency, one panel each."""
-    panels = [("tpot_avg_s", "TPOT (ms)", 1000.0), ("tpot_p99_s", "TPOT (ms)", 1000.0)]
+    panels = [_ms_panel("tpot_avg_s", "TPOT"), _ms_panel("tpot_p99_s", "TPOT")]
     return _per_concurrency(series, caption, panels, share_y=True)
 
 
@@ -326,3 +332,33 @@ def write_all(series: list[Series], caption: str, out_dir: Path) -> list[str]:
             fig.savefig(out_dir / f"{name}.svg", format="svg", metadata={"Date": None})
         written.append(f"{name}.png")
     return written
+
+
+# The numbers each figure draws: (x key, y keys of its panels), in FIGURES' order. Kept
+# beside the figure functions above; `plot_data` returns them so tests can golden the data
+# without comparing pixels.
+PLOTTED: dict[str, tuple[str, tuple[str, ...]]] = {
+    "throughput": ("parallel", ("output_tok_s", "rps")),
+    "ttft": ("parallel", ("ttft_avg_s", "ttft_p99_s")),
+    "tpot": ("parallel", ("tpot_avg_s", "tpot_p99_s")),
+    "latency-throughput": ("output_tok_s", ("latency_avg_s",)),
+}
+
+
+def plot_data(series: list[Series]) -> dict[str, dict[str, list[dict[str, object]]]]:
+    """Per figure and legend label, one point per drawn level: x, each panel's y (in the
+    metric's unit, before the ms display scale) and whether the marker is hollow."""
+    out: dict[str, dict[str, list[dict[str, object]]]] = {}
+    for name, (x_key, y_keys) in PLOTTED.items():
+        out[name] = {
+            label: [
+                {
+                    "x": lv.parallel if x_key == "parallel" else lv.value(x_key),
+                    **{key: lv.value(key) for key in y_keys},
+                    "hollow": not lv.trusted,
+                }
+                for lv in levels
+            ]
+            for _, label, levels in _plotted(series)
+        }
+    return out

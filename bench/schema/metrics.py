@@ -2,9 +2,9 @@
 
 Keys are identities used in run.json, levels.csv, comparisons and gates; labels are for
 display only (and are exactly the seed table's column headers where it has the metric).
-Definitions follow evalscope (see DESIGN.md): TTFT runs from just before the HTTP post to
-the first non-empty content chunk; TPOT = (latency - TTFT) / (output tokens - 1) per
-request; throughputs divide by the level's wall time.
+Definitions follow evalscope (docs/metrics.md, docs/evalscope.md): TTFT runs from just
+before the HTTP post to the first non-empty content chunk; TPOT = (latency - TTFT) /
+(output tokens - 1) per request; throughputs divide by the level's wall time.
 """
 
 from __future__ import annotations
@@ -29,6 +29,26 @@ class Metric:
     # (absolute, in the metric's unit) to count. Metrics without a band are not gated.
     band: float | None = None
     floor: float = 0.0
+
+    @property
+    def name(self) -> str:
+        """The label without its "(s)" unit suffix: "Avg TTFT(s)" -> "Avg TTFT"."""
+        return self.label.removesuffix("(s)").strip()
+
+    @property
+    def display_unit(self) -> str:
+        """The unit plots and per-request views show the metric in (ms for seconds)."""
+        return DISPLAY_SCALE.get(self.unit, (self.unit, 1.0))[0]
+
+    @property
+    def display_scale(self) -> float:
+        """The factor from the stored unit (SI) to `display_unit`."""
+        return DISPLAY_SCALE.get(self.unit, (self.unit, 1.0))[1]
+
+
+# Stored unit -> (display unit, factor): per-request times are stored in seconds (run.json,
+# tables keep the reference table's seconds) and drawn in milliseconds.
+DISPLAY_SCALE: dict[str, tuple[str, float]] = {"s": ("ms", 1000.0)}
 
 
 METRICS: tuple[Metric, ...] = (

@@ -11,9 +11,14 @@ import heapq
 import itertools
 from dataclasses import dataclass
 
-from bench.analyze import stats
+from bench.schema import figures
+from bench.schema.metrics import SEED_COLUMNS
 from bench.sim.engine import Engine, FrontEnd, Sequence, Step
 from bench.sim.profile import Profile
+
+# The reference table's figures a virtual level predicts (all but the success rate: a
+# virtual request never fails).
+SUMMARY_KEYS = tuple(key for key in SEED_COLUMNS if key != "success_rate")
 
 
 @dataclass(frozen=True)
@@ -24,10 +29,9 @@ class VirtualRequest:
     output_tokens: int
 
     @property
-    def tpot(self) -> float:
-        return (
-            (self.latency - self.ttft) / (self.output_tokens - 1) if self.output_tokens > 1 else 0.0
-        )
+    def tpot(self) -> float | None:
+        """`bench.schema.figures.tpot`: None for a request of at most one token."""
+        return figures.tpot(self.latency, self.ttft, self.output_tokens)
 
 
 @dataclass(frozen=True)
@@ -37,21 +41,15 @@ class VirtualLevel:
     duration_s: float
 
     def summary(self) -> dict[str, float]:
-        """The seed table's figures for this level (seconds, tokens/s, requests/s)."""
-        lat = [r.latency for r in self.requests]
-        ttft = [r.ttft for r in self.requests]
-        tpot = [r.tpot for r in self.requests]
-        tokens = sum(r.output_tokens for r in self.requests)
-        return {
-            "rps": len(self.requests) / self.duration_s,
-            "latency_avg_s": stats.mean(lat),
-            "latency_p99_s": stats.percentile(lat, 99),
-            "output_tok_s": tokens / self.duration_s,
-            "ttft_avg_s": stats.mean(ttft),
-            "ttft_p99_s": stats.percentile(ttft, 99),
-            "tpot_avg_s": stats.mean(tpot),
-            "tpot_p99_s": stats.percentile(tpot, 99),
-        }
+        """The reference table's figures for this level (seconds, tokens/s, requests/s), by
+        the same formulas as a measured level (`bench.schema.figures.level_figures`)."""
+        timed = [
+            # Prompt sizes are not kept: no figure of the summary depends on them.
+            figures.Timed(r.latency, r.ttft, 0, r.output_tokens)
+            for r in self.requests
+        ]
+        level = figures.level_figures(timed, self.duration_s)
+        return {key: level[key] for key in SUMMARY_KEYS}
 
 
 def run_closed_loop(

@@ -19,6 +19,7 @@ from bench.measure import offline
 from bench.measure.sweep import resolve_tokenizer
 from bench.report.markdown import offline_lines
 from bench.schema.results import LevelResult, RunResult
+from bench.schema.runfile import read_run
 
 ROOT = Path(__file__).resolve().parents[2]
 QUICKSTART = ROOT / "scenarios" / "quickstart.yaml"
@@ -53,9 +54,9 @@ def test_summary_rates_and_length_check() -> None:
         "vllm_version": "0.32.0",
     }
     summary = offline.summarise(result, 64, ignore_eos=True)
-    assert summary["requests_per_s"] == 2.0
-    assert summary["output_tokens_per_s"] == (64 * 3 + 10) / 2.0
-    assert summary["total_tokens_per_s"] == (64 * 3 + 10 + 2400) / 2.0
+    assert summary["rps"] == 2.0
+    assert summary["output_tok_s"] == (64 * 3 + 10) / 2.0
+    assert summary["total_tok_s"] == (64 * 3 + 10 + 2400) / 2.0
     assert summary["wrong_length"] == 1 and summary["output_tokens_min"] == 10
     assert offline.summarise(result, 64, ignore_eos=False)["wrong_length"] == 0
     lines = offline_lines(summary, None)
@@ -84,6 +85,31 @@ def test_offline_beside_the_best_online_level() -> None:
     assert offline_lines(summary, run)[-1] == (
         "Online, best level (conc 4): 150.00 Gen. toks/s = 75.0 % of offline; 1.50 req/s."
     )
+
+
+def test_a_run_stored_with_the_old_offline_keys_still_loads_and_renders(tmp_path: Path) -> None:
+    """The offline summary's rates were `requests_per_s` / `output_tokens_per_s` /
+    `total_tokens_per_s` before they took the metric registry's keys; a run.json written
+    then must still load (renamed on reading) and render its offline line."""
+    data = json.loads((ROOT / "reports/reference/vllm-ascend-800ta2/run.json").read_text())
+    data["offline"] = {
+        "requests": 4,
+        "max_tokens": 64,
+        "generate_s": 2.0,
+        "init_s": 9.0,
+        "requests_per_s": 2.0,
+        "output_tokens_per_s": 128.0,
+        "total_tokens_per_s": 300.0,
+        "wrong_length": 0,
+        "output_tokens_min": 64,
+        "output_tokens_max": 64,
+    }
+    (tmp_path / "run.json").write_text(json.dumps(data))
+    stored = read_run(tmp_path).offline
+    assert stored is not None
+    assert (stored["rps"], stored["output_tok_s"], stored["total_tok_s"]) == (2.0, 128.0, 300.0)
+    assert "requests_per_s" not in stored
+    assert "2.00 req/s, 128.00 output tok/s" in offline_lines(stored, None)[0]
 
 
 def worker(spec: Path) -> subprocess.CompletedProcess[str]:
