@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import re
-import urllib.error
 from pathlib import Path
 from typing import Any
 
@@ -55,7 +54,7 @@ def served_model(url: str, timeout: float = 10.0) -> str:
     where = f"--url {redact_text(url)}: GET /v1/models"
     try:
         status, body = get(url + "/v1/models", timeout)
-    except (urllib.error.URLError, OSError) as exc:
+    except OSError as exc:  # nothing answers (see bench.serve.http)
         reason = getattr(exc, "reason", exc)
         raise UserError(f"{where} failed ({reason}); is the server running?") from None
     if status != 200:

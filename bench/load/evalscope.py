@@ -1,6 +1,10 @@
-"""Load generation: evalscope perf, one level per child process. Nothing else touches evalscope.
+"""Load generation: evalscope perf, one level per child process.
 
-Why a child process per level (see ../shared/notes/evalscope.md): evalscope mutates
+The evalscope adapter is this module (CLI, version, running a level) with evalscope_db.py
+(its output files and database schema) and evalscope_data.py (its prompt generator, for
+the offline batch): nothing outside bench/load/ knows evalscope.
+
+Why a child process per level (see docs/evalscope.md): evalscope mutates
 process-wide state (uvloop policy, global RNG seeds) and pauses for GC under load, so it
 must not share our process; one invocation per level means a failure at level k keeps
 levels 1..k-1. The defaults that would hurt are overridden explicitly:
@@ -41,17 +45,16 @@ from __future__ import annotations
 import json
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
 from collections.abc import Callable
-from contextlib import closing
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
 from bench.errors import UserError
+from bench.load.evalscope_db import count_rows
 from bench.proc import spawn, stop_group
 from bench.redact import resolve, scrub_tree, secret_name
 from bench.schema.scenario import Scenario
@@ -128,6 +131,8 @@ def workload_args(scenario: Scenario, tokenizer: str) -> list[str]:
 
 
 SECRET_ARGS_ENV = "VLM_BENCH_EVALSCOPE_SECRET_ARGS"
+# The child's stdout and stderr, kept beside its level folder (raw/level-NN/).
+LOG_FILE = "evalscope.log"
 
 
 def secret_args(scenario: Scenario, resolved: bool = True) -> list[str]:
@@ -236,33 +241,17 @@ class LevelRun:
     timed_out: bool = False
 
 
-def _count_rows(db: Path) -> tuple[int, int]:
-    """(finished, failed) requests committed so far; (0, 0) while the db does not exist."""
-    if not db.exists():
-        return 0, 0
-    try:
-        with closing(
-            sqlite3.connect(f"{db.resolve().as_uri()}?mode=ro", uri=True, timeout=0.2)
-        ) as con:
-            done, ok = con.execute(
-                "SELECT COUNT(*), COALESCE(SUM(success), 0) FROM result"
-            ).fetchone()
-    except sqlite3.Error:
-        return 0, 0
-    return int(done), int(done) - int(ok)
-
-
 def run_level(
     argv: list[str],
-    db: Path,
+    folder: Path,
     log: Path,
     timeout_s: float,
     progress: Callable[[int, int], None] | None = None,
     on_start: Callable[[int], None] | None = None,
     secrets: tuple[list[str], list[str]] = ([], []),
 ) -> LevelRun:
-    """Run one evalscope level; report (finished, failed) as rows are committed, and
-    the child's pid to `on_start` once it runs.
+    """Run one evalscope level writing to `folder` (`level_dir`); report (finished, failed)
+    as rows are committed, and the child's pid to `on_start` once it runs.
 
     On KeyboardInterrupt the child gets SIGINT (it is in its own session, so the
     terminal's Ctrl-C does not reach it) and is waited for, so the requests it finished
@@ -277,14 +266,14 @@ def run_level(
     try:
         with log.open("ab") as fh:
             proc = spawn(argv, fh, env=env, cwd=log.parent)
-        return _follow(proc, db, timeout_s, progress, on_start)
+        return _follow(proc, folder, timeout_s, progress, on_start)
     finally:
         scrub_tree(log.parent, secrets[1])
 
 
 def _follow(
     proc: subprocess.Popen[bytes],
-    db: Path,
+    folder: Path,
     timeout_s: float,
     progress: Callable[[int, int], None] | None,
     on_start: Callable[[int], None] | None,
@@ -298,7 +287,7 @@ def _follow(
             if time.monotonic() > deadline:
                 stop_group(proc)
                 return LevelRun(proc.returncode, timed_out=True)
-            counts = _count_rows(db)
+            counts = count_rows(folder)
             if progress and counts != last:
                 progress(*counts)
                 last = counts
@@ -308,7 +297,7 @@ def _follow(
         raise
     stop_group(proc)  # evalscope has exited: nothing it started may outlive it
     if progress:
-        progress(*_count_rows(db))
+        progress(*count_rows(folder))
     return LevelRun(proc.returncode)
 
 

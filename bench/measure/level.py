@@ -12,9 +12,10 @@ from typing import Any
 from rich.progress import Progress
 
 from bench.load import evalscope
+from bench.load.evalscope_db import DB_FILE, read_requests
 from bench.measure import servermetrics, validity
-from bench.measure.parse import parse_level, read_requests
-from bench.schema.results import LevelResult
+from bench.measure.parse import parse_level
+from bench.schema.results import LevelResult, LevelStatus, decide_status
 from bench.schema.scenario import Scenario
 from bench.serve import server
 
@@ -69,8 +70,8 @@ def measure(
     try:
         outcome = evalscope.run_level(
             argv,
-            folder / "benchmark_data.db",
-            raw / name / "evalscope.log",
+            folder,
+            raw / name / evalscope.LOG_FILE,
             _level_timeout(scenario, parallel, number),
             on_progress,
             on_start=watch.client,
@@ -81,36 +82,36 @@ def measure(
         outcome = evalscope.LevelRun(None)
     finally:
         samples = watch.stop()
-    if (folder / "benchmark_data.db").exists():
+    if (folder / DB_FILE).exists():
         level = parse_level(folder, parallel, number, scenario.load.fixed_output_tokens)
         _count_timeouts(folder, level, scenario.load.request_timeout_s)
     else:
-        last = tail(raw / name / "evalscope.log")
+        last = tail(raw / name / evalscope.LOG_FILE)
         level = LevelResult(
             parallel,
             number,
-            status="failed",
+            status=LevelStatus.FAILED,
             reason=f"evalscope wrote no results (exit {outcome.returncode}): {last}",
         )
     level.index, level.repeat = index, repeat
     level.raw_dir = str(folder.relative_to(run_dir))
     level.started_at, level.finished_at = started, now_iso()
-    level.extra["server_log_bytes"] = [log_start, handle.log_offset()]
+    level.diagnostics.server_log_bytes = [log_start, handle.log_offset()]
     recorded = level.succeeded + level.failed
     if interrupted:
-        flag(level, "partial", f"interrupted after {recorded} of {number} requests")
+        flag(level, LevelStatus.PARTIAL, f"interrupted after {recorded} of {number} requests")
     elif outcome.timed_out:
         limit = _level_timeout(scenario, parallel, number)
         flag(
             level,
-            "partial",
+            LevelStatus.PARTIAL,
             f"level timed out after {limit:g} s (load.level_timeout_s) with {recorded} of "
             f"{number} requests recorded",
         )
     elif outcome.returncode not in (0, None):
         flag(level, level.status, f"evalscope exited {outcome.returncode}")
     if not handle.alive():
-        flag(level, "partial", f"server died: {handle.log_tail()}")
+        flag(level, LevelStatus.PARTIAL, f"server died: {handle.log_tail()}")
     _judge(scenario, level, samples)
     if interrupted:
         raise Interrupted(level)
@@ -144,15 +145,15 @@ def _count_timeouts(folder: Path, level: LevelResult, timeout_s: float) -> None:
         1 for r in records if not r.success and r.completed_time - r.start_time >= 0.95 * timeout_s
     )
     if hung:
-        level.extra["timed_out"], level.extra["request_timeout_s"] = hung, timeout_s
+        level.diagnostics.timed_out, level.diagnostics.request_timeout_s = hung, timeout_s
         sent = level.succeeded + level.failed
         why = f"{hung} of {sent} requests timed out after {timeout_s:g} s (load.request_timeout_s)"
         level.reason = "; ".join(filter(None, [why, level.reason]))
 
 
-def flag(level: LevelResult, status: str, reason: str) -> None:
+def flag(level: LevelResult, status: LevelStatus, reason: str) -> None:
     """Put `reason` first; a level with no successful request is failed whatever else."""
-    level.status = status if level.succeeded else "failed"
+    level.status = decide_status(level.succeeded, cut_short=status == LevelStatus.PARTIAL)
     level.reason = "; ".join(filter(None, [reason, level.reason]))
 
 

@@ -1,12 +1,13 @@
 """Parse one evalscope perf level folder (`parallel_P_number_N/`) into a `LevelResult`.
 
-Every figure is recomputed from the raw per-request rows of `benchmark_data.db`, in SI
+Every figure is recomputed from the raw per-request rows of `benchmark_data.db` (read by
+the evalscope adapter, bench/load/evalscope_db.py, as typed `RequestRow`s), in SI
 units, with evalscope 1.14.1's own definitions (evalscope/perf/utils/benchmark_util.py,
 `MetricsAccumulator.update`/`to_result` for averages and rates; utils/db_util.py,
 `get_percentile_results` for percentiles), so p50/p90 exist and nothing depends on the
 rounding or the mixed ms/s units of evalscope's summary. `benchmark_summary.json` and
 `benchmark_percentile.json` only serve as a cross-check: a disagreement beyond their
-rounding is noted in `LevelResult.extra`, never fatal. The same rows give the client's own
+rounding is noted in `LevelResult.diagnostics`, never fatal. The same rows give the client's own
 view (`client_stats`: its requests in flight, its delay in starting the next request).
 """
 
@@ -15,175 +16,40 @@ from __future__ import annotations
 import json
 import logging
 import math
-import sqlite3
 from collections.abc import Sequence
-from contextlib import closing
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.analyze.stats import mean, percentile
-from bench.digest import request_digest
 from bench.errors import UserError
-from bench.schema.results import LevelResult
+from bench.load.evalscope_db import (
+    DB_FILE,
+    PERCENTILE_FILE,
+    SUMMARY_FILE,
+    RequestRow,
+    read_requests,
+)
+from bench.schema.figures import Timed, level_figures, percentile, wall_time
+from bench.schema.results import LevelResult, LevelStatus, decide_status
 
 log = logging.getLogger(__name__)
 
-DB_FILE = "benchmark_data.db"
-SUMMARY_FILE = "benchmark_summary.json"
-PERCENTILE_FILE = "benchmark_percentile.json"
 
-_COLUMNS = (
-    "start_time",
-    "completed_time",
-    "latency",
-    "first_chunk_latency",
-    "prompt_tokens",
-    "completion_tokens",
-    "success",
-    "is_stream",
-    "inter_token_latencies",
-    "request",
-)
-
-
-@dataclass(frozen=True)
-class RequestRecord:
-    """One measured request, as evalscope recorded it (times on its perf_counter clock, s).
-
-    Latency, TTFT and token counts are None for failed requests: evalscope stores none.
-    `request_sha` matches the simulator's trace (`bench.digest.request_digest`); None
-    when the stored body has nothing to digest.
-    """
-
-    start_time: float
-    completed_time: float
-    latency_s: float | None
-    ttft_s: float | None
-    prompt_tokens: int | None
-    completion_tokens: int | None
-    success: bool
-    request_sha: str | None
-    stream: bool = True
-    itl_s: tuple[float, ...] = ()  # gaps between successive non-empty content chunks
-
-    @property
-    def tpot_s(self) -> float | None:
-        """(latency - TTFT) / (tokens - 1); None without a decode phase (one token)."""
-        tokens = self.completion_tokens
-        if self.latency_s is None or self.ttft_s is None or tokens is None or tokens < 2:
-            return None
-        return (self.latency_s - self.ttft_s) / (tokens - 1)
-
-
-def _request_sha(request: Any) -> str | None:
-    # The column holds json.dumps(body, ensure_ascii=False) of the body as sent.
-    if not isinstance(request, str):
-        return None
-    try:
-        return request_digest(json.loads(request))
-    except json.JSONDecodeError:
-        return None
-
-
-def _record(path: Path, rowid: int, row: Sequence[Any]) -> RequestRecord:
-    start, completed, latency, ttft, prompt, completion, success, stream, itl, request = row
-    where = f"{path}: row {rowid}"
-    if not isinstance(start, float | int) or not isinstance(completed, float | int):
-        raise UserError(f"{where}: start_time/completed_time missing")
-    if success and None in (latency, ttft, prompt, completion):
-        raise UserError(f"{where}: a successful request without latency, TTFT or token counts")
-    try:
-        gaps = json.loads(itl) if itl else []
-        gaps = tuple(float(g) for g in gaps)
-    except (json.JSONDecodeError, TypeError, ValueError):
-        raise UserError(f"{where}: inter_token_latencies is not a JSON list of numbers") from None
-    return RequestRecord(
-        start_time=float(start),
-        completed_time=float(completed),
-        latency_s=None if latency is None else float(latency),
-        ttft_s=None if ttft is None else float(ttft),
-        prompt_tokens=None if prompt is None else int(prompt),
-        completion_tokens=None if completion is None else int(completion),
-        success=bool(success),
-        request_sha=_request_sha(request),
-        stream=bool(stream),
-        itl_s=gaps,
-    )
-
-
-def read_requests(level_dir: Path) -> list[RequestRecord]:
-    """Every measured request of a level (warm-up excluded, as evalscope stores none), in
-    the order evalscope recorded them (completion order)."""
-    path = level_dir / DB_FILE
-    if not path.is_file():
-        raise UserError(f"{path}: missing (not an evalscope level folder, or the run died early)")
-    # Read-only: a plain connect() would create an empty database where none exists.
-    uri = f"{path.resolve().as_uri()}?mode=ro"
-    try:
-        with closing(sqlite3.connect(uri, uri=True)) as con:
-            rows = con.execute(
-                f"SELECT rowid, {', '.join(_COLUMNS)} FROM result ORDER BY rowid"
-            ).fetchall()
-    except sqlite3.Error as exc:
-        raise UserError(f"{path}: unreadable evalscope database ({exc})") from None
-    return [_record(path, row[0], row[1:]) for row in rows]
-
-
-def _wall_time(records: Sequence[RequestRecord]) -> float | None:
-    """Earliest start to latest completion over all requests, failed ones included.
-
-    evalscope `MetricsAccumulator._update_wall_time` skips records without a valid
-    interval; with none left it divides by 1.0, which we report as no duration at all.
-    """
-    valid = [r for r in records if r.start_time > 0 and r.completed_time >= r.start_time]
-    if not valid:
-        return None
-    return max(0.0, max(r.completed_time for r in valid) - min(r.start_time for r in valid))
-
-
-def _per(total: float, seconds: float | None) -> float:
-    return total / seconds if seconds else math.nan
-
-
-def _figures(records: Sequence[RequestRecord]) -> dict[str, float]:
+def _figures(records: Sequence[RequestRow]) -> dict[str, float]:
     """Every derived LevelResult figure by field name; NaN where it is undefined."""
-    ok = [r for r in records if r.success]
-    wall = _wall_time(records)
-    prompt = [float(r.prompt_tokens or 0) for r in ok]
-    output = [float(r.completion_tokens or 0) for r in ok]
-    latency = [r.latency_s for r in ok if r.latency_s is not None]
-    # TTFT and TPOT only mean something for streamed replies; evalscope falls back to
-    # all successful requests only when none was streamed.
-    streamed = [r for r in ok if r.stream] or ok
-    ttft = [r.ttft_s for r in streamed if r.ttft_s is not None]
-    if any(r.stream for r in ok):
-        # Averages skip one-token replies (no decode phase); percentiles skip TPOT <= 0.
-        tpot_avg = [t for r in streamed if (t := r.tpot_s) is not None]
-        tpot_pct = [t for t in tpot_avg if t > 0]
-    else:
-        tpot_avg = tpot_pct = [r.tpot_s or 0.0 for r in ok]
-    # ITL is pooled: the mean of every gap of every request, not a mean of per-request means.
-    gaps = [g for r in ok for g in r.itl_s]
-    return {
-        "duration_s": wall if wall is not None else math.nan,
-        "rps": _per(len(ok), wall),
-        "output_tok_s": _per(sum(output), wall),
-        "total_tok_s": _per(sum(prompt) + sum(output), wall),
-        "latency_avg_s": mean(latency),
-        "latency_p50_s": percentile(latency, 50),
-        "latency_p90_s": percentile(latency, 90),
-        "latency_p99_s": percentile(latency, 99),
-        "ttft_avg_s": mean(ttft),
-        "ttft_p50_s": percentile(ttft, 50),
-        "ttft_p99_s": percentile(ttft, 99),
-        "tpot_avg_s": mean(tpot_avg),
-        "tpot_p50_s": percentile(tpot_pct, 50),
-        "tpot_p99_s": percentile(tpot_pct, 99),
-        "itl_avg_s": mean(gaps),
-        "input_tokens_avg": mean(prompt),
-        "output_tokens_avg": mean(output),
-    }
+    ok = [
+        Timed(
+            latency_s=r.latency_s or 0.0,
+            ttft_s=r.ttft_s or 0.0,
+            prompt_tokens=r.prompt_tokens or 0,
+            output_tokens=r.completion_tokens or 0,
+            stream=r.stream,
+            itl_s=r.itl_s,
+        )
+        for r in records
+        if r.success  # the reader refuses a successful row without these figures
+    ]
+    wall = wall_time((r.start_time, r.completed_time) for r in records)
+    return level_figures(ok, wall)
 
 
 def _load_json(path: Path) -> Any:
@@ -270,30 +136,34 @@ def _percentile_mismatches(rows: list[Any], figures: dict[str, float]) -> list[s
 
 
 def _cross_check(level_dir: Path, figures: dict[str, float], result: LevelResult) -> None:
-    """Compare with evalscope's own files; disagreements go to `result.extra`."""
+    """Compare with evalscope's own files; disagreements go to `result.diagnostics`."""
     summary = _load_json(level_dir / SUMMARY_FILE)
     if summary is None:
-        result.extra["summary_check"] = f"{SUMMARY_FILE} missing: not cross-checked"
+        result.diagnostics.summary_check = f"{SUMMARY_FILE} missing: not cross-checked"
     elif not isinstance(summary, dict):
         raise UserError(f"{level_dir / SUMMARY_FILE}: not an evalscope summary (no JSON object)")
     elif notes := _summary_mismatches(summary, figures, result.succeeded, result.failed):
-        result.extra["summary_mismatch"] = "; ".join(notes)
+        result.diagnostics.summary_mismatch = "; ".join(notes)
     try:
         rows = _load_json(level_dir / PERCENTILE_FILE)
     except UserError as exc:
         # evalscope skips or mangles this file in corner cases; the db is what counts.
-        result.extra["percentile_check"] = str(exc)
+        result.diagnostics.percentile_check = str(exc)
         return
     if not isinstance(rows, list):
-        result.extra["percentile_check"] = f"{PERCENTILE_FILE} missing or not a list"
+        result.diagnostics.percentile_check = f"{PERCENTILE_FILE} missing or not a list"
     elif notes := _percentile_mismatches(rows, figures):
-        result.extra["percentile_mismatch"] = "; ".join(notes)
-    for key in ("summary_mismatch", "percentile_mismatch"):
-        if key in result.extra:
-            log.warning("%s: %s disagrees with evalscope: %s", level_dir, key, result.extra[key])
+        result.diagnostics.percentile_mismatch = "; ".join(notes)
+    mismatches = {
+        "summary_mismatch": result.diagnostics.summary_mismatch,
+        "percentile_mismatch": result.diagnostics.percentile_mismatch,
+    }
+    for key, note in mismatches.items():
+        if note is not None:
+            log.warning("%s: %s disagrees with evalscope: %s", level_dir, key, note)
 
 
-def client_stats(records: Sequence[RequestRecord], parallel: int) -> dict[str, Any]:
+def client_stats(records: Sequence[RequestRow], parallel: int) -> dict[str, Any]:
     """What the load generator achieved, from its own records: the mean number of its
     requests in flight over the measured window, and how long a request started after a
     slot freed. In a closed loop the k-th request (in start order) takes the slot of the
@@ -315,7 +185,7 @@ def client_stats(records: Sequence[RequestRecord], parallel: int) -> dict[str, A
     return out
 
 
-def _check_lengths(result: LevelResult, ok: Sequence[RequestRecord]) -> None:
+def _check_lengths(result: LevelResult, ok: Sequence[RequestRow]) -> None:
     counts = [r.completion_tokens or 0 for r in ok]
     if counts:
         result.output_tokens_min, result.output_tokens_max = min(counts), max(counts)
@@ -327,10 +197,11 @@ def _check_lengths(result: LevelResult, ok: Sequence[RequestRecord]) -> None:
 def _set_status(result: LevelResult, recorded: int) -> None:
     sent = result.succeeded + result.failed
     if recorded == 0:
-        result.status, result.reason = "failed", f"no requests recorded in {DB_FILE}"
+        result.status, result.reason = decide_status(0, False), f"no requests recorded in {DB_FILE}"
         return
-    if result.succeeded == 0:
-        result.status, result.reason = "failed", f"all {sent} requests failed"
+    result.status = decide_status(result.succeeded, cut_short=False)
+    if result.status == LevelStatus.FAILED:
+        result.reason = f"all {sent} requests failed"
         return
     flags = []
     if result.failed:
@@ -341,7 +212,7 @@ def _set_status(result: LevelResult, recorded: int) -> None:
             f"produce {result.expected_output_tokens} tokens "
             f"(got {result.output_tokens_min}..{result.output_tokens_max})"
         )
-    result.status, result.reason = "ok", "; ".join(flags)
+    result.reason = "; ".join(flags)
 
 
 def parse_level(
@@ -371,9 +242,9 @@ def parse_level(
     if ok:
         undefined = sorted(name for name, value in figures.items() if not math.isfinite(value))
         if undefined:
-            result.extra["undefined"] = undefined
+            result.diagnostics.undefined = undefined
     if len(records) != number:
-        result.extra["recorded_requests"] = len(records)
+        result.diagnostics.recorded_requests = len(records)
     _check_lengths(result, ok)
     result.client = client_stats(records, parallel)
     _set_status(result, len(records))

@@ -3,7 +3,9 @@ readiness probe and server handle (bench/serve/server.py), the answer check
 (bench/serve/answer.py), provenance's `/version` query and `run --url`.
 
 No third-party client: these are a handful of small requests to loopback or a user's own
-server, and the load itself is evalscope's job.
+server, and the load itself is evalscope's job. Callers need not know urllib: an HTTP error
+status is returned, and a server that does not answer raises OSError (urllib's URLError,
+a refused or reset connection and a timeout are all OSErrors).
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.measure.parse import read_requests
+from bench.load.evalscope_db import read_requests
 from bench.report.tables import format_cell
 from bench.schema.runfile import read_run
 

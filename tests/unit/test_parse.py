@@ -17,8 +17,9 @@ from typing import Any
 import pytest
 
 from bench.errors import UserError
-from bench.measure.parse import _request_sha, parse_level, read_requests
-from bench.schema.results import LevelResult
+from bench.load.evalscope_db import read_requests, request_sha
+from bench.measure.parse import parse_level
+from bench.schema.results import Diagnostics, LevelResult
 from bench.sim.openai import parse_request
 from bench.sim.profile import load_profile
 
@@ -104,7 +105,7 @@ def test_percentiles_agree_with_evalscope_percentile_file(
 def test_no_mismatch_is_reported_on_real_output(level_dir: Path) -> None:
     result = parse(level_dir)
     for key in ("summary_mismatch", "percentile_mismatch", "summary_check"):
-        assert key not in result.extra
+        assert getattr(result.diagnostics, key) is None
     strict_json(result)
 
 
@@ -123,7 +124,7 @@ def test_ok_level() -> None:
     assert result.raw_dir == "parallel_2_number_4"
     assert (result.parallel, result.number) == (2, 4)
     assert result.success_rate == 100.0
-    assert result.extra == {}
+    assert result.diagnostics == Diagnostics()
 
 
 def test_p99_is_the_maximum_with_few_requests() -> None:
@@ -202,7 +203,12 @@ def test_one_token_replies_have_no_tpot() -> None:
     assert result.tpot_avg_s == result.tpot_p99_s == result.itl_avg_s == 0.0
     assert summary(ONE_TOKEN)["Avg TPOT (ms)"] == 0.0
     assert math.isnan(percentile_row(ONE_TOKEN, "99%")["TPOT (ms)"])
-    assert set(result.extra["undefined"]) == {"tpot_avg_s", "tpot_p50_s", "tpot_p99_s", "itl_avg_s"}
+    assert set(result.diagnostics.undefined or []) == {
+        "tpot_avg_s",
+        "tpot_p50_s",
+        "tpot_p99_s",
+        "itl_avg_s",
+    }
     assert result.ttft_avg_s > 0
     strict_json(result)
 
@@ -269,7 +275,7 @@ def test_request_sha_follows_the_simulator_definition(
     # evalscope stores the body with json.dumps(body, ensure_ascii=False).
     stored = json.dumps(body, ensure_ascii=False)
     parsed = parse_request(stored.encode(), chat, load_profile("fast"), str(tokenizer_dir))
-    assert _request_sha(stored) == parsed.request_sha
+    assert request_sha(stored) == parsed.request_sha
 
 
 def test_missing_db_is_a_user_error(tmp_path: Path) -> None:
@@ -321,7 +327,7 @@ def test_missing_summary_is_noted_not_fatal(tmp_path: Path) -> None:
     (level / "benchmark_summary.json").unlink()
     result = parse(level)
     assert result.status == "ok"
-    assert "missing" in result.extra["summary_check"]
+    assert "missing" in (result.diagnostics.summary_check or "")
 
 
 @pytest.mark.parametrize("damage", ["missing", "truncate", "not_a_list"])
@@ -337,7 +343,7 @@ def test_bad_percentile_file_is_noted_not_fatal(tmp_path: Path, damage: str) -> 
     result = parse(level)
     assert result.status == "ok"
     assert result.latency_p99_s == parse(OK).latency_p99_s
-    assert "benchmark_percentile.json" in result.extra["percentile_check"]
+    assert "benchmark_percentile.json" in (result.diagnostics.percentile_check or "")
 
 
 def test_disagreeing_summary_is_noted(tmp_path: Path) -> None:
@@ -348,7 +354,7 @@ def test_disagreeing_summary_is_noted(tmp_path: Path) -> None:
     data["Success Requests"] = 3
     path.write_text(json.dumps(data))
     result = parse(level)
-    note = result.extra["summary_mismatch"]
+    note = result.diagnostics.summary_mismatch or ""
     assert "Avg TTFT (ms)" in note and "Success Requests" in note
     assert "Avg Latency (s)" not in note
     assert result.ttft_avg_s == parse(OK).ttft_avg_s  # the db decides, not the summary
@@ -362,4 +368,4 @@ def test_disagreeing_percentile_is_noted(tmp_path: Path) -> None:
         if row["Percentiles"] == "99%":
             row["Latency (s)"] += 0.01
     path.write_text(json.dumps(rows))
-    assert "99% Latency (s)" in parse(level).extra["percentile_mismatch"]
+    assert "99% Latency (s)" in (parse(level).diagnostics.percentile_mismatch or "")
