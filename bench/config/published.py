@@ -1,8 +1,8 @@
 """Published tables in the seed's markdown format, and how to compare against them.
 
-The seed (../shared/reference/vlm-r1-ovd-800ta2.md, copied to reports/reference/) prints
-RPS with two decimals and times with three, so a measured value is compared with the
-interval its published figure was rounded from: 0.04 RPS stands for [0.035, 0.045).
+The seed (reports/reference/vlm-r1-ovd-800ta2.md) prints RPS with two decimals and times
+with three, so a measured value is compared with the interval its published figure was
+rounded from: 0.04 RPS stands for [0.035, 0.045).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pathlib import Path
 
 from bench.errors import UserError
 from bench.schema.metrics import BY_KEY, SEED_COLUMNS, SEED_HEADER
-from bench.schema.results import LevelResult, RunResult
+from bench.schema.results import LevelResult, RunResult, RunStatus
 from bench.schema.scenario import Scenario, scenario_hash
 
 REFERENCE_DIR = Path(__file__).resolve().parents[2] / "reports" / "reference"
@@ -180,7 +180,6 @@ def import_table(
             index=index,
             succeeded=succeeded,
             failed=number - succeeded,
-            extra={"published": True},
         )
         for key, value in row.items():
             if key != "success_rate":
@@ -202,5 +201,5 @@ def import_table(
         }
     }
     return RunResult(
-        "published", name, resolved, scenario_hash(scenario), provenance, levels, "complete"
+        "published", name, resolved, scenario_hash(scenario), provenance, levels, RunStatus.COMPLETE
     )

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bench.schema.results import LevelResult
+from bench.schema.results import Check, CheckStatus, LevelResult
 from bench.schema.scenario import ValiditySpec
 
 # Chat-template tokens every request shares (Qwen's default system prompt is ~20 tokens;
@@ -25,16 +25,20 @@ TEMPLATE_PREFIX_TOKENS = 32
 MIN_SAMPLES = 10  # /metrics samples in the window before the server's concurrency is judged
 
 
-def _check(name: str, flagged: bool | None, detail: str) -> dict[str, Any]:
-    status = "n/a" if flagged is None else ("flag" if flagged else "ok")
-    return {"check": name, "status": status, "detail": detail}
+def _check(name: str, flagged: bool | None, detail: str) -> Check:
+    status = (
+        CheckStatus.NOT_APPLICABLE
+        if flagged is None
+        else (CheckStatus.FLAG if flagged else CheckStatus.OK)
+    )
+    return Check(name, status, detail)
 
 
 def _pct(x: float) -> str:
     return f"{100 * x:.1f} %"
 
 
-def _output_length(level: LevelResult) -> dict[str, Any]:
+def _output_length(level: LevelResult) -> Check:
     if level.expected_output_tokens is None:
         return _check("output length", None, "the load does not fix the output length")
     if level.wrong_length:
@@ -54,7 +58,7 @@ def _client_idle(server: dict[str, Any], lim: ValiditySpec) -> bool:
     return cpu is None or cpu <= lim.max_client_cpu
 
 
-def _success(level: LevelResult, server: dict[str, Any], lim: ValiditySpec) -> dict[str, Any]:
+def _success(level: LevelResult, server: dict[str, Any], lim: ValiditySpec) -> Check:
     """Failed requests, blamed on the server unless the client was saturated: evalscope
     keeps no status code, but a request that failed while the client idled was refused,
     cut or left unanswered by the server. Flagged beyond `max_failed_ratio` (default 0)."""
@@ -63,11 +67,10 @@ def _success(level: LevelResult, server: dict[str, Any], lim: ValiditySpec) -> d
         return _check("success", False, f"{sent} of {sent}")
     ratio = level.failed / sent
     counts = f"{level.failed} of {sent} requests failed ({_pct(ratio)})"
-    timed_out = level.extra.get("timed_out")
+    timed_out, timeout_s = level.diagnostics.timed_out, level.diagnostics.request_timeout_s
     if timed_out:
         counts += (
-            f", {timed_out} of them timed out after {level.extra['request_timeout_s']:g} s "
-            "(load.request_timeout_s)"
+            f", {timed_out} of them timed out after {timeout_s or 0:g} s (load.request_timeout_s)"
         )
     if _client_idle(server, lim):
         detail = f"server: {counts}"
@@ -79,7 +82,7 @@ def _success(level: LevelResult, server: dict[str, Any], lim: ValiditySpec) -> d
     return _check("success", flagged, detail)
 
 
-def _complete(level: LevelResult) -> list[dict[str, Any]]:
+def _complete(level: LevelResult) -> list[Check]:
     """A partial level (interrupted, timed out, its server died) measured fewer requests
     than asked: never "all checks passed", never a capacity claim. Only partial levels
     carry this check, so complete levels keep the checks they always had."""
@@ -92,7 +95,7 @@ def _complete(level: LevelResult) -> list[dict[str, Any]]:
 
 def _concurrency(
     level: LevelResult, server: dict[str, Any], client: dict[str, Any], lim: ValiditySpec
-) -> dict[str, Any]:
+) -> Check:
     """Requests in flight against the level's `parallel`, two ways: the server's view, the
     median of its `running + waiting` samples over the measured window (judged with at
     least MIN_SAMPLES of them: fewer can alias with the level's waves); and the client's,
@@ -130,7 +133,7 @@ def _concurrency(
 
 def _caches(
     level: LevelResult, server: dict[str, Any], lim: ValiditySpec, prefix_length: int
-) -> list[dict[str, Any]]:
+) -> list[Check]:
     out = []
     rate = server.get("mm_hit_rate")
     if rate is None:
@@ -161,7 +164,7 @@ def _client(
     client: dict[str, Any],
     lim: ValiditySpec,
     paced: bool,
-) -> dict[str, Any]:
+) -> Check:
     cpu, delay = server.get("client_cpu_mean"), client.get("start_delay_p90_s")
     if cpu is None and delay is None:
         return _check("client", None, "no CPU samples or request starts")
@@ -186,7 +189,7 @@ def _client(
     return _check("client", flagged, ", ".join(parts) + (": saturated" if flagged else ""))
 
 
-def _ttft_gap(level: LevelResult, server: dict[str, Any], lim: ValiditySpec) -> dict[str, Any]:
+def _ttft_gap(level: LevelResult, server: dict[str, Any], lim: ValiditySpec) -> Check:
     ours = server.get("ttft_avg_s")
     if ours is None or not level.measured:
         return _check("TTFT gap", None, "no server-side TTFT")
@@ -222,7 +225,7 @@ def check_level(
     limits: ValiditySpec,
     prefix_length: int = 0,
     paced: bool = False,
-) -> list[dict[str, Any]]:
+) -> list[Check]:
     """Every check of one level, in a fixed order. `prefix_length` is the load's shared
     prefix (evalscope --prefix-length); `paced`: the load sets a rate, so requests start
     on a schedule, not when a slot frees."""

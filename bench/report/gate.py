@@ -9,7 +9,7 @@ from bench.analyze.compare import format_pct, run_label
 from bench.analyze.gate import NO_DATA, GateResult
 from bench.report.tables import format_cell, markdown_table, template
 from bench.schema.metrics import BY_KEY
-from bench.schema.results import aggregate, by_level
+from bench.schema.results import CheckStatus, aggregate, by_level
 
 
 def _spread(key: str, values: list[float]) -> str:
@@ -30,7 +30,7 @@ def _flagged_levels(result: GateResult) -> list[str]:
     out = []
     for side, run in (("baseline", result.baseline), ("candidate", result.candidate)):
         for level in aggregate(run.levels):
-            checks = [c["check"] for c in level.checks if c["status"] == "flag"]
+            checks = [c.name for c in level.checks if c.status == CheckStatus.FLAG]
             if checks:
                 out.append(f"{side} conc {level.parallel} ({', '.join(checks)})")
     return out

@@ -80,7 +80,7 @@ def seed_table(levels: list[LevelResult]) -> tuple[str, list[str]]:
 
 def rescale(level: LevelResult, time_scale: float) -> LevelResult:
     """A simulator level in the modelled hardware's time: seconds / scale, rates * scale."""
-    out = dataclasses.replace(level, extra=dict(level.extra))
+    out = dataclasses.replace(level, diagnostics=dataclasses.replace(level.diagnostics))
     out.duration_s = level.duration_s / time_scale
     for metric in METRICS:
         if metric.unit == "s":
@@ -190,7 +190,7 @@ def offline_lines(offline: dict[str, Any], run: RunResult | None) -> list[str]:
     lines = [
         f"Offline (vllm.LLM, one batch of {offline['requests']} prompts, "
         f"{offline['max_tokens']} output tokens each): "
-        f"{offline['requests_per_s']:.2f} req/s, {offline['output_tokens_per_s']:.2f} output "
+        f"{offline['rps']:.2f} req/s, {offline['output_tok_s']:.2f} output "
         f"tok/s; batch {offline['generate_s']:.2f} s, engine start {offline['init_s']:.1f} s"
         f" (vLLM {offline.get('vllm_version') or '?'})."
     ]
@@ -203,7 +203,7 @@ def offline_lines(offline: dict[str, Any], run: RunResult | None) -> list[str]:
     ok = [lv for lv in aggregate(run.levels if run else []) if lv.status == "ok" and lv.succeeded]
     if ok:
         best = max(ok, key=lambda lv: lv.output_tok_s)
-        share = 100 * best.output_tok_s / offline["output_tokens_per_s"]
+        share = 100 * best.output_tok_s / offline["output_tok_s"]
         lines.append(
             f"Online, best level (conc {best.parallel}): {best.output_tok_s:.2f} Gen. toks/s "
             f"= {share:.1f} % of offline; {best.rps:.2f} req/s."

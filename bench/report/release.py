@@ -21,15 +21,21 @@ from bench.errors import UserError
 from bench.report.markdown import level_row
 from bench.report.tables import markdown_table, template
 from bench.schema.metrics import SEED_COLUMNS, SEED_HEADER
-from bench.schema.results import LevelResult, RunResult, aggregate, by_level, median_level
+from bench.schema.results import (
+    LevelResult,
+    RunResult,
+    aggregate,
+    by_level,
+    median_level,
+    server_version,
+)
 
 BY: dict[str, tuple[str, Callable[[RunResult], str]]] = {
     "hardware": ("Hardware", lambda run: run.scenario.get("hardware") or "—"),
     "backend": ("Backend", lambda run: run.scenario.get("backend") or "—"),
-    "version": (
-        "Version",
-        lambda run: str(run.provenance.get("server_version") or run.provenance.get("version", "—")),
-    ),
+    # Regression: this read provenance["server_version"], which nothing writes, so the
+    # column was always "—"; the version is the server's /version answer.
+    "version": ("Version", lambda run: server_version(run) or "—"),
     "scenario": ("Scenario", lambda run: run.scenario_name),
     "run": ("Run", run_label),
 }

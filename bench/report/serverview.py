@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from bench.report.tables import FLAGGED, markdown_table
-from bench.schema.results import LevelResult, aggregate
+from bench.schema.results import CheckStatus, LevelResult, aggregate
 
 OK = "✓"
 DASH = "—"
@@ -31,10 +31,10 @@ def checks_table(levels: list[LevelResult]) -> str:
         if not lv.checks:  # kept by --resume from a run made before levels were checked
             rows.append([str(lv.parallel), DASH, "not checked"])
             continue
-        flagged = [c for c in lv.checks if c["status"] == "flag"]
-        skipped = [c["check"] for c in lv.checks if c["status"] == "n/a"]
+        flagged = [c for c in lv.checks if c.status == CheckStatus.FLAG]
+        skipped = [c.name for c in lv.checks if c.status == CheckStatus.NOT_APPLICABLE]
         mark = f"{FLAGGED} {len(flagged)}" if flagged else OK
-        text = "; ".join(f"{c['check']}: {c['detail']}" for c in flagged) or "all checks passed"
+        text = "; ".join(f"{c.name}: {c.detail}" for c in flagged) or "all checks passed"
         if skipped:
             text += f" (not checked: {', '.join(skipped)})"
         rows.append([str(lv.parallel), mark, text])

@@ -15,12 +15,71 @@ import os
 import statistics
 import tempfile
 from dataclasses import asdict, dataclass, field, fields, replace
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 from bench.schema.metrics import BY_KEY, SEED_COLUMNS
 
-SCHEMA_VERSION = 1
+# The history of versions is in docs/results.md; bench.schema.upgrade reads older ones.
+SCHEMA_VERSION = 2
+
+
+class LevelStatus(StrEnum):
+    """ok: measured; partial: measured, but cut short (interrupted, server died);
+    failed: no usable measurement. A StrEnum, so run.json keeps the plain words."""
+
+    OK = "ok"
+    PARTIAL = "partial"
+    FAILED = "failed"
+
+
+class CheckStatus(StrEnum):
+    OK = "ok"
+    FLAG = "flag"
+    NOT_APPLICABLE = "n/a"  # the check could not run (no /metrics, too few samples)
+
+
+class RunStatus(StrEnum):
+    RUNNING = "running"
+    COMPLETE = "complete"
+    FAILED = "failed"
+    INTERRUPTED = "interrupted"
+
+
+def decide_status(succeeded: int, cut_short: bool) -> LevelStatus:
+    """A level's status, decided here only: nothing succeeded is failed whatever else
+    happened; otherwise cut short (interrupted, server died, evalscope killed) is partial."""
+    if succeeded <= 0:
+        return LevelStatus.FAILED
+    return LevelStatus.PARTIAL if cut_short else LevelStatus.OK
+
+
+@dataclass
+class Check:
+    """One validity check's verdict on a level (bench.measure.validity)."""
+
+    name: str
+    status: CheckStatus
+    detail: str
+
+
+@dataclass
+class Diagnostics:
+    """What a level noted about its own measurement (schema 1 kept these in `extra`).
+    None: not noted."""
+
+    server_log_bytes: list[int] | None = None  # [start, end] offsets of the level in server.log
+    timed_out: int | None = None  # requests that hit the client's request timeout
+    request_timeout_s: float | None = None
+    recorded_requests: int | None = None  # rows evalscope wrote for the level
+    undefined: list[str] | None = None  # figures stored as NaN: no request defined them
+    # Cross-checks against evalscope's own summary and percentile files.
+    summary_check: str | None = None
+    summary_mismatch: str | None = None
+    percentile_check: str | None = None
+    percentile_mismatch: str | None = None
+    repeats: int | None = None  # set on a median standing for its repeats
 
 
 @dataclass
@@ -29,7 +88,7 @@ class LevelResult:
     number: int
     index: int = 0  # 1-based position in the sweep
     repeat: int = 1  # 1-based measurement of this level (sweep.repeats)
-    status: str = "ok"  # ok | failed (no usable measurement) | partial (interrupted)
+    status: LevelStatus = LevelStatus.OK  # decide_status
     reason: str = ""  # why it is not ok, or what was flagged
     succeeded: int = 0
     failed: int = 0
@@ -64,8 +123,8 @@ class LevelResult:
     # (bench.measure.validity.check_level).
     server: dict[str, Any] = field(default_factory=dict)
     client: dict[str, Any] = field(default_factory=dict)
-    checks: list[dict[str, Any]] = field(default_factory=list)
-    extra: dict[str, Any] = field(default_factory=dict)
+    checks: list[Check] = field(default_factory=list)
+    diagnostics: Diagnostics = field(default_factory=Diagnostics)
 
     @property
     def success_rate(self) -> float:
@@ -80,7 +139,7 @@ class LevelResult:
     @property
     def flags(self) -> list[str]:
         """`check: reason` of every validity check this level failed."""
-        return [f"{c['check']}: {c['detail']}" for c in self.checks if c["status"] == "flag"]
+        return [f"{c.name}: {c.detail}" for c in self.checks if c.status == CheckStatus.FLAG]
 
     @property
     def trusted(self) -> bool:
@@ -97,8 +156,17 @@ class LevelResult:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> LevelResult:
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in known})
+        """From a checked schema-2 level (bench.schema.runfile)."""
+        known = {f.name for f in fields(cls)} - {"status", "checks", "diagnostics"}
+        return cls(
+            **{k: v for k, v in data.items() if k in known},
+            status=LevelStatus(data.get("status", "ok")),
+            checks=[
+                Check(c["name"], CheckStatus(c["status"]), c["detail"])
+                for c in data.get("checks", [])
+            ],
+            diagnostics=Diagnostics(**data.get("diagnostics", {})),
+        )
 
 
 def by_level(levels: list[LevelResult]) -> list[list[LevelResult]]:
@@ -122,7 +190,7 @@ def median_level(group: list[LevelResult]) -> LevelResult:
     if len(group) == 1:
         return group[0]
     usable = [lv for lv in group if lv.measured] or group
-    out = replace(group[0], extra={"repeats": len(group)})
+    out = replace(group[0], diagnostics=Diagnostics(repeats=len(group)))
     for name in _MEDIAN_FIELDS:
         setattr(out, name, statistics.median(getattr(lv, name) for lv in usable))
     out.succeeded = sum(lv.succeeded for lv in group)
@@ -130,7 +198,7 @@ def median_level(group: list[LevelResult]) -> LevelResult:
     out.wrong_length = sum(lv.wrong_length for lv in group)
     out.output_tokens_min = min(lv.output_tokens_min for lv in group)
     out.output_tokens_max = max(lv.output_tokens_max for lv in group)
-    worst = ("failed", "partial", "ok")
+    worst = list(LevelStatus)[::-1]  # failed, partial, ok
     out.status = min((lv.status for lv in group), key=worst.index)
     out.reason = "; ".join(dict.fromkeys(lv.reason for lv in group if lv.reason))
     out.server = _median_dict([lv.server for lv in usable])
@@ -147,15 +215,15 @@ def _median_dict(views: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def _worst_checks(group: list[LevelResult]) -> list[dict[str, Any]]:
+def _worst_checks(group: list[LevelResult]) -> list[Check]:
     """Per check, the first repeat that flagged it (named), else the first repeat's."""
-    out: dict[str, dict[str, Any]] = {}
+    out: dict[str, Check] = {}
+    flag = CheckStatus.FLAG
     for lv in group:
         for check in lv.checks:
-            seen = out.get(check["check"])
-            if seen is None or (check["status"] == "flag" and seen["status"] != "flag"):
-                detail = f"repeat {lv.repeat}: {check['detail']}"
-                out[check["check"]] = {**check, "detail": detail}
+            seen = out.get(check.name)
+            if seen is None or (check.status == flag and seen.status != flag):
+                out[check.name] = replace(check, detail=f"repeat {lv.repeat}: {check.detail}")
     return list(out.values())
 
 
@@ -172,7 +240,7 @@ class RunResult:
     scenario_hash: str
     provenance: dict[str, Any]
     levels: list[LevelResult] = field(default_factory=list)
-    status: str = "running"  # running | complete | failed | interrupted
+    status: RunStatus = RunStatus.RUNNING
     incidents: list[dict[str, Any]] = field(default_factory=list)  # server deaths, restarts
     # Why the run is not clean, in one line: why it failed, or what a complete run's levels
     # got wrong (failed requests beyond validity.max_failed_ratio). "" when clean.
@@ -192,6 +260,8 @@ class RunResult:
             level["success_rate"] = obj.success_rate
             level["tokens_honoured"] = obj.tokens_honoured
             level["flags"] = obj.flags
+            # Only what was noted: a level's diagnostics are mostly empty.
+            level["diagnostics"] = {k: v for k, v in level["diagnostics"].items() if v is not None}
         return data
 
     @classmethod
@@ -203,7 +273,7 @@ class RunResult:
             scenario_hash=data["scenario_hash"],
             provenance=data.get("provenance", {}),
             levels=[LevelResult.from_dict(lv) for lv in data.get("levels", [])],
-            status=data.get("status", "complete"),
+            status=RunStatus(data.get("status", "complete")),
             incidents=data.get("incidents", []),
             reason=data.get("reason", ""),  # absent before runs recorded one
             check=data.get("check"),
@@ -213,7 +283,9 @@ class RunResult:
 
 
 CSV_FIELDS = [
-    f.name for f in fields(LevelResult) if f.name not in ("extra", "server", "client", "checks")
+    f.name
+    for f in fields(LevelResult)
+    if f.name not in ("diagnostics", "server", "client", "checks")
 ] + ["success_rate", "tokens_honoured", "flags"]
 
 
@@ -277,6 +349,17 @@ def write_run(run: RunResult, run_dir: Path) -> None:
     """run.json and levels.csv, each replaced atomically."""
     _atomic_write(run_dir / "run.json", json.dumps(run.to_dict(), indent=2) + "\n")
     _atomic_write(run_dir / "levels.csv", levels_csv(run))
+
+
+def server_version(run: RunResult) -> str | None:
+    """The serving engine's version as its /version answered it during the run
+    (provenance.server.version: vLLM's {"version": "0.10.1"}, or a bare string); None
+    when it was not asked (a published table) or did not answer."""
+    server = run.provenance.get("server")
+    answer = server.get("version") if isinstance(server, dict) else None
+    if isinstance(answer, dict):
+        answer = answer.get("version")
+    return answer if isinstance(answer, str) and answer else None
 
 
 def is_published(run: RunResult) -> bool:

@@ -24,8 +24,16 @@ from typing import Any
 from pydantic import ValidationError
 
 from bench.errors import UserError, describe_validation_error
-from bench.schema.results import SCHEMA_VERSION, LevelResult, RunResult
+from bench.schema.results import (
+    SCHEMA_VERSION,
+    CheckStatus,
+    LevelResult,
+    LevelStatus,
+    RunResult,
+    RunStatus,
+)
 from bench.schema.scenario import Scenario
+from bench.schema.upgrade import upgrade
 
 # An int beyond this is not a count anyone measured, and not exact as a float.
 MAX_INT = 2**53
@@ -98,6 +106,10 @@ def anything(value: Any, at: str) -> None:
     return None
 
 
+def unknown(value: Any, at: str) -> None:
+    raise _Bad(at, "unknown field")
+
+
 def optional(spec: Spec) -> Spec:
     def check(value: Any, at: str) -> None:
         if value is not None:
@@ -138,6 +150,24 @@ def mapping(
     return check
 
 
+# Diagnostics' fields; a key it lacks would be lost on reading, so it is refused.
+_DIAGNOSTICS = mapping(
+    optional_fields={
+        "server_log_bytes": optional(list_of(integer(0))),
+        "timed_out": optional(integer(0)),
+        "request_timeout_s": optional(number(0)),
+        "recorded_requests": optional(integer(0)),
+        "undefined": optional(list_of(text())),
+        "summary_check": optional(text()),
+        "summary_mismatch": optional(text()),
+        "percentile_check": optional(text()),
+        "percentile_mismatch": optional(text()),
+        "repeats": optional(integer(1)),
+    },
+    values=unknown,
+)
+
+
 def _level_spec() -> Spec:
     """LevelResult's fields, by their declared types (a new field gets checked too)."""
 
@@ -147,7 +177,11 @@ def _level_spec() -> Spec:
         "str": text(),
         "int | None": optional(integer(0)),
         "dict[str, Any]": mapping(),
-        "list[dict[str, Any]]": list_of(mapping()),
+        "LevelStatus": text(tuple(LevelStatus)),
+        "list[Check]": list_of(
+            mapping({"name": text(), "status": text(tuple(CheckStatus)), "detail": text()})
+        ),
+        "Diagnostics": _DIAGNOSTICS,
     }
     required: dict[str, Spec] = {}
     optional_fields: dict[str, Spec] = {}
@@ -159,10 +193,6 @@ def _level_spec() -> Spec:
         (required if no_default else optional_fields)[f.name] = spec
     # Ranges and shapes the readers rely on.
     required["parallel"] = required["number"] = integer(1)
-    optional_fields["status"] = text(("ok", "failed", "partial"))
-    optional_fields["checks"] = list_of(
-        mapping({"check": text(), "status": text(), "detail": text()})
-    )
     # The report formats these with a number format when they are present.
     view_numbers = (
         "in_flight_median running_mean waiting_max kv_usage_mean kv_usage_max preemptions "
@@ -225,8 +255,8 @@ _OFFLINE = mapping(
     {
         "requests": integer(0),
         "max_tokens": integer(0),
-        "requests_per_s": number(0),
-        "output_tokens_per_s": number(1e-300),  # the report divides by it
+        "rps": number(0),
+        "output_tok_s": number(1e-300),  # the report divides by it
         "generate_s": number(0),
         "init_s": number(0),
         "wrong_length": integer(0),
@@ -248,7 +278,7 @@ def _run_spec() -> Spec:
         },
         {
             "provenance": _PROVENANCE,
-            "status": text(("running", "complete", "failed", "interrupted")),
+            "status": text(tuple(RunStatus)),
             "reason": text(),
             "incidents": list_of(_INCIDENT),
             "check": optional(_CHECK),
@@ -291,10 +321,29 @@ def load(path: Path) -> Any:
         raise UserError(f"{path}: unreadable run.json: nested too deeply") from None
 
 
+# The offline summary's keys before it took the metric registry's names (runs written then
+# keep loading: the reader renames them).
+_OFFLINE_RENAMED = {
+    "requests_per_s": "rps",
+    "output_tokens_per_s": "output_tok_s",
+    "total_tokens_per_s": "total_tok_s",
+}
+
+
+def _offline_upgraded(data: Any) -> Any:
+    """`data` with a stored offline summary's old key names replaced by the registry's."""
+    offline = data.get("offline") if isinstance(data, dict) else None
+    if not isinstance(offline, dict) or not any(k in offline for k in _OFFLINE_RENAMED):
+        return data
+    return {**data, "offline": {_OFFLINE_RENAMED.get(k, k): v for k, v in offline.items()}}
+
+
 def check(data: Any, path: Path) -> dict[str, Any]:
     """`data` if it has the shape of a run, its scenario block normalised by the Scenario
-    model; else UserError naming `path` and the first bad field."""
+    model; else UserError naming `path` and the first bad field. An offline summary's old
+    key names are read as the new ones."""
 
+    data = _offline_upgraded(data)
     try:
         _run_spec()(data, "$")
     except _Bad as bad:
@@ -315,10 +364,11 @@ def read_run(run_dir: Path) -> RunResult:
     data = load(path)
     if not isinstance(data, dict) or "levels" not in data or "run_id" not in data:
         raise UserError(f"{path}: not a vlm-bench run.json (missing run_id/levels)")
+    data = upgrade(data, SCHEMA_VERSION)
     version = data.get("schema_version")
     if version != SCHEMA_VERSION:
         raise UserError(
             f"{path}: schema_version {version!r} is not supported "
-            f"(this vlm-bench reads {SCHEMA_VERSION})"
+            f"(this vlm-bench reads 1 to {SCHEMA_VERSION})"
         )
     return RunResult.from_dict(check(data, path))

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.measure.parse import read_requests
+from bench.load.evalscope_db import read_requests
 from bench.schema.runfile import read_run
 from bench.schema.scenario import Scenario
 
@@ -90,7 +90,7 @@ def test_every_level_measures_what_the_scenario_asks(
         assert srv["level_tpot_avg_s"] > 0
         assert "level_queue_avg_s" in srv and "level_prefill_avg_s" in srv
         assert "kv_usage_mean" in srv and srv["samples"] >= 1
-        status = {c["check"]: c["status"] for c in level.checks}
+        status = {c.name: c.status for c in level.checks}
         assert status["output length"] == status["success"] == status["mm cache"] == "ok"
         if not srv["window_exact"]:
             assert status.pop("TTFT gap") == "n/a", level.checks
@@ -157,7 +157,7 @@ def test_offline_throughput_joins_the_run(
     offline = read_run(run_dir).offline
     assert offline is not None and offline["requests"] == 8 and offline["wrong_length"] == 0
     assert offline["output_tokens_min"] == offline["output_tokens_max"] == 64
-    assert offline["prompt_tokens_mean"] >= 529 and offline["output_tokens_per_s"] > 0
+    assert offline["prompt_tokens_mean"] >= 529 and offline["output_tok_s"] > 0
     assert offline["vllm_version"].startswith("0.32")
     report = (run_dir / "report.md").read_text()
     assert "### Offline throughput" in report and "Online, best level (conc" in report

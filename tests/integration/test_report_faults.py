@@ -69,7 +69,7 @@ def test_hung_server_says_how_many_requests_timed_out_and_after_how_long(
     assert done.returncode == 1
     result = read_run(run_dir)
     (level,) = result.levels
-    assert level.status == "failed" and level.extra["timed_out"] == 2
+    assert level.status == "failed" and level.diagnostics.timed_out == 2
     expected = "2 of 2 requests timed out after 3 s (load.request_timeout_s)"
     assert level.reason.startswith(expected)
     assert result.status == "failed" and expected in result.reason
@@ -109,11 +109,11 @@ def test_server_errors_are_blamed_on_the_server_and_fail_the_run(tmp_path: Path)
     (level,) = result.levels
     # The readiness probe is request 1: requests 3, 6, 9 and 12 are refused.
     assert (level.succeeded, level.failed) == (8, 4)
-    checks = {c["check"]: c for c in level.checks}
-    assert checks["success"]["status"] == "flag"
-    assert checks["success"]["detail"] == "server: 4 of 12 requests failed (33.3 %)"
-    assert checks["concurrency"]["status"] != "flag", checks["concurrency"]
-    assert checks["client"]["status"] != "flag", checks["client"]
+    checks = {c.name: c for c in level.checks}
+    assert checks["success"].status == "flag"
+    assert checks["success"].detail == "server: 4 of 12 requests failed (33.3 %)"
+    assert checks["concurrency"].status != "flag", checks["concurrency"]
+    assert checks["client"].status != "flag", checks["client"]
     assert "fell behind" not in report(run_dir)
     assert "server: 4 of 12 requests failed (33.3 %)" in result.reason
     assert "validity.max_failed_ratio" in what_happened(run_dir)

@@ -7,7 +7,6 @@ processes carry the run directory in their arguments.
 from __future__ import annotations
 
 import json
-import os
 import signal
 import socket
 import subprocess
@@ -18,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from bench.schema.runfile import read_run
+from tests.support.cli import vlm_bench
 
 pytestmark = pytest.mark.integration
 
@@ -64,19 +64,6 @@ def write(
         )
     )
     return path
-
-
-def vlm_bench(
-    *argv: str, timeout: float = 300, cwd: Path | None = None
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "bench", *argv],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env=os.environ.copy(),
-        cwd=cwd,
-    )
 
 
 def the_run(tmp_path: Path) -> Path:
@@ -167,7 +154,7 @@ def test_server_death_stops_the_sweep_and_keeps_finished_levels(tmp_path: Path) 
     failed = result.levels[1]
     assert "server died" in failed.reason and "exiting after 5 requests" in failed.reason
     assert result.incidents and result.incidents[0]["kind"] == "server died"
-    start, end = failed.extra["server_log_bytes"]
+    start, end = failed.diagnostics.server_log_bytes or [0, 0]
     assert "exiting after 5 requests" in (run_dir / "server.log").read_text()[start:end]
     assert "✗" in report(run_dir) and "Run status: failed" in report(run_dir)
     assert "server died" in report(run_dir)

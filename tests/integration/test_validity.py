@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from bench.measure.parse import read_requests
+from bench.load.evalscope_db import read_requests
 from bench.measure.servermetrics import read_samples
-from bench.schema.results import LevelResult, RunResult
+from bench.schema.results import Check, LevelResult, RunResult
 from bench.schema.runfile import read_run
 
 pytestmark = pytest.mark.integration
@@ -54,15 +54,15 @@ def run(
     return read_run(run_dir), run_dir
 
 
-def check(level: LevelResult, name: str) -> dict:
-    return next(c for c in level.checks if c["check"] == name)
+def check(level: LevelResult, name: str) -> Check:
+    return next(c for c in level.checks if c.name == name)
 
 
 def test_clean_level_passes_and_server_ttft_matches_the_trace(tmp_path: Path) -> None:
     run_result, run_dir = run(tmp_path, "[4]", "[16]")
     (level,) = run_result.levels
     assert level.flags == [], level.checks
-    assert {c["check"]: c["status"] for c in level.checks} == {
+    assert {c.name: c.status for c in level.checks} == {
         "output length": "ok",
         "success": "ok",
         "concurrency": "ok",
@@ -123,11 +123,11 @@ def test_early_stop_and_repeated_images_are_flagged(tmp_path: Path) -> None:
     )
     first, second = run_result.levels
     for level in (first, second):
-        assert check(level, "output length")["status"] == "flag"
-        assert "did not produce 40 tokens (got 5..5)" in check(level, "output length")["detail"]
-    assert check(first, "mm cache")["status"] == "ok"
+        assert check(level, "output length").status == "flag"
+        assert "did not produce 40 tokens (got 5..5)" in check(level, "output length").detail
+    assert check(first, "mm cache").status == "ok"
     mm = check(second, "mm cache")
-    assert mm["status"] == "flag" and "images repeated" in mm["detail"]
+    assert mm.status == "flag" and "images repeated" in mm.detail
     assert second.server["mm_hit_rate"] == 1.0
     report = (run_dir / "report.md").read_text()
     assert "| 2 † ⚑" in report and "mm cache: hit rate 100.0 %" in report
@@ -138,8 +138,8 @@ def test_throttled_load_generator_is_flagged(tmp_path: Path) -> None:
     run_result, _ = run(tmp_path, "[8]", "[12]", tokens=100, load=", rate: 3")
     (level,) = run_result.levels
     conc = check(level, "concurrency")
-    assert conc["status"] == "flag", level.checks
-    assert "the load generator fell behind" in conc["detail"]
+    assert conc.status == "flag", level.checks
+    assert "the load generator fell behind" in conc.detail
     assert level.client["in_flight_mean"] < 4
-    assert "not checked (load.rate" in check(level, "client")["detail"]
-    assert [c["check"] for c in level.checks if c["status"] == "flag"] == ["concurrency"]
+    assert "not checked (load.rate" in check(level, "client").detail
+    assert [c.name for c in level.checks if c.status == "flag"] == ["concurrency"]

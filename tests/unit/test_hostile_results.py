@@ -24,20 +24,16 @@ from hypothesis import strategies as st
 
 from bench.analyze import gate
 from bench.cli import main
+from bench.report import plots
 from bench.report.gate import render as render_gate
 from bench.schema.runfile import read_run
+from tests.support.cli import assert_one_line, run_cli
+from tests.support.factories import reference_json as reference
+from tests.support.factories import write_json
+from tests.support.paths import REFERENCE
 
-ROOT = Path(__file__).resolve().parent.parent.parent
-REFERENCE = ROOT / "reports" / "reference"
 REF = REFERENCE / "vllm-ascend-800ta2"
-SEED_MD = REFERENCE / "vlm-r1-ovd-800ta2.md"
-SCENARIO = ROOT / "scenarios" / "vlm-r1-ovd-800ta2.yaml"
 RAW = "@@raw@@"  # a string value replaced by raw JSON text after dumping
-
-
-def reference() -> dict[str, Any]:
-    data: dict[str, Any] = json.loads((REF / "run.json").read_text())
-    return data
 
 
 def measured() -> dict[str, Any]:
@@ -46,6 +42,7 @@ def measured() -> dict[str, Any]:
     reads)."""
     data = reference()
     data["run_id"] = "20261127-060000-aaaa"
+    data["schema_version"] = 2  # written in version 2's shape
     data["provenance"] = {
         "host": "h",
         "cpu": "c",
@@ -57,8 +54,8 @@ def measured() -> dict[str, Any]:
         "ended_at": "2026-11-27T07:00:00+00:00",
     }
     for level in data["levels"]:
-        level["extra"] = {}
-        level["checks"] = [{"check": "concurrency", "status": "ok", "detail": "fine"}]
+        level["diagnostics"] = {"recorded_requests": 4}
+        level["checks"] = [{"name": "concurrency", "status": "ok", "detail": "fine"}]
         level["server"] = {"in_flight_median": 1.0, "ttft_avg_s": 0.5, "ttft_requests": 4}
         level["client"] = {"start_delay_p90_s": 0.001}
     data["incidents"] = [{"at": "t", "parallel": 2, "kind": "server died", "detail": "x"}]
@@ -71,8 +68,8 @@ def measured() -> dict[str, Any]:
     data["offline"] = {
         "requests": 4,
         "max_tokens": 512,
-        "requests_per_s": 1.0,
-        "output_tokens_per_s": 512.0,
+        "rps": 1.0,
+        "output_tok_s": 512.0,
         "generate_s": 4.0,
         "init_s": 10.0,
         "wrong_length": 0,
@@ -88,22 +85,7 @@ def dump(data: Any, raw: str = "") -> str:
 
 
 def write(folder: Path, data: Any, raw: str = "") -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "run.json").write_text(dump(data, raw))
-    return folder
-
-
-def run_cli(capsys: pytest.CaptureFixture[str], argv: list[str]) -> tuple[int, list[str]]:
-    code = main(argv)
-    return code, capsys.readouterr().err.strip().splitlines()
-
-
-def assert_one_line(code: int, err: list[str], names: str) -> None:
-    assert code == 2, err
-    assert len(err) == 1, err
-    assert err[0].startswith("vlm-bench: error: "), err
-    assert names in err[0], err
-    assert "Traceback" not in err[0]
+    return write_json(folder, dump(data, raw))
 
 
 # ---- run.json corruptions: (id, mutate(data) -> raw text for RAW, expected words) ----------
@@ -173,7 +155,8 @@ CORRUPTIONS += [
     ("server-list", setter("levels.0.server", []), "levels[0].server"),
     ("server-figure-string", setter("levels.0.server", {"in_flight_median": "a"}), "in_flight"),
     ("client-number", setter("levels.0.client", 5), "levels[0].client"),
-    ("extra-list", setter("levels.0.extra", [1]), "levels[0].extra"),
+    # A version-1 file's `extra` is read as `diagnostics` (bench.schema.upgrade).
+    ("extra-list", setter("levels.0.extra", [1]), "levels[0].diagnostics"),
     ("level-null", setter("levels.4", None), "levels[4]"),
     ("level-list", setter("levels.4", [1, 2]), "levels[4]"),
     ("levels-object", setter("levels", {"a": 1}), "levels"),
@@ -206,9 +189,11 @@ CORRUPTIONS += [
 # Blocks a published run does not have: corrupt them on the measured run.
 MEASURED_CORRUPTIONS: list[tuple[str, Mutation, str]] = [
     ("prov-host-number", setter("provenance.host", 5), "provenance.host"),
+    ("diagnostics-unknown", setter("levels.0.diagnostics", {"x": 1}), "levels[0].diagnostics.x"),
+    ("check-status-unknown", setter("levels.0.checks.0.status", "bad"), "levels[0].checks[0]"),
     ("prov-argv-string", setter("provenance.server_argv", "vllm"), "provenance.server_argv"),
     ("prov-git-list", setter("provenance.git", []), "provenance.git"),
-    ("offline-zero-rate", setter("offline.output_tokens_per_s", 0), "output_tokens_per_s"),
+    ("offline-zero-rate", setter("offline.output_tok_s", 0), "output_tok_s"),
     ("offline-missing", remover("offline.requests"), "offline.requests"),
     ("check-latency-nan", setter("check.latency_s", RAW, "NaN"), "NaN"),
     ("incident-parallel-string", setter("incidents.0.parallel", "2"), "incidents[0].parallel"),
@@ -223,9 +208,9 @@ def test_compare_refuses_a_corrupt_run(
 ) -> None:
     data = reference()
     bad = write(tmp_path / "bad", data, mutate(data))
-    code, err = run_cli(capsys, ["compare", str(REF), str(bad)])
+    code, _, err = run_cli(capsys, "compare", str(REF), str(bad))
     assert_one_line(code, err, str(bad / "run.json"))
-    assert words in err[0]
+    assert words in err
 
 
 @pytest.mark.parametrize(
@@ -238,9 +223,9 @@ def test_report_refuses_a_corrupt_measured_run(
 ) -> None:
     data = measured()
     bad = write(tmp_path / "bad", data, mutate(data))
-    code, err = run_cli(capsys, ["report", str(bad)])
+    code, _, err = run_cli(capsys, "report", str(bad))
     assert_one_line(code, err, str(bad / "run.json"))
-    assert words in err[0]
+    assert words in err
     assert not (bad / "report.md").exists()
 
 
@@ -267,7 +252,7 @@ def test_every_reader_refuses_a_corrupt_run(
     argv = COMMANDS[command](bad)
     if command == "baseline-save":
         argv.append(str(tmp_path / "baselines"))
-    code, err = run_cli(capsys, argv)
+    code, _, err = run_cli(capsys, *argv)
     assert_one_line(code, err, str(bad / "run.json"))
     assert not (tmp_path / "baselines" / "b").exists()
 
@@ -306,9 +291,9 @@ def test_unreadable_run_files(
     bad.mkdir()
     make(bad)
     argv = ["compare", str(REF), str(bad)] if command == "compare" else COMMANDS[command](bad)
-    code, err = run_cli(capsys, argv)
+    code, _, err = run_cli(capsys, *argv)
     assert_one_line(code, err, str(bad / "run.json"))
-    assert words in err[0]
+    assert words in err
 
 
 def test_the_untouched_runs_pass(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -438,8 +423,6 @@ def test_any_mutated_run_json_is_read_or_refused_in_one_line(
     path: tuple[Any, ...],
     value: Any,
 ) -> None:
-    from bench.report import plots
-
     # Plots are drawn under a catch-all that logs (bench.measure.sweep.write_report); what is
     # tested here is reading and rendering, and drawing 150 figures would take minutes.
     monkeypatch.setattr(plots, "write_all", lambda *args, **kwargs: [])

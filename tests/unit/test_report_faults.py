@@ -10,7 +10,7 @@ from pathlib import Path
 from bench.report import release
 from bench.report.markdown import level_row, render_report, what_happened
 from bench.report.tables import PARTIAL
-from bench.schema.results import LevelResult, RunResult
+from bench.schema.results import Check, CheckStatus, LevelResult, LevelStatus, RunResult
 from bench.schema.runfile import read_run
 
 REFERENCE = Path(__file__).resolve().parents[2] / "reports" / "reference" / "vllm-ascend-800ta2"
@@ -66,8 +66,8 @@ def test_reason_round_trips_and_old_files_read_without_it() -> None:
 
 def partial(level: LevelResult) -> LevelResult:
     reason = "interrupted after 3 of 8 requests"
-    check = {"check": "complete", "status": "flag", "detail": f"partial: {reason}"}
-    return dataclasses.replace(level, status="partial", reason=reason, checks=[check])
+    check = Check("complete", CheckStatus.FLAG, f"partial: {reason}")
+    return dataclasses.replace(level, status=LevelStatus.PARTIAL, reason=reason, checks=[check])
 
 
 def test_a_partial_level_is_marked_and_not_used_for_capacity() -> None:

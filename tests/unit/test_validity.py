@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import pytest
 
-from bench.measure.parse import RequestRecord, client_stats
+from bench.load.evalscope_db import RequestRow
+from bench.measure.parse import client_stats
 from bench.measure.validity import check_level
-from bench.schema.results import LevelResult
+from bench.schema.results import Check, CheckStatus, Diagnostics, LevelResult
 from bench.schema.scenario import ValiditySpec
 
 
-def rec(start: float, end: float) -> RequestRecord:
-    return RequestRecord(start, end, end - start, 0.1, 600, 64, True, None)
+def rec(start: float, end: float) -> RequestRow:
+    return RequestRow(start, end, end - start, 0.1, 600, 64, True, None)
 
 
 def test_client_stats_in_flight_and_start_delays() -> None:
@@ -59,12 +60,12 @@ CLIENT = {"in_flight_mean": 7.9, "start_delay_p90_s": 0.002}
 
 def flagged(lv: LevelResult, server: dict, client: dict, prefix_length: int = 0) -> list[str]:
     checks = check_level(lv, server, client, ValiditySpec(), prefix_length)
-    return [c["check"] for c in checks if c["status"] == "flag"]
+    return [c.name for c in checks if c.status == "flag"]
 
 
 def test_a_good_level_passes_every_check() -> None:
     checks = check_level(level(), SERVER, CLIENT, ValiditySpec())
-    assert [c["status"] for c in checks] == ["ok"] * 7
+    assert [c.status for c in checks] == ["ok"] * 7
 
 
 @pytest.mark.parametrize(
@@ -99,9 +100,9 @@ def test_concurrency_is_not_judged_on_a_few_server_samples() -> None:
     whose client kept 3.94 of 4 requests in flight."""
     few = SERVER | {"samples": 2, "in_flight_median": 0.0}
     checks = check_level(level(), few, CLIENT, ValiditySpec())
-    conc = next(c for c in checks if c["check"] == "concurrency")
-    assert conc["status"] == "ok", conc
-    assert "too few samples to judge" in conc["detail"] and "client 7.90 of 8" in conc["detail"]
+    conc = next(c for c in checks if c.name == "concurrency")
+    assert conc.status == "ok", conc
+    assert "too few samples to judge" in conc.detail and "client 7.90 of 8" in conc.detail
 
 
 def test_expected_prefix_hits_grow_with_the_shared_prefix() -> None:
@@ -111,7 +112,7 @@ def test_expected_prefix_hits_grow_with_the_shared_prefix() -> None:
 
 def test_without_metrics_the_server_checks_are_not_applicable() -> None:
     checks = check_level(level(), {}, {}, ValiditySpec())
-    status = {c["check"]: c["status"] for c in checks}
+    status = {c.name: c.status for c in checks}
     assert status == {
         "output length": "ok",
         "success": "ok",
@@ -126,19 +127,19 @@ def test_without_metrics_the_server_checks_are_not_applicable() -> None:
 def test_a_failed_level_has_one_check() -> None:
     lv = level(status="failed", succeeded=0, failed=32, reason="all 32 requests failed")
     assert check_level(lv, SERVER, CLIENT, ValiditySpec()) == [
-        {"check": "measured", "status": "flag", "detail": "all 32 requests failed"}
+        Check("measured", CheckStatus.FLAG, "all 32 requests failed")
     ]
 
 
 def test_gap_names_a_server_window_that_misses_requests() -> None:
     checks = check_level(level(), SERVER | {"ttft_requests": 30}, CLIENT, ValiditySpec())
-    gap = next(c for c in checks if c["check"] == "TTFT gap")
-    assert gap["status"] == "ok"
-    assert gap["detail"].endswith("(the server's window holds 30 of the 32 requests)")
+    gap = next(c for c in checks if c.name == "TTFT gap")
+    assert gap.status == "ok"
+    assert gap.detail.endswith("(the server's window holds 30 of the 32 requests)")
 
 
 def checks_by_name(lv: LevelResult, server: dict, client: dict, **limits: float) -> dict:
-    return {c["check"]: c for c in check_level(lv, server, client, ValiditySpec(**limits))}
+    return {c.name: c for c in check_level(lv, server, client, ValiditySpec(**limits))}
 
 
 def test_server_errors_are_blamed_on_the_server_not_the_client() -> None:
@@ -149,36 +150,36 @@ def test_server_errors_are_blamed_on_the_server_not_the_client() -> None:
     idle = SERVER | {"in_flight_median": 4.0, "client_cpu_mean": 0.05}
     short = {"in_flight_mean": 3.16, "start_delay_p90_s": 0.2}
     checks = checks_by_name(lv, idle, short)
-    assert checks["success"]["status"] == "flag"
-    assert checks["success"]["detail"] == "server: 4 of 12 requests failed (33.3 %)"
-    assert checks["concurrency"]["status"] == "ok", checks["concurrency"]
-    assert "not judged: 4 failed requests" in checks["concurrency"]["detail"]
-    assert checks["client"]["status"] == "ok", checks["client"]
-    assert "not judged (4 failed requests)" in checks["client"]["detail"]
+    assert checks["success"].status == "flag"
+    assert checks["success"].detail == "server: 4 of 12 requests failed (33.3 %)"
+    assert checks["concurrency"].status == "ok", checks["concurrency"]
+    assert "not judged: 4 failed requests" in checks["concurrency"].detail
+    assert checks["client"].status == "ok", checks["client"]
+    assert "not judged (4 failed requests)" in checks["client"].detail
 
 
 def test_failures_with_a_saturated_client_blame_neither_party_alone() -> None:
     lv = level(parallel=4, number=12, succeeded=8, failed=4)
     busy = SERVER | {"in_flight_median": 4.0, "client_cpu_mean": 0.97}
     checks = checks_by_name(lv, busy, {"in_flight_mean": 3.0})
-    assert "either may be at fault" in checks["success"]["detail"]
-    assert not checks["success"]["detail"].startswith("server:")
-    assert checks["concurrency"]["status"] == "flag"
-    assert "the load generator fell behind" in checks["concurrency"]["detail"]
-    assert checks["client"]["status"] == "flag"
+    assert "either may be at fault" in checks["success"].detail
+    assert not checks["success"].detail.startswith("server:")
+    assert checks["concurrency"].status == "flag"
+    assert "the load generator fell behind" in checks["concurrency"].detail
+    assert checks["client"].status == "flag"
 
 
 def test_failed_requests_within_the_tolerance_are_not_flagged() -> None:
     lv = level(succeeded=31, failed=1)
     ok = checks_by_name(lv, SERVER, CLIENT, max_failed_ratio=0.05)["success"]
-    assert ok["status"] == "ok"
-    assert ok["detail"].endswith("(within validity.max_failed_ratio 5.0 %)")
-    assert checks_by_name(lv, SERVER, CLIENT)["success"]["status"] == "flag"  # default 0
+    assert ok.status == "ok"
+    assert ok.detail.endswith("(within validity.max_failed_ratio 5.0 %)")
+    assert checks_by_name(lv, SERVER, CLIENT)["success"].status == "flag"  # default 0
 
 
 def test_timed_out_requests_are_counted_with_the_timeout() -> None:
-    lv = level(succeeded=30, failed=2, extra={"timed_out": 2, "request_timeout_s": 3.0})
-    detail = checks_by_name(lv, SERVER, CLIENT)["success"]["detail"]
+    lv = level(succeeded=30, failed=2, diagnostics=Diagnostics(timed_out=2, request_timeout_s=3.0))
+    detail = checks_by_name(lv, SERVER, CLIENT)["success"].detail
     assert detail == (
         "server: 2 of 32 requests failed (6.2 %), 2 of them timed out after 3 s "
         "(load.request_timeout_s)"
@@ -189,9 +190,9 @@ def test_a_partial_level_is_flagged_incomplete() -> None:
     """Regression: a level interrupted after 3 of 8 requests showed "all checks passed"."""
     lv = level(number=8, succeeded=3, status="partial", reason="interrupted after 3 of 8 requests")
     checks = checks_by_name(lv, SERVER, {"in_flight_mean": 7.9})
-    assert checks["complete"] == {
-        "check": "complete",
-        "status": "flag",
-        "detail": "partial, 3 of 8 requests recorded: interrupted after 3 of 8 requests",
-    }
+    assert checks["complete"] == Check(
+        "complete",
+        CheckStatus.FLAG,
+        "partial, 3 of 8 requests recorded: interrupted after 3 of 8 requests",
+    )
     assert "complete" not in checks_by_name(level(), SERVER, CLIENT)

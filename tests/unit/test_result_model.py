@@ -1,0 +1,179 @@
+"""The typed, versioned result model: statuses decided once, version-1 runs upgraded,
+run.json's JSON Schema, and the server's version taken from what the run recorded.
+
+The version-1 samples are real: the shipped reference runs (reports/reference/, imported
+tables) and tests/data/runs/v1-sim-quickstart (a quickstart run on the simulator, written
+by vlm-bench before schema version 2). Their reports were rendered by that vlm-bench and
+stored as tests/data/golden/report-v1-upgrade-*.md.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+
+from bench.cli import main
+from bench.report import release
+from bench.schema import runfile
+from bench.schema.results import (
+    SCHEMA_VERSION,
+    CheckStatus,
+    Diagnostics,
+    LevelStatus,
+    RunStatus,
+    decide_status,
+    server_version,
+    write_run,
+)
+from bench.schema.runfile import read_run
+from bench.schema.runschema import run_json_schema
+from bench.schema.upgrade import upgrade, v1_to_v2
+from tests.support.golden import assert_golden
+from tests.support.paths import REFERENCE, RUNS
+
+V1_SIM = RUNS / "v1-sim-quickstart"
+V1_RUNS = {
+    "vllm-ascend-800ta2": REFERENCE / "vllm-ascend-800ta2",
+    "xllm-800ta2": REFERENCE / "xllm-800ta2",
+    "sim": V1_SIM,
+}
+
+
+def raw(run_dir: Path) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((run_dir / "run.json").read_text())
+    return data
+
+
+def test_the_samples_are_version_1() -> None:
+    """Guards the tests below: they prove nothing if a sample was rewritten as version 2."""
+    assert {raw(d)["schema_version"] for d in V1_RUNS.values()} == {1}
+    assert SCHEMA_VERSION == 2
+
+
+@pytest.mark.parametrize("name", sorted(V1_RUNS))
+def test_a_version_1_run_renders_the_report_it_rendered_before(name: str, tmp_path: Path) -> None:
+    """Acceptance 2 (Step 10): the shipped reference runs and a version-1 run keep loading,
+    and their re-rendered reports equal the ones rendered before schema version 2."""
+    shutil.copy(V1_RUNS[name] / "run.json", tmp_path / "run.json")
+    assert main(["report", str(tmp_path)]) == 0
+    assert_golden(f"report-v1-upgrade-{name}.md", (tmp_path / "report.md").read_text())
+
+
+def test_upgrade_v1_to_v2_moves_extra_and_renames_checks() -> None:
+    before = raw(V1_SIM)
+    kept = copy.deepcopy(before)
+    after = v1_to_v2(before)
+    assert before == kept  # pure: the input is not changed
+    assert after["schema_version"] == 2
+    level = after["levels"][0]
+    assert "extra" not in level
+    assert level["diagnostics"] == before["levels"][0]["extra"]  # server_log_bytes
+    assert [c["name"] for c in level["checks"]] == [
+        c["check"] for c in before["levels"][0]["checks"]
+    ]
+    assert all("check" not in c for c in level["checks"])
+
+
+def test_upgrade_drops_the_published_mark_the_provenance_holds() -> None:
+    after = v1_to_v2(raw(REFERENCE / "xllm-800ta2"))
+    assert all(level["diagnostics"] == {} for level in after["levels"])
+    assert "published" in after["provenance"]
+
+
+def test_upgrade_leaves_what_it_cannot_read_for_the_checks() -> None:
+    """A malformed version-1 file is not "repaired" into a valid one: the reader still
+    names the bad field."""
+    assert v1_to_v2({"schema_version": 1, "levels": "all"})["levels"] == "all"
+    odd = v1_to_v2({"schema_version": 1, "levels": [None, {"extra": [1], "checks": [3]}]})
+    assert odd["levels"] == [None, {"diagnostics": [1], "checks": [3]}]
+    for version in (99, True, "1", None):
+        assert upgrade({"schema_version": version}, 2) == {"schema_version": version}
+
+
+def test_a_version_1_run_written_again_is_version_2(tmp_path: Path) -> None:
+    run = read_run(V1_SIM)
+    write_run(run, tmp_path)
+    again = raw(tmp_path)
+    assert again["schema_version"] == 2
+    assert again["levels"][0]["diagnostics"] == {"server_log_bytes": [142, 142]}
+    assert read_run(tmp_path) == run
+
+
+def test_a_level_status_is_decided_in_one_place() -> None:
+    assert decide_status(0, cut_short=False) == LevelStatus.FAILED
+    assert decide_status(0, cut_short=True) == LevelStatus.FAILED
+    assert decide_status(3, cut_short=True) == LevelStatus.PARTIAL
+    assert decide_status(3, cut_short=False) == LevelStatus.OK
+    assert json.dumps([LevelStatus.PARTIAL, CheckStatus.NOT_APPLICABLE]) == '["partial", "n/a"]'
+
+
+def test_the_reader_checks_every_diagnostics_field() -> None:
+    """runfile's table lists Diagnostics' fields: a field added to one and not the other
+    would either be refused on reading or reach Diagnostics(**...) unchecked."""
+    fields = {f.name for f in dataclasses.fields(Diagnostics)}
+    data = {f: None for f in fields}
+    runfile._DIAGNOSTICS(data, "$")  # every field is known to the table
+    with pytest.raises(runfile._Bad, match=r"\$\.new: unknown field"):
+        runfile._DIAGNOSTICS({"new": 1}, "$")
+
+
+def schema_checks(data: dict[str, Any]) -> None:
+    jsonschema.validate(data, run_json_schema())
+
+
+@pytest.mark.parametrize("name", sorted(V1_RUNS))
+def test_the_json_schema_validates_real_runs(name: str, tmp_path: Path) -> None:
+    write_run(read_run(V1_RUNS[name]), tmp_path)
+    schema_checks(raw(tmp_path))
+
+
+@pytest.mark.parametrize(
+    ("path", "value"),
+    [
+        (("levels", 0, "status"), "great"),
+        (("levels", 0, "checks", 0, "status"), "bad"),
+        (("levels", 0, "rps"), "fast"),
+        (("scenario", "colour"), "red"),
+        (("schema_version",), 1),
+        (("status",), "done"),
+    ],
+)
+def test_the_json_schema_refuses_a_corrupt_run(
+    path: tuple[Any, ...], value: Any, tmp_path: Path
+) -> None:
+    write_run(read_run(V1_SIM), tmp_path)
+    data = raw(tmp_path)
+    node: Any = data
+    for key in path[:-1]:
+        node = node[key]
+    node[path[-1]] = value
+    with pytest.raises(jsonschema.ValidationError):
+        schema_checks(data)
+
+
+def test_schema_command_prints_the_schema(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["schema"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed == run_json_schema()
+    assert printed["properties"]["schema_version"]["const"] == SCHEMA_VERSION
+
+
+def test_release_version_column_comes_from_the_servers_answer() -> None:
+    """Regression (Step 10): the release table read provenance["server_version"], which
+    nothing writes, so its Version column was always "—". A real run recorded the
+    server's /version answer under provenance.server.version."""
+    run = read_run(V1_SIM)
+    assert server_version(run) == "0.1.0+sim"
+    _, rows, _ = release.rows([run], ["version"])
+    assert rows[0][0] == "0.1.0+sim"
+    published = read_run(REFERENCE / "xllm-800ta2")  # an imported table: no server asked
+    assert server_version(published) is None
+    assert release.rows([published], ["version"])[1][0][0] == "—"
+    assert run.status == RunStatus.COMPLETE
