@@ -10,8 +10,8 @@ from pathlib import Path
 from bench.cli.inputs import _human_output, _scenario
 from bench.errors import EXIT_RUN_FAILED, UserError
 from bench.measure import offline, sweep
-from bench.report import summary
-from bench.report.markdown import offline_lines, rescale, seed_table, sim_time_scale
+from bench.report import console, summary
+from bench.report.markdown import offline_lines
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -38,16 +38,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     # With --json, stdout carries the JSON alone: everything else goes to stderr.
     with _human_output(args.json):
         outcome = sweep.run(scenario, output_dir, resume=resume, skip_check=args.skip_check)
-        table, notes = seed_table(outcome.run.levels)
-        sim = outcome.run.scenario.get("server", {}).get("kind") == "sim"
-        print(f"\nResults (measured{', simulator time' if sim else ''}):")
-        print(table)
-        for note in notes:
-            print(note)
-        scale = sim_time_scale(outcome.run.scenario)
-        if scale:
-            print(f"\nRescaled to the hardware the simulator profile models (time scale {scale}):")
-            print(seed_table([rescale(level, scale) for level in outcome.run.levels])[0])
+        print(console.run_tables(outcome.run))
         # Incidents and the run's reason: the runner's "What happened" block (stderr).
         print(f"\nreport: {outcome.run_dir / 'report.md'}")
     if args.json:

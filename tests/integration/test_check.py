@@ -11,7 +11,8 @@ import pytest
 from bench import ovd
 from bench.schema.runfile import read_run
 from tests.integration.conftest import Sim
-from tests.integration.test_run_faults import all_gone, vlm_bench
+from tests.integration.test_run_faults import all_gone
+from tests.support.cli import vlm_bench
 
 pytestmark = pytest.mark.integration
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from bench.schema.runfile import read_run
-from tests.integration.test_run_faults import vlm_bench
+from tests.support.cli import vlm_bench
 
 pytestmark = pytest.mark.integration
 

@@ -10,7 +10,7 @@ import pytest
 
 from bench.schema.runfile import read_run
 from tests.integration.conftest import Sim
-from tests.integration.test_run_faults import vlm_bench
+from tests.support.cli import vlm_bench
 
 pytestmark = pytest.mark.integration
 

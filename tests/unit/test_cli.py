@@ -21,8 +21,8 @@ from bench.cli import attach, build_parser, main
 from bench.errors import UserError
 from bench.schema.results import write_run
 from bench.schema.runfile import read_run
-from tests.unit.test_compare_release import REFERENCE, ROOT
-from tests.unit.test_gate_cli import repeated
+from tests.support.factories import repeated
+from tests.support.paths import REFERENCE, ROOT
 
 QUICKSTART = ROOT / "scenarios" / "quickstart.yaml"
 

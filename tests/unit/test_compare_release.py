@@ -1,15 +1,13 @@
 """compare, release-table and import-table: golden files for every markdown output, the
 guide's figures from the published tables, and one-line errors for bad input.
 
-Golden files live in tests/data/golden/; regenerate them only on purpose:
-`VLM_BENCH_UPDATE_GOLDEN=1 pytest tests/unit/test_compare_release.py`.
+Golden files live in tests/data/golden/; regenerate them only on purpose
+(tests/support/__init__.py says how).
 """
 
 from __future__ import annotations
 
-import copy
 import json
-import os
 from pathlib import Path
 
 import pytest
@@ -19,30 +17,14 @@ from bench.config.published import SEED_REFERENCE, import_table, parse_seed_tabl
 from bench.config.scenario import load_scenario
 from bench.report import compare, release
 from bench.report.markdown import seed_table
-from bench.schema.results import RunResult, write_run
-from bench.schema.runfile import read_run
+from bench.schema.results import write_run
+from tests.support.cli import last_error
+from tests.support.factories import measured, reference
+from tests.support.golden import assert_golden
+from tests.support.paths import REFERENCE, SCENARIOS
 
-ROOT = Path(__file__).resolve().parents[2]
-GOLDEN = ROOT / "tests" / "data" / "golden"
-REFERENCE = ROOT / "reports" / "reference"
-SEED_SCENARIO = ROOT / "scenarios" / "vlm-r1-ovd-800ta2.yaml"
-XLLM_SCENARIO = ROOT / "scenarios" / "vlm-r1-ovd-xllm-800ta2.yaml"
-
-
-def assert_golden(name: str, text: str) -> None:
-    path = GOLDEN / name
-    if os.environ.get("VLM_BENCH_UPDATE_GOLDEN") == "1":
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-    expected = path.read_text() if path.exists() else "(missing golden file)"
-    assert text == expected, (
-        f"{name} differs from tests/data/golden/{name}; if the change is intended, "
-        "regenerate with VLM_BENCH_UPDATE_GOLDEN=1"
-    )
-
-
-def reference(name: str) -> RunResult:
-    return read_run(REFERENCE / name)
+SEED_SCENARIO = SCENARIOS / "vlm-r1-ovd-800ta2.yaml"
+XLLM_SCENARIO = SCENARIOS / "vlm-r1-ovd-xllm-800ta2.yaml"
 
 
 def test_shipped_reference_runs_are_the_published_tables() -> None:
@@ -78,23 +60,6 @@ def test_compare_reproduces_the_guides_figures_from_its_tables() -> None:
     assert_golden("compare-reference.md", compare.render(comparison))
 
 
-def measured(base: RunResult, scale: float, run_id: str) -> RunResult:
-    """A measured-looking run: `base` with times scaled, level 8 failed, level 16 short."""
-    run = copy.deepcopy(base)
-    run.run_id, run.scenario_name = run_id, "vlm-r1-ovd-800ta2"
-    run.provenance = {"started_at": "2026-11-27T06:00:00+00:00", "server_version": "0.10.0rc1"}
-    for lv in run.levels:
-        for key in ("latency_avg_s", "latency_p99_s", "ttft_avg_s", "ttft_p99_s"):
-            setattr(lv, key, getattr(lv, key) * scale)
-        lv.extra = {}
-        if lv.parallel == 8:
-            lv.status, lv.succeeded, lv.failed, lv.reason = "failed", 0, lv.number, "HTTP 500"
-        if lv.parallel == 16:
-            lv.expected_output_tokens, lv.wrong_length = 512, 3
-            lv.output_tokens_min, lv.output_tokens_max = 100, 512
-    return run
-
-
 def test_compare_marks_failed_and_unhonoured_levels() -> None:
     base = reference("vllm-ascend-800ta2")
     runs = [base, measured(base, 1.1, "20261127-060000-aaaa")]
@@ -119,20 +84,16 @@ def test_release_table_and_capacity() -> None:
 # ---- bad input: one line, exit 2 ------------------------------------------------------
 
 
-def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:
-    code = main(list(argv))
-    err = capsys.readouterr().err.strip().splitlines()
-    return code, err[-1] if err else ""
-
-
 def test_compare_missing_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, err = run_cli(capsys, "compare", str(REFERENCE / "xllm-800ta2"), str(tmp_path / "nope"))
+    code, err = last_error(
+        capsys, "compare", str(REFERENCE / "xllm-800ta2"), str(tmp_path / "nope")
+    )
     assert code == 2 and err.startswith("vlm-bench: error: ") and "no such run" in err
 
 
 def test_compare_corrupt_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (tmp_path / "run.json").write_text('{"run_id": "x", "levels": [')
-    code, err = run_cli(capsys, "compare", str(REFERENCE / "xllm-800ta2"), str(tmp_path))
+    code, err = last_error(capsys, "compare", str(REFERENCE / "xllm-800ta2"), str(tmp_path))
     assert code == 2 and "unreadable run.json" in err
 
 
@@ -142,7 +103,7 @@ def test_compare_unequal_concurrency_sets(
     run = reference("xllm-800ta2")
     run.levels = run.levels[:3]
     write_run(run, tmp_path)
-    code, err = run_cli(capsys, "compare", str(REFERENCE / "vllm-ascend-800ta2"), str(tmp_path))
+    code, err = last_error(capsys, "compare", str(REFERENCE / "vllm-ascend-800ta2"), str(tmp_path))
     assert code == 2
     assert err == (
         "vlm-bench: error: concurrency levels differ: vllm-ascend-800ta2 has [1, 2, 4, 8, 16, "
@@ -156,7 +117,7 @@ def test_compare_different_workloads(tmp_path: Path, capsys: pytest.CaptureFixtu
     run = reference("xllm-800ta2")
     run.scenario["load"]["image_width"] = 320
     write_run(run, tmp_path)
-    code, err = run_cli(capsys, "compare", str(REFERENCE / "vllm-ascend-800ta2"), str(tmp_path))
+    code, err = last_error(capsys, "compare", str(REFERENCE / "vllm-ascend-800ta2"), str(tmp_path))
     assert code == 2
     assert err == (
         "vlm-bench: error: runs differ in load.image_width: vllm-ascend-800ta2 has 640, "
@@ -170,7 +131,7 @@ def test_import_table_with_a_missing_column(
     text = SEED_REFERENCE.read_text().replace("| P99 TTFT(s) ", "", 1)
     bad = tmp_path / "t.md"
     bad.write_text(text)
-    code, err = run_cli(
+    code, err = last_error(
         capsys, "import-table", str(bad), "--name", "x", "--scenario", str(SEED_SCENARIO)
     )
     assert code == 2
@@ -181,7 +142,7 @@ def test_import_table_with_a_missing_column(
 def test_import_table_needs_a_choice_among_tables(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code, err = run_cli(
+    code, err = last_error(
         capsys,
         "import-table",
         str(SEED_REFERENCE),
@@ -198,7 +159,7 @@ def test_import_table_needs_a_choice_among_tables(
 def test_import_table_concurrency_outside_the_scenario(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code, err = run_cli(
+    code, err = last_error(
         capsys,
         "import-table",
         str(SEED_REFERENCE),
@@ -207,7 +168,7 @@ def test_import_table_concurrency_outside_the_scenario(
         "--table",
         "xLLM",
         "--scenario",
-        str(ROOT / "scenarios" / "cpu-vllm-tiny.yaml"),
+        str(SCENARIOS / "cpu-vllm-tiny.yaml"),
         "--out",
         str(tmp_path),
     )
@@ -215,12 +176,12 @@ def test_import_table_concurrency_outside_the_scenario(
 
 
 def test_release_table_bad_by(capsys: pytest.CaptureFixture[str]) -> None:
-    code, err = run_cli(capsys, "release-table", str(REFERENCE / "xllm-800ta2"), "--by", "gpu")
+    code, err = last_error(capsys, "release-table", str(REFERENCE / "xllm-800ta2"), "--by", "gpu")
     assert code == 2 and "allowed fields are hardware, backend, version, scenario, run" in err
 
 
 def test_compare_needs_two_runs(capsys: pytest.CaptureFixture[str]) -> None:
-    code, err = run_cli(capsys, "compare", str(REFERENCE / "xllm-800ta2"))
+    code, err = last_error(capsys, "compare", str(REFERENCE / "xllm-800ta2"))
     assert code == 2 and err == "vlm-bench: error: compare needs at least two runs"
 
 

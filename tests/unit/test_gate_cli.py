@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 from pathlib import Path
 
 import pytest
@@ -10,33 +9,12 @@ import pytest
 from bench.analyze import gate
 from bench.cli import main
 from bench.report.gate import render as render_gate
-from bench.schema.results import RunResult, write_run
+from bench.schema.results import Check, CheckStatus, RunResult, write_run
 from bench.schema.runfile import read_run
-from tests.unit.test_compare_release import REFERENCE, assert_golden
-
-
-def repeated(run: RunResult, tpot_scale: float, failed_at: int | None = None) -> RunResult:
-    """`run` with 5 repeats per level: small deterministic spread, TPOT scaled."""
-    out = copy.deepcopy(run)
-    out.provenance = {"started_at": "2026-11-27T06:00:00+00:00"}
-    out.run_id = f"r{tpot_scale}"
-    levels = []
-    for level in run.levels:
-        for r in range(1, 6):
-            lv = copy.deepcopy(level)
-            lv.repeat, lv.extra = r, {}
-            wobble = 1 + (r - 3) * 0.002
-            lv.tpot_avg_s = level.tpot_avg_s * tpot_scale * wobble
-            lv.tpot_p99_s = level.tpot_p99_s * tpot_scale * wobble
-            lv.output_tok_s = level.output_tok_s / tpot_scale * wobble
-            lv.rps = level.rps / tpot_scale * wobble
-            lv.ttft_avg_s = level.ttft_avg_s * wobble
-            lv.ttft_p99_s = level.ttft_p99_s * wobble
-            if failed_at == level.parallel and r == 1:
-                lv.failed, lv.succeeded = 2, lv.number - 2
-            levels.append(lv)
-    out.levels = levels
-    return out
+from tests.support.cli import run_cli
+from tests.support.factories import repeated
+from tests.support.golden import assert_golden
+from tests.support.paths import REFERENCE
 
 
 def test_markdown_verdict_names_the_regressed_cells() -> None:
@@ -76,16 +54,11 @@ def test_strict_exit_3_on_suspect_only(tmp_path: Path) -> None:
     assert main(["gate", str(tmp_path / "a"), str(tmp_path / "b"), "--strict"]) == 3
 
 
-def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:
-    code = main(list(argv))
-    return code, capsys.readouterr().err.strip()
-
-
 def test_mismatched_backend(capsys: pytest.CaptureFixture[str]) -> None:
-    code, err = run_cli(
+    code, _, err = run_cli(
         capsys, "gate", str(REFERENCE / "vllm-ascend-800ta2"), str(REFERENCE / "xllm-800ta2")
     )
-    assert code == 2 and err == (
+    assert code == 2 and err.strip() == (
         "vlm-bench: error: cannot gate: runs differ in backend: baseline 'vllm-ascend "
         "v0.10.0rc1', candidate 'xLLM' (--allow-mismatch to gate anyway)"
     )
@@ -95,7 +68,7 @@ def test_missing_cells(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
     run = read_run(REFERENCE / "xllm-800ta2")
     run.levels = run.levels[:4]
     write_run(run, tmp_path)
-    code, err = run_cli(capsys, "gate", str(REFERENCE / "xllm-800ta2"), str(tmp_path))
+    code, _, err = run_cli(capsys, "gate", str(REFERENCE / "xllm-800ta2"), str(tmp_path))
     assert code == 2 and "concurrency levels differ" in err
 
 
@@ -103,9 +76,9 @@ def test_bad_thresholds_file(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     bad = tmp_path / "t.yaml"
     bad.write_text("thresholds: {tpot: {band: 0.1}}\n")
     run = str(REFERENCE / "xllm-800ta2")
-    code, err = run_cli(capsys, "gate", run, run, "--thresholds", str(bad))
+    code, _, err = run_cli(capsys, "gate", run, run, "--thresholds", str(bad))
     assert code == 2 and err.startswith(f"vlm-bench: error: {bad}: unknown metric 'tpot'")
-    code, err = run_cli(capsys, "gate", run, run, "--thresholds", str(tmp_path / "none.yaml"))
+    code, _, err = run_cli(capsys, "gate", run, run, "--thresholds", str(tmp_path / "none.yaml"))
     assert code == 2 and "none.yaml: no such file" in err
 
 
@@ -136,12 +109,12 @@ def test_differing_provenance_is_refused_unless_allowed(
     ):
         path.mkdir()
         write_run(run, path)
-    code, err = run_cli(capsys, "gate", str(a), str(b))
+    code, _, err = run_cli(capsys, "gate", str(a), str(b))
     assert code == 2 and err.startswith("vlm-bench: error: cannot gate: runs differ in ")
     # Hardware first, then software; each names both values.
     assert "accelerator: 910B3 x8 vs 910B2 x8" in err and "vllm: 0.10.0 vs 0.10.1" in err
     assert err.index("accelerator") < err.index("vllm:")
-    code, err = run_cli(capsys, "compare", str(a), str(b))
+    code, _, err = run_cli(capsys, "compare", str(a), str(b))
     assert code == 2 and "cannot compare: provenance differs" in err and "--allow-mismatch" in err
     assert main(["gate", str(a), str(b), "--allow-mismatch"]) == 0
     assert "**The runs differ** (gated anyway" in capsys.readouterr().out
@@ -154,7 +127,7 @@ def test_differing_provenance_is_refused_unless_allowed(
 def test_flagged_levels_are_named_in_the_verdict() -> None:
     base = read_run(REFERENCE / "vllm-ascend-800ta2")
     cand = repeated(base, 1.0)
-    flag = {"check": "concurrency", "status": "flag", "detail": "5.00 of 8 in flight"}
+    flag = Check("concurrency", CheckStatus.FLAG, "5.00 of 8 in flight")
     for lv in cand.levels:
         if lv.parallel == 8 and lv.repeat == 2:
             lv.checks = [flag]

@@ -8,6 +8,7 @@ up under baselines/../x; an output folder under a file gave an OSError traceback
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -15,15 +16,13 @@ import pytest
 
 from bench.cli import main
 from bench.schema.runfile import read_run
-from tests.unit.test_hostile_results import (
-    REF,
-    SCENARIO,
-    SEED_MD,
-    assert_one_line,
-    reference,
-    run_cli,
-    write,
-)
+from tests.support.cli import assert_one_line, run_cli
+from tests.support.factories import reference_json, write_json
+from tests.support.paths import REFERENCE, SCENARIOS
+
+REF = REFERENCE / "vllm-ascend-800ta2"
+SEED_MD = REFERENCE / "vlm-r1-ovd-800ta2.md"
+SCENARIO = SCENARIOS / "vlm-r1-ovd-800ta2.yaml"
 
 # ---- published tables ------------------------------------------------------------------
 
@@ -83,9 +82,9 @@ def test_import_table_refuses_a_bad_table(
     source.write_bytes(content)
     argv = ["import-table", str(source), "--name", "pub", "--scenario", str(SCENARIO)]
     argv += ["--table", "vllm-ascend", "--out", str(tmp_path / "out")]
-    code, err = run_cli(capsys, argv)
+    code, _, err = run_cli(capsys, *argv)
     assert_one_line(code, err, str(source))
-    assert words in err[0]
+    assert words in err
     assert not (tmp_path / "out").exists()
 
 
@@ -117,7 +116,7 @@ def test_baseline_save_refuses_a_name_leaving_its_folder(
 ) -> None:
     """Bug: `baseline save --as ../../x` wrote outside baselines/."""
     base = tmp_path / "a" / "b" / "baselines"
-    code, err = run_cli(capsys, ["baseline", "save", str(REF), "--as", name, "--dir", str(base)])
+    code, _, err = run_cli(capsys, "baseline", "save", str(REF), "--as", name, "--dir", str(base))
     assert_one_line(code, err, "--as")
     assert list(tmp_path.rglob("run.json")) == []
 
@@ -128,7 +127,7 @@ def test_import_table_refuses_a_name_leaving_its_folder(
 ) -> None:
     """Bug: `import-table --name ../../x` wrote outside the output folder."""
     argv = ["import-table", str(SEED_MD), "--name", name, "--scenario", str(SCENARIO)]
-    code, err = run_cli(capsys, [*argv, "--table", "vllm-ascend"])
+    code, _, err = run_cli(capsys, *argv, "--table", "vllm-ascend")
     assert_one_line(code, err, "--name")
 
 
@@ -137,10 +136,12 @@ def test_gate_does_not_resolve_names_outside_baselines(
 ) -> None:
     work = tmp_path / "work"
     (work / "baselines").mkdir(parents=True)
-    write(work / "outside", reference())  # what baselines/../outside would reach
-    write(work / "baselines" / "good", reference())
+    write_json(
+        work / "outside", json.dumps(reference_json())
+    )  # what baselines/../outside would reach
+    write_json(work / "baselines" / "good", json.dumps(reference_json()))
     monkeypatch.chdir(work)
-    code, err = run_cli(capsys, ["gate", str(REF), "../outside"])
+    code, _, err = run_cli(capsys, "gate", str(REF), "../outside")
     assert_one_line(code, err, "no such run")
     assert main(["gate", str(REF), "good"]) == 0
 
@@ -172,5 +173,5 @@ def test_an_output_under_a_file_is_one_line(
     blocker = tmp_path / "file"
     blocker.write_text("a file, not a folder\n")
     out = blocker / "sub"
-    code, err = run_cli(capsys, OUTPUTS[command](out, tmp_path))
+    code, _, err = run_cli(capsys, *OUTPUTS[command](out, tmp_path))
     assert_one_line(code, err, str(out))

@@ -1,0 +1,104 @@
+"""Results for tests, built in one place: when the result model changes, adapt it here.
+
+`level` and `run` make hand-made results; `reference` and `stored` read shipped and stored
+runs; `repeated` and `measured` dress a stored run as a repeated or a measured one;
+`reference_json` / `write_json` give the raw run.json mapping for tests that corrupt it.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+from bench.schema.results import Diagnostics, LevelResult, RunResult
+from bench.schema.runfile import read_run
+from tests.support.paths import REFERENCE, RUNS
+
+STARTED_AT = "2026-11-27T06:00:00+00:00"
+
+
+def level(parallel: int = 8, number: int | None = None, **fields: Any) -> LevelResult:
+    """One level; `number` defaults to 4 requests per slot, other figures to the model's."""
+    return LevelResult(
+        parallel=parallel, number=4 * parallel if number is None else number, **fields
+    )
+
+
+def run(
+    levels: list[LevelResult] | None = None,
+    run_id: str = "r",
+    scenario_name: str = "s",
+    scenario: dict[str, Any] | None = None,
+    **fields: Any,
+) -> RunResult:
+    """A run of `levels` with an empty scenario, hash and provenance unless given."""
+    fields.setdefault("scenario_hash", "h")
+    fields.setdefault("provenance", {})
+    return RunResult(run_id, scenario_name, scenario or {}, levels=levels or [], **fields)
+
+
+def reference(name: str = "vllm-ascend-800ta2") -> RunResult:
+    """A shipped reference run (reports/reference/<name>): the guide's published tables."""
+    return read_run(REFERENCE / name)
+
+
+def stored(name: str) -> RunResult:
+    """A stored simulator run (tests/data/runs/<name>), measured once with the CLI."""
+    return read_run(RUNS / name)
+
+
+def repeated(base: RunResult, tpot_scale: float, failed_at: int | None = None) -> RunResult:
+    """`base` with 5 repeats per level: small deterministic spread, TPOT scaled; at
+    concurrency `failed_at` the first repeat lost 2 requests."""
+    out = copy.deepcopy(base)
+    out.provenance = {"started_at": STARTED_AT}
+    out.run_id = f"r{tpot_scale}"
+    levels = []
+    for lv0 in base.levels:
+        for r in range(1, 6):
+            lv = copy.deepcopy(lv0)
+            lv.repeat, lv.diagnostics = r, Diagnostics()
+            wobble = 1 + (r - 3) * 0.002
+            lv.tpot_avg_s = lv0.tpot_avg_s * tpot_scale * wobble
+            lv.tpot_p99_s = lv0.tpot_p99_s * tpot_scale * wobble
+            lv.output_tok_s = lv0.output_tok_s / tpot_scale * wobble
+            lv.rps = lv0.rps / tpot_scale * wobble
+            lv.ttft_avg_s = lv0.ttft_avg_s * wobble
+            lv.ttft_p99_s = lv0.ttft_p99_s * wobble
+            if failed_at == lv0.parallel and r == 1:
+                lv.failed, lv.succeeded = 2, lv.number - 2
+            levels.append(lv)
+    out.levels = levels
+    return out
+
+
+def measured(base: RunResult, scale: float, run_id: str) -> RunResult:
+    """A measured-looking run: `base` with times scaled, level 8 failed, level 16 short."""
+    out = copy.deepcopy(base)
+    out.run_id, out.scenario_name = run_id, "vlm-r1-ovd-800ta2"
+    out.provenance = {"started_at": STARTED_AT, "server_version": "0.10.0rc1"}
+    for lv in out.levels:
+        for key in ("latency_avg_s", "latency_p99_s", "ttft_avg_s", "ttft_p99_s"):
+            setattr(lv, key, getattr(lv, key) * scale)
+        lv.diagnostics = Diagnostics()
+        if lv.parallel == 8:
+            lv.status, lv.succeeded, lv.failed, lv.reason = "failed", 0, lv.number, "HTTP 500"
+        if lv.parallel == 16:
+            lv.expected_output_tokens, lv.wrong_length = 512, 3
+            lv.output_tokens_min, lv.output_tokens_max = 100, 512
+    return out
+
+
+def reference_json(name: str = "vllm-ascend-800ta2") -> dict[str, Any]:
+    """The raw run.json mapping of a shipped reference run, to corrupt on purpose."""
+    data: dict[str, Any] = json.loads((REFERENCE / name / "run.json").read_text())
+    return data
+
+
+def write_json(folder: Path, text: str) -> Path:
+    """`folder`/run.json holding `text` exactly (valid or not); the folder, for the CLI."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "run.json").write_text(text)
+    return folder
