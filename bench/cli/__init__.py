@@ -13,7 +13,14 @@ from bench.cli.gate import cmd_baseline, cmd_gate
 from bench.cli.parser import build_parser as _build
 from bench.cli.run import cmd_check, cmd_offline, cmd_run
 from bench.cli.tables import cmd_compare, cmd_import_table, cmd_release_table
-from bench.cli.tools import cmd_report, cmd_sim, cmd_tiny_model, cmd_tokenizer, cmd_validate
+from bench.cli.tools import (
+    cmd_report,
+    cmd_schema,
+    cmd_sim,
+    cmd_tiny_model,
+    cmd_tokenizer,
+    cmd_validate,
+)
 from bench.errors import EXIT_INTERRUPTED, UserError, one_line
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
@@ -28,6 +35,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "baseline": cmd_baseline,
     "validate": cmd_validate,
     "report": cmd_report,
+    "schema": cmd_schema,
     "tiny-model": cmd_tiny_model,
     "tokenizer": cmd_tokenizer,
 }

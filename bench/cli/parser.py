@@ -349,9 +349,20 @@ def build_parser(
     val.add_argument("files", nargs="+")
     val.set_defaults(func=commands["validate"])
 
-    rep = sub.add_parser("report", help="re-render report.md from a run's run.json")
+    rep = sub.add_parser(
+        "report",
+        help="re-render report.md from a run's run.json (or re-judge it: --set validity.…)",
+        description="Re-render a run's report.md from its run.json. With --set validity.FIELD="
+        "VALUE, re-judge the stored levels with other validity thresholds instead (nothing is "
+        "re-measured): the report goes to RUN/report-rejudged.md, report.md is left as it was.",
+    )
     rep.add_argument("run_dir")
+    _add_set(rep, "re-judge with another validity threshold", "validity.max_client_cpu=0.5")
+    _add_out(rep, "write report.md and its plots into DIR instead of the run folder", alias=False)
     rep.set_defaults(func=commands["report"])
+
+    sch = sub.add_parser("schema", help="print the JSON Schema of run.json (for dashboards, CI)")
+    sch.set_defaults(func=commands["schema"])
 
     tiny = sub.add_parser(
         "tiny-model",

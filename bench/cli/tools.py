@@ -1,10 +1,12 @@
-"""`vlm-bench sim`, `validate`, `report`, `tiny-model` and `tokenizer`: the simulator,
-scenario validation, re-rendering a stored run and the set-up tools.
+"""`vlm-bench sim`, `validate`, `report`, `schema`, `tiny-model` and `tokenizer`: the
+simulator, scenario validation, re-rendering a stored run, run.json's JSON Schema and the
+set-up tools.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -12,9 +14,11 @@ from bench.cli.inputs import _parse_set
 from bench.cli.parser import _SIM_FLAGS
 from bench.config.scenario import load_scenario
 from bench.errors import EXIT_USER_ERROR, UserError, one_line
+from bench.measure import rejudge
 from bench.measure.sweep import write_report
 from bench.safepath import writing
 from bench.schema.runfile import read_run
+from bench.schema.runschema import run_json_schema
 from bench.sim import profile as profiles
 from bench.sim import server
 from bench.tools.tinymodel import build
@@ -63,9 +67,25 @@ def cmd_validate(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     run_dir = Path(args.run_dir)
     run = read_run(run_dir)
-    with writing(run_dir, "report"):
-        write_report(run, run_dir)
-    print(run_dir / "report.md")
+    out = Path(args.out) if args.out else None
+    overrides = _parse_set(args.set)
+    if not overrides:
+        with writing(out or run_dir, "--out" if out else "report"):
+            write_report(run, out or run_dir)
+        print((out or run_dir) / "report.md")
+        return 0
+    changes = rejudge.rejudge(run, overrides, run_dir / "run.json")
+    with writing(out or run_dir, "--out" if out else "report"):
+        path = rejudge.write_rejudged(run, overrides, run_dir, out)
+    # The console says what the new thresholds changed; the report holds the details.
+    for line in changes or ["no level's flags changed"]:
+        print(line, file=sys.stderr)
+    print(path)
+    return 0
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    print(json.dumps(run_json_schema(), indent=2))
     return 0
 
 

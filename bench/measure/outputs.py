@@ -197,9 +197,10 @@ def _message(exc: OSError, run_dir: Path) -> str:
     )
 
 
-def write_report(run: RunResult, run_dir: Path) -> None:
+def write_report(run: RunResult, run_dir: Path, note: str = "") -> None:
     """report.md and its plots (PNG and SVG beside it). A plot that fails is logged, never
-    allowed to cost the run its report."""
+    allowed to cost the run its report. `note`: a paragraph under the title (a re-judged
+    report says so there)."""
     names: list[str] = []
     try:
         series = [(run.scenario_name, aggregate(run.levels))]
@@ -210,4 +211,12 @@ def write_report(run: RunResult, run_dir: Path) -> None:
         log.exception("plots failed; report.md is written without them")
     # Atomic: an interrupted or failed write leaves the previous report (or none), never
     # a truncated one.
-    write_atomic(run_dir / "report.md", render_report(run, names))
+    write_atomic(run_dir / "report.md", with_note(render_report(run, names), note))
+
+
+def with_note(report: str, note: str) -> str:
+    """The report with `note` as a quoted paragraph under its title line."""
+    if not note:
+        return report
+    title, _, rest = report.partition("\n")
+    return f"{title}\n\n> {note}\n{rest}"

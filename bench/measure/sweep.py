@@ -41,7 +41,7 @@ from bench.measure.outputs import (
 from bench.measure.prepare import check_references, resolve_tokenizer
 from bench.report.markdown import what_happened
 from bench.safepath import writing
-from bench.schema.results import LevelResult, RunResult
+from bench.schema.results import CheckStatus, LevelResult, RunResult, RunStatus
 from bench.schema.runfile import read_run
 from bench.schema.scenario import Scenario, scenario_hash
 from bench.serve import answer, server
@@ -311,7 +311,7 @@ def _begin(
                 f"{resume}: run.json's scenario differs from {scenario.name}'s "
                 "(resume reads the scenario kept in the run directory)"
             )
-        result.status = "running"
+        result.status = RunStatus.RUNNING
         result.reason = ""  # why the earlier attempt stopped; this one says its own
         result.provenance.setdefault("resumed_at", []).append(now_iso())
         return result, resume
@@ -358,7 +358,7 @@ def run(
         checked = (
             skip_check or resume or _check_before_sweep(scenario, handle, run_dir, result, console)
         )
-        status = "complete" if checked else "failed"
+        status = RunStatus.COMPLETE if checked else RunStatus.FAILED
         columns = (
             TextColumn("{task.description}"),
             BarColumn(),
@@ -379,12 +379,12 @@ def run(
                 save(result, run_dir)
                 if level.status != "ok" or not handle.alive():
                     console.print(f"[red]conc {slot[2]}: {level.status}:[/] {level.reason}")
-                    status = "failed"
+                    status = RunStatus.FAILED
                     why = level.reason or "the server died"
                     result.reason = result.reason or f"conc {slot[2]}: {level.status}: {why}"
                     break
         result.status = status
-        result.reason = result.reason or _failed_requests(result.levels)
+        result.reason = result.reason or failed_requests(result.levels)
     except (WriteFailed, OSError) as exc:
         # A file of ours could not be written (disk full, most often, found by whichever
         # write came first: run.json, a level's samples, evalscope's log): stop here;
@@ -394,20 +394,20 @@ def run(
             raise
         if failed_write.filename is None:
             failed_write.filename = str(run_dir)
-        result.status = "failed"
+        result.status = RunStatus.FAILED
         result.reason = failure_reason(failed_write)
     except Interrupted as exc:
         result.levels.append(exc.level)
         result.levels.sort(key=_order)
-        result.status = "interrupted"
+        result.status = RunStatus.INTERRUPTED
         result.reason = result.reason or INTERRUPTED
         raise
     except KeyboardInterrupt:
-        result.status = "interrupted"
+        result.status = RunStatus.INTERRUPTED
         result.reason = result.reason or INTERRUPTED
         raise
     except UserError as exc:
-        result.status = "failed"
+        result.status = RunStatus.FAILED
         result.reason = result.reason or str(exc)
         if isinstance(exc, ServerError):  # a bad input (exit 2) stays one line
             _tell(console, result)
@@ -427,14 +427,14 @@ def _tell(console: Console, run: RunResult) -> None:
         console.print(line, markup=False, highlight=False)
 
 
-def _failed_requests(levels: list[LevelResult]) -> str:
+def failed_requests(levels: list[LevelResult]) -> str:
     """Why a complete sweep is still not clean: levels whose failed requests went beyond
     validity.max_failed_ratio (their `success` check is flagged)."""
     bad = [
-        f"conc {lv.parallel}: {check['detail']}"
+        f"conc {lv.parallel}: {check.detail}"
         for lv in levels
         for check in lv.checks
-        if check["check"] == "success" and check["status"] == "flag"
+        if check.name == "success" and check.status == CheckStatus.FLAG
     ]
     return "failed requests beyond validity.max_failed_ratio: " + "; ".join(bad) if bad else ""
 

