@@ -14,15 +14,17 @@ without /metrics). A flagged level stays in the results, marked, never silently 
 
 from __future__ import annotations
 
-from typing import Any
-
+from bench.schema.metrics import DISPLAY_SCALE
 from bench.schema.results import Check, CheckStatus, LevelResult
 from bench.schema.scenario import ValiditySpec
+from bench.schema.views import ClientView, ServerView
 
 # Chat-template tokens every request shares (Qwen's default system prompt is ~20 tokens;
 # vLLM caches whole blocks of 16): hits up to two blocks are expected of random prompts.
 TEMPLATE_PREFIX_TOKENS = 32
 MIN_SAMPLES = 10  # /metrics samples in the window before the server's concurrency is judged
+# Times are stored in seconds and shown as the metric registry shows them (ms).
+MS, SCALE = DISPLAY_SCALE["s"]
 
 
 def _check(name: str, flagged: bool | None, detail: str) -> Check:
@@ -52,13 +54,13 @@ def _output_length(level: LevelResult) -> Check:
     return _check("output length", False, f"all {level.expected_output_tokens} tokens")
 
 
-def _client_idle(server: dict[str, Any], lim: ValiditySpec) -> bool:
+def _client_idle(server: ServerView, lim: ValiditySpec) -> bool:
     """The load generator had CPU to spare (or we cannot tell otherwise)."""
-    cpu = server.get("client_cpu_mean")
+    cpu = server.client_cpu_mean
     return cpu is None or cpu <= lim.max_client_cpu
 
 
-def _success(level: LevelResult, server: dict[str, Any], lim: ValiditySpec) -> Check:
+def _success(level: LevelResult, server: ServerView, lim: ValiditySpec) -> Check:
     """Failed requests, blamed on the server unless the client was saturated: evalscope
     keeps no status code, but a request that failed while the client idled was refused,
     cut or left unanswered by the server. Flagged beyond `max_failed_ratio` (default 0)."""
@@ -94,7 +96,7 @@ def _complete(level: LevelResult) -> list[Check]:
 
 
 def _concurrency(
-    level: LevelResult, server: dict[str, Any], client: dict[str, Any], lim: ValiditySpec
+    level: LevelResult, server: ServerView, client: ClientView, lim: ValiditySpec
 ) -> Check:
     """Requests in flight against the level's `parallel`, two ways: the server's view, the
     median of its `running + waiting` samples over the measured window (judged with at
@@ -103,8 +105,8 @@ def _concurrency(
     not keep up). A VLM server's gauges miss requests still in its front end (image
     preprocessing), so the server's view may read low while the client's is whole."""
     target, tol = level.parallel, lim.concurrency_tolerance
-    median, samples = server.get("in_flight_median"), server.get("samples", 0)
-    mean = client.get("in_flight_mean")
+    median, samples = server.in_flight_median, server.samples or 0
+    mean = client.in_flight_mean
     if median is None and mean is None:
         return _check("concurrency", None, "no samples")
     parts, flagged = [], False
@@ -113,7 +115,7 @@ def _concurrency(
         off = abs(median - target) / target
         parts.append(
             f"server {median:.2f} of {target} (median of {samples} samples; running "
-            f"{server['running_mean']:.2f}, waiting {server['waiting_mean']:.2f} on average)"
+            f"{server.running_mean:.2f}, waiting {server.waiting_mean:.2f} on average)"
             + ("" if judged else ", too few samples to judge")
         )
         if judged and off > tol:
@@ -132,18 +134,18 @@ def _concurrency(
 
 
 def _caches(
-    level: LevelResult, server: dict[str, Any], lim: ValiditySpec, prefix_length: int
+    level: LevelResult, server: ServerView, lim: ValiditySpec, prefix_length: int
 ) -> list[Check]:
     out = []
-    rate = server.get("mm_hit_rate")
+    rate = server.mm_hit_rate
     if rate is None:
         out.append(_check("mm cache", None, "no multimodal-cache counters"))
     else:
-        detail = f"hit rate {_pct(rate)} of {server['mm_queries']:.0f} images"
+        detail = f"hit rate {_pct(rate)} of {server.mm_queries:.0f} images"
         if rate > lim.max_mm_cache_hit_rate:
             detail += f" (expected ≤ {_pct(lim.max_mm_cache_hit_rate)}: images repeated)"
         out.append(_check("mm cache", rate > lim.max_mm_cache_hit_rate, detail))
-    rate = server.get("prefix_hit_rate")
+    rate = server.prefix_hit_rate
     if rate is None:
         out.append(_check("prefix cache", None, "no prefix-cache counters"))
         return out
@@ -151,7 +153,7 @@ def _caches(
     if limit is None:  # the shared prefix the load asked for, plus the chat template
         tokens = level.input_tokens_avg or 1.0
         limit = min(1.0, (prefix_length + TEMPLATE_PREFIX_TOKENS) / tokens)
-    detail = f"hit rate {_pct(rate)} of {server['prefix_queries']:.0f} prompt tokens"
+    detail = f"hit rate {_pct(rate)} of {server.prefix_queries:.0f} prompt tokens"
     if rate > limit:
         detail += f" (expected ≤ {_pct(limit)})"
     out.append(_check("prefix cache", rate > limit, detail))
@@ -160,17 +162,17 @@ def _caches(
 
 def _client(
     level: LevelResult,
-    server: dict[str, Any],
-    client: dict[str, Any],
+    server: ServerView,
+    client: ClientView,
     lim: ValiditySpec,
     paced: bool,
 ) -> Check:
-    cpu, delay = server.get("client_cpu_mean"), client.get("start_delay_p90_s")
+    cpu, delay = server.client_cpu_mean, client.start_delay_p90_s
     if cpu is None and delay is None:
         return _check("client", None, "no CPU samples or request starts")
     parts, flagged = [], False
     if cpu is not None:
-        parts.append(f"CPU {cpu:.2f} cores (max {server['client_cpu_max']:.2f})")
+        parts.append(f"CPU {cpu:.2f} cores (max {server.client_cpu_max:.2f})")
         if cpu > lim.max_client_cpu:
             parts[-1] += f" > {lim.max_client_cpu:g}"
             flagged = True
@@ -179,49 +181,49 @@ def _client(
     elif delay is not None and level.failed and _client_idle(server, lim):
         # Slots are paired with completions in order; failed requests break the pairing.
         parts.append(
-            f"P90 start delay {1000 * delay:.1f} ms not judged ({level.failed} failed requests)"
+            f"P90 start delay {SCALE * delay:.1f} {MS} not judged ({level.failed} failed requests)"
         )
     elif delay is not None:
-        parts.append(f"P90 start delay {1000 * delay:.1f} ms")
+        parts.append(f"P90 start delay {SCALE * delay:.1f} {MS}")
         if delay > lim.max_start_delay_s:
-            parts[-1] += f" > {1000 * lim.max_start_delay_s:g} ms"
+            parts[-1] += f" > {SCALE * lim.max_start_delay_s:g} {MS}"
             flagged = True
     return _check("client", flagged, ", ".join(parts) + (": saturated" if flagged else ""))
 
 
-def _ttft_gap(level: LevelResult, server: dict[str, Any], lim: ValiditySpec) -> Check:
-    ours = server.get("ttft_avg_s")
+def _ttft_gap(level: LevelResult, server: ServerView, lim: ValiditySpec) -> Check:
+    ours = server.ttft_avg_s
     if ours is None or not level.measured:
         return _check("TTFT gap", None, "no server-side TTFT")
-    counted = server.get("ttft_requests")
-    if server.get("window_exact") is False:
+    counted = server.ttft_requests
+    if server.window_exact is False:
         # Two means over different requests are no measure of the client's share.
         return _check(
             "TTFT gap",
             None,
-            f"the server's window holds {counted} TTFTs and {server.get('e2e_requests')} "
+            f"the server's window holds {counted} TTFTs and {server.e2e_requests} "
             f"latencies, the client measured {level.succeeded} requests: not the same requests",
         )
     gap = level.ttft_avg_s - ours
     detail = (
-        f"client {1000 * level.ttft_avg_s:.1f} ms − server {1000 * ours:.1f} ms "
-        f"= {1000 * gap:+.1f} ms"
+        f"client {SCALE * level.ttft_avg_s:.1f} {MS} − server {SCALE * ours:.1f} {MS} "
+        f"= {SCALE * gap:+.1f} {MS}"
     )
     if counted is not None and counted != level.succeeded:
         detail += f" (the server's window holds {counted} of the {level.succeeded} requests)"
     flagged = gap > lim.max_ttft_gap_s and gap > lim.max_ttft_gap_ratio * ours
     if flagged:
         detail += (
-            f" (more than {1000 * lim.max_ttft_gap_s:g} ms and "
+            f" (more than {SCALE * lim.max_ttft_gap_s:g} {MS} and "
             f"{_pct(lim.max_ttft_gap_ratio)} of the server's)"
         )
     return _check("TTFT gap", flagged, detail)
 
 
-def check_level(
+def judge_level(
     level: LevelResult,
-    server: dict[str, Any],
-    client: dict[str, Any],
+    server: ServerView,
+    client: ClientView,
     limits: ValiditySpec,
     prefix_length: int = 0,
     paced: bool = False,

@@ -6,10 +6,13 @@ from __future__ import annotations
 from typing import Any
 
 from bench.report.tables import FLAGGED, markdown_table
+from bench.schema.metrics import DISPLAY_SCALE
 from bench.schema.results import CheckStatus, LevelResult, aggregate
 
 OK = "✓"
 DASH = "—"
+# Seconds shown as the metric registry shows them (ms); the column headers say "ms".
+SCALE = DISPLAY_SCALE["s"][1]
 
 
 def _s(value: Any) -> str:
@@ -17,7 +20,15 @@ def _s(value: Any) -> str:
 
 
 def _ms(value: Any) -> str:
-    return f"{1000 * value:+.1f}" if isinstance(value, int | float) else DASH
+    return f"{SCALE * value:+.1f}" if isinstance(value, int | float) else DASH
+
+
+def _fmt(value: float | None, spec: str) -> str:
+    return DASH if value is None else format(value, spec)
+
+
+def _or_dash(count: int | None) -> str:
+    return DASH if count is None else str(count)
 
 
 def _pct(value: Any) -> str:
@@ -58,20 +69,20 @@ def latency_table(levels: list[LevelResult]) -> str:
     rows = []
     for lv in levels:
         srv = lv.server
-        ttft, tpot = srv.get("ttft_avg_s"), srv.get("tpot_avg_s")
-        counted = f"{srv.get('ttft_requests', DASH)} of {lv.succeeded}"
-        if srv.get("window_exact") is False:
+        ttft, tpot = srv.ttft_avg_s, srv.tpot_avg_s
+        counted = f"{_or_dash(srv.ttft_requests)} of {lv.succeeded}"
+        if srv.window_exact is False:
             # Not the client's requests: no gap, and the level's exact count beside it.
             ttft = tpot = None
-            counted += f" (window inexact; level: {srv.get('level_e2e_requests', DASH)})"
+            counted += f" (window inexact; level: {_or_dash(srv.level_e2e_requests)})"
         rows.append(
             [
                 str(lv.parallel),
                 _s(lv.ttft_avg_s),
                 _s(ttft),
                 _ms(lv.ttft_avg_s - ttft) if ttft is not None else DASH,
-                _s(srv.get("queue_avg_s")),
-                _s(srv.get("prefill_avg_s")),
+                _s(srv.queue_avg_s),
+                _s(srv.prefill_avg_s),
                 _s(lv.tpot_avg_s),
                 _s(tpot),
                 _ms(lv.tpot_avg_s - tpot) if tpot is not None else DASH,
@@ -99,23 +110,23 @@ def metrics_table(levels: list[LevelResult]) -> str:
     for lv in levels:
         srv, cli = lv.server, lv.client
         kv = (
-            f"{_pct(srv['kv_usage_mean'])} / {_pct(srv['kv_usage_max'])}"
-            if "kv_usage_mean" in srv
+            f"{_pct(srv.kv_usage_mean)} / {_pct(srv.kv_usage_max)}"
+            if srv.kv_usage_mean is not None
             else DASH
         )
-        delay = cli.get("start_delay_p90_s")
+        delay = cli.start_delay_p90_s
         rows.append(
             [
                 str(lv.parallel),
-                f"{srv['in_flight_median']:.1f}" if "in_flight_median" in srv else DASH,
-                f"{srv['running_mean']:.1f}" if "running_mean" in srv else DASH,
-                f"{srv['waiting_max']:.0f}" if "waiting_max" in srv else DASH,
+                _fmt(srv.in_flight_median, ".1f"),
+                _fmt(srv.running_mean, ".1f"),
+                _fmt(srv.waiting_max, ".0f"),
                 kv,
-                f"{srv['preemptions']:.0f}" if "preemptions" in srv else DASH,
-                _pct(srv.get("prefix_hit_rate")),
-                _pct(srv.get("mm_hit_rate")),
-                f"{srv['client_cpu_mean']:.2f}" if "client_cpu_mean" in srv else DASH,
-                f"{1000 * delay:.1f}" if delay is not None else DASH,
+                _fmt(srv.preemptions, ".0f"),
+                _pct(srv.prefix_hit_rate),
+                _pct(srv.mm_hit_rate),
+                _fmt(srv.client_cpu_mean, ".2f"),
+                _fmt(SCALE * delay if delay is not None else None, ".1f"),
             ]
         )
     return markdown_table(header, rows)
@@ -128,7 +139,7 @@ def server_view(run_levels: list[LevelResult]) -> dict[str, str]:
     if not any(lv.checks for lv in levels):
         return {}
     out = {"checks": checks_table(levels)}
-    if any(lv.server for lv in levels):
+    if any(not lv.server.empty for lv in levels):
         out["latency"] = latency_table(levels)
         out["metrics"] = metrics_table(levels)
     return out

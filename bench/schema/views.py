@@ -1,0 +1,113 @@
+"""A level's two side views, typed: the server's (`ServerView`, from its /metrics) and the
+load generator's (`ClientView`, from its own request records).
+
+Writers: bench.measure.servermetrics.summarise and bench.measure.parse.client_stats.
+Readers: the validity checks, the report's server tables, re-judging. Every key a writer
+can produce is a field here (tests/unit/test_views.py checks it against the servermetrics
+tables), so a renamed key fails a test instead of silently reading as absent.
+
+Every field is optional: None is "not measured" (a server without /metrics, a histogram
+it lacks) and is left out of run.json, so a view stores only what was measured. Field
+order is the writers' order: run.json keeps its key order.
+"""
+
+from __future__ import annotations
+
+import statistics
+from typing import Any, Self
+
+from pydantic import BaseModel, ConfigDict
+
+# Strict: a figure stored as "1.5" is a corrupt file, not a number to coerce.
+_CONFIG = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
+
+
+class _View(BaseModel):
+    model_config = _CONFIG
+
+    @property
+    def empty(self) -> bool:
+        """Nothing measured (no /metrics, no request records)."""
+        return all(getattr(self, name) is None for name in type(self).model_fields)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The view as run.json stores it: measured figures only."""
+        return self.model_dump(exclude_none=True)
+
+    @classmethod
+    def median(cls, views: list[Self]) -> Self:
+        """Each figure over the repeats that have it: floats their median, counts the
+        lower median (an observed count), flags true only if true in every repeat;
+        lists (the client's window) are not carried: they belong to one repeat."""
+        out: dict[str, Any] = {}
+        for name, info in cls.model_fields.items():
+            values = [v for view in views if (v := getattr(view, name)) is not None]
+            if not values or isinstance(values[0], list):
+                continue
+            if info.annotation == bool | None:
+                out[name] = all(values)
+            elif info.annotation == int | None:
+                out[name] = statistics.median_low(values)
+            else:
+                out[name] = statistics.median(values)
+        return cls(**out)
+
+
+class ServerView(_View):
+    """bench.measure.servermetrics.summarise: gauges over the client's measured window,
+    counter deltas over the level, histogram means over the window (`<h>_*`) and over the
+    whole level (`level_<h>_*`), and the load generator's CPU use (cores)."""
+
+    samples: int | None = None  # /metrics samples inside the window
+    running_mean: float | None = None
+    waiting_mean: float | None = None
+    waiting_max: float | None = None
+    in_flight_mean: float | None = None
+    in_flight_median: float | None = None
+    kv_usage_mean: float | None = None
+    kv_usage_max: float | None = None
+    # servermetrics.COUNTERS, deltas over the level
+    preemptions: float | None = None
+    prompt_tokens: float | None = None
+    generation_tokens: float | None = None
+    prefix_queries: float | None = None
+    prefix_hits: float | None = None
+    mm_queries: float | None = None
+    mm_hits: float | None = None
+    prefix_hit_rate: float | None = None
+    mm_hit_rate: float | None = None
+    # servermetrics.HISTOGRAMS: mean (s) and count, over the window and the whole level
+    ttft_avg_s: float | None = None
+    ttft_requests: int | None = None
+    level_ttft_avg_s: float | None = None
+    level_ttft_requests: int | None = None
+    queue_avg_s: float | None = None
+    queue_requests: int | None = None
+    level_queue_avg_s: float | None = None
+    level_queue_requests: int | None = None
+    prefill_avg_s: float | None = None
+    prefill_requests: int | None = None
+    level_prefill_avg_s: float | None = None
+    level_prefill_requests: int | None = None
+    tpot_avg_s: float | None = None
+    tpot_requests: int | None = None
+    level_tpot_avg_s: float | None = None
+    level_tpot_requests: int | None = None
+    e2e_avg_s: float | None = None
+    e2e_requests: int | None = None
+    level_e2e_avg_s: float | None = None
+    level_e2e_requests: int | None = None
+    # The window's TTFT and latency counts both equal the client's measured requests.
+    window_exact: bool | None = None
+    client_cpu_mean: float | None = None
+    client_cpu_max: float | None = None
+
+
+class ClientView(_View):
+    """bench.measure.parse.client_stats: the load generator's own account of the level."""
+
+    window: list[float] | None = None  # [first start, last completion], perf_counter s
+    in_flight_mean: float | None = None
+    start_delay_p50_s: float | None = None
+    start_delay_p90_s: float | None = None
+    start_delay_max_s: float | None = None
