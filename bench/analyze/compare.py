@@ -14,24 +14,24 @@ import math
 from bench.analyze.fingerprint import differences
 from bench.errors import UserError
 from bench.schema.results import RunResult, is_published
+from bench.schema.scenario_load import LoadSpec
 
-# What makes two sweeps measure the same thing.
-WORKLOAD_FIELDS = (
-    "api",
-    "endpoint",
-    "dataset",
-    "image_width",
-    "image_height",
-    "image_num",
-    "image_format",
-    "min_prompt_length",
-    "max_prompt_length",
-    "prefix_length",
-    "min_tokens",
-    "max_tokens",
-    "ignore_eos",
-    "stream",
+# What makes two sweeps measure the same thing: every load field but these, which say how
+# the data is drawn (seed, vary_seed: the same distribution, other samples), how the client
+# waits or warms up (not measured), and how it authenticates (not the workload). A field
+# added to LoadSpec is compared unless it is named here.
+NOT_WORKLOAD = frozenset(
+    {
+        "seed",
+        "vary_seed",
+        "warmup_requests",
+        "request_timeout_s",
+        "level_timeout_s",
+        "api_key",
+        "headers",
+    }
 )
+WORKLOAD_FIELDS = tuple(name for name in LoadSpec.model_fields if name not in NOT_WORKLOAD)
 MINUS = "−"
 
 
@@ -42,14 +42,14 @@ def run_label(run: RunResult) -> str:
 
 def workload_difference(runs: list[RunResult]) -> str | None:
     """The first load field on which a run differs from the first run, described."""
-    base = runs[0].scenario.get("load", {})
+    base = runs[0].scenario.load
     for k, run in enumerate(runs[1:], 1):
-        load = run.scenario.get("load", {})
         for name in WORKLOAD_FIELDS:
-            if load.get(name) != base.get(name):
+            ours, theirs = getattr(base, name), getattr(run.scenario.load, name)
+            if theirs != ours:
                 return (
-                    f"runs differ in load.{name}: {run_label(runs[0])} has {base.get(name)!r}, "
-                    f"{run_label(runs[k])} has {load.get(name)!r}"
+                    f"runs differ in load.{name}: {run_label(runs[0])} has {ours!r}, "
+                    f"{run_label(runs[k])} has {theirs!r}"
                 )
     return None
 

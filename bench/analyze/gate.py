@@ -30,7 +30,6 @@ from bench.analyze import stats
 from bench.analyze.compare import common_levels, format_pct, workload_difference
 from bench.analyze.fingerprint import differences
 from bench.errors import UserError, describe_validation_error
-from bench.redact import redact_scenario
 from bench.safeyaml import load_file
 from bench.schema.metrics import BY_KEY, Better, Metric
 from bench.schema.results import LevelResult, RunResult, by_level, write_run
@@ -66,7 +65,7 @@ def settings(candidate: RunResult, path: Path | None) -> tuple[dict[str, Thresho
     """Thresholds and α: the defaults, the candidate scenario's `gate:`, or a file."""
     from pydantic import ValidationError
 
-    spec = GateSpec.model_validate(candidate.scenario.get("gate") or {})
+    spec = candidate.scenario.gate
     if path is not None:
         # The scenario's YAML rules (size, encoding, duplicate keys, NaN, …): one line each.
         data = load_file(path, "--thresholds file")
@@ -85,8 +84,8 @@ def save_baseline(run_dir: Path, target: Path, force: bool) -> Path:
     if target.exists() and not force:
         raise UserError(f"{target} exists (--force replaces it)")
     target.mkdir(parents=True, exist_ok=True)
-    # Runs are written redacted; this also covers run.json files from before that.
-    run.scenario = redact_scenario(run.scenario)
+    # write_run redacts the scenario (RunResult.to_dict), which also covers run.json
+    # files written before runs were redacted.
     write_run(run, target)
     source = run_dir if run_dir.is_dir() else run_dir.parent
     for name in ("report.md", "scenario.yaml"):
@@ -217,7 +216,7 @@ def _mismatches(baseline: RunResult, candidate: RunResult) -> list[str]:
     """Scenario hardware/backend and recorded provenance (devices, drivers, versions)."""
     out = []
     for name in ("hardware", "backend"):
-        a, b = baseline.scenario.get(name), candidate.scenario.get(name)
+        a, b = getattr(baseline.scenario, name), getattr(candidate.scenario, name)
         if a != b:
             out.append(f"{name}: baseline {a!r}, candidate {b!r}")
     diffs = differences(baseline.provenance, candidate.provenance)

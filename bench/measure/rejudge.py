@@ -33,12 +33,6 @@ FAILED_PREFIX = "failed requests beyond validity.max_failed_ratio"
 NOT_THRESHOLDS = {"scrape_interval_s"}
 
 
-def _scenario(run: RunResult) -> dict[str, Any]:
-    """The run's resolved scenario as a mapping, whether stored as a dict or a model."""
-    scenario: Any = run.scenario
-    return scenario if isinstance(scenario, dict) else scenario.model_dump(mode="json")
-
-
 def thresholds(run: RunResult, overrides: dict[str, Any]) -> ValiditySpec:
     """The run's own `validity:` with `overrides` ({"validity.FIELD": value}) applied;
     UserError naming the field for anything that is not a validity threshold."""
@@ -52,10 +46,8 @@ def thresholds(run: RunResult, overrides: dict[str, Any]) -> ValiditySpec:
                 f"thresholds; allowed: {', '.join('validity.' + f for f in allowed)}"
             )
         fields[name] = value
-    stored = _scenario(run).get("validity") or {}
-    kept = {k: v for k, v in stored.items() if k in ValiditySpec.model_fields}
     try:
-        return ValiditySpec.model_validate({**kept, **fields})
+        return ValiditySpec.model_validate({**run.scenario.validity.model_dump(), **fields})
     except ValidationError as exc:
         err = exc.errors()[0]
         where = ".".join(str(part) for part in err["loc"])
@@ -89,17 +81,17 @@ def rejudge(run: RunResult, overrides: dict[str, Any], source: Path) -> list[str
             f"{source}: no level carries validity checks (a published table, or a run "
             "made before levels were checked): nothing to re-judge"
         )
-    load = _scenario(run).get("load") or {}
+    load = run.scenario.load
     changes: list[str] = []
     for level in judged:
         before = _flagged(level)
-        level.checks = validity.check_level(
+        level.checks = validity.judge_level(
             level,
             level.server,
             level.client,
             limits,
-            prefix_length=load.get("prefix_length") or 0,
-            paced=load.get("rate") is not None,
+            prefix_length=load.prefix_length,
+            paced=load.rate is not None,
         )
         changes += _changes(level, before)
     if run.status == "complete" and (not run.reason or run.reason.startswith(FAILED_PREFIX)):

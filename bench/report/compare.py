@@ -49,7 +49,7 @@ def _comparable(run: RunResult) -> RunResult:
 
 def run_description(run: RunResult) -> str:
     scenario = run.scenario
-    where = ", ".join(x for x in (scenario.get("hardware"), scenario.get("backend")) if x)
+    where = ", ".join(x for x in (scenario.hardware, scenario.backend) if x)
     if scale := sim_time_scale(scenario):
         where += f"; simulator at time scale {scale}, rescaled to the modelled hardware"
     if is_published(run):
@@ -58,14 +58,14 @@ def run_description(run: RunResult) -> str:
     return f"{where}; measured {run.provenance.get('started_at', '?')}"
 
 
-def _usable(level: LevelResult | None) -> bool:
+def _measured(level: LevelResult | None) -> bool:
     return level is not None and level.measured
 
 
 def _cell(run: RunResult, level: LevelResult | None, key: str) -> str:
     if not has_metric(run, key):
         return "n/a"
-    if level is None or not _usable(level):
+    if level is None or not _measured(level):
         return FAILED
     text = format_cell(key, level.value(key))
     return text if level.tokens_honoured else f"{text} {NOT_HONOURED}"
@@ -82,7 +82,7 @@ class Comparison:
 
     def change(self, k: int, key: str, conc: int) -> float | None:
         base, other = self.level(self.runs[0], conc), self.level(self.runs[k], conc)
-        if not (_usable(base) and _usable(other)):
+        if not (_measured(base) and _measured(other)):
             return None
         if not (has_metric(self.runs[0], key) and has_metric(self.runs[k], key)):
             return None
@@ -151,11 +151,10 @@ def write_plots(comparison: Comparison, out_dir: Path) -> list[str]:
         (run_label(run), [lv for lv in run.levels if lv.parallel in comparison.levels])
         for run in comparison.runs
     ]
-    load = comparison.runs[0].scenario.get("load", {})
+    load = comparison.runs[0].scenario.load
     caption = "compare: " + " vs ".join(label for label, _ in series)
-    if load:
-        caption += f" · {load.get('dataset')} {load.get('image_width')}×{load.get('image_height')}"
-        caption += f", {load.get('max_tokens')} output tokens"
+    caption += f" · {load.dataset} {load.image_width}×{load.image_height}"
+    caption += f", {load.max_tokens} output tokens"
     return plots.write_all(series, caption, out_dir)
 
 

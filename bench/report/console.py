@@ -1,4 +1,4 @@
-"""What `vlm-bench run` prints at the end: the seed table of the run, its footnotes, and
+"""What `vlm-bench run` prints at the end: the reference table of the run, its footnotes, and
 for a time-scaled simulator the same table in the modelled hardware's time.
 
 Kept here, not in the CLI, so the text is a pure function of a stored run (golden-tested
@@ -7,19 +7,19 @@ in tests/unit/test_golden.py) and the CLI only prints it.
 
 from __future__ import annotations
 
-from bench.report.markdown import rescale, seed_table, sim_time_scale
+from bench.report.markdown import reference_table, rescale, sim_time_scale
 from bench.schema.results import RunResult
 
 
 def run_tables(run: RunResult) -> str:
     """The console text of a finished run: measured table, notes, rescaled table."""
-    table, notes = seed_table(run.levels)
-    sim = run.scenario.get("server", {}).get("kind") == "sim"
+    table, notes = reference_table(run.levels)
+    sim = run.scenario.server.kind == "sim"
     lines = [f"\nResults (measured{', simulator time' if sim else ''}):", table, *notes]
     scale = sim_time_scale(run.scenario)
     if scale:
         lines.append(
             f"\nRescaled to the hardware the simulator profile models (time scale {scale}):"
         )
-        lines.append(seed_table([rescale(level, scale) for level in run.levels])[0])
+        lines.append(reference_table([rescale(level, scale) for level in run.levels])[0])
     return "\n".join(lines)

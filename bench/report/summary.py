@@ -48,7 +48,7 @@ def run_summary(run: RunResult, run_dir: Path) -> dict[str, Any]:
         "status": run.status,
         "reason": run.reason,
         "levels": [level_summary(level) for level in run.levels],
-        "incidents": run.incidents,
+        "incidents": [inc.to_dict() for inc in run.incidents],
     }
 
 

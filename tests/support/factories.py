@@ -14,6 +14,7 @@ from typing import Any
 
 from bench.schema.results import Diagnostics, LevelResult, RunResult
 from bench.schema.runfile import read_run
+from bench.schema.scenario import Scenario
 from tests.support.paths import REFERENCE, RUNS
 
 STARTED_AT = "2026-11-27T06:00:00+00:00"
@@ -26,17 +27,30 @@ def level(parallel: int = 8, number: int | None = None, **fields: Any) -> LevelR
     )
 
 
+def small_scenario(**fields: Any) -> Scenario:
+    """The smallest valid scenario (a simulator, one level), top-level `fields` replaced."""
+    base: dict[str, Any] = {
+        "name": "s",
+        "model": {"served_name": "m", "tokenizer_path": "generated"},
+        "server": {"kind": "sim"},
+        "sweep": {"parallel": [1], "number": [1]},
+    }
+    return Scenario.model_validate({**base, **fields})
+
+
 def run(
     levels: list[LevelResult] | None = None,
     run_id: str = "r",
     scenario_name: str = "s",
-    scenario: dict[str, Any] | None = None,
+    scenario: Scenario | None = None,
     **fields: Any,
 ) -> RunResult:
-    """A run of `levels` with an empty scenario, hash and provenance unless given."""
+    """A run of `levels` with the smallest scenario, hash and provenance unless given."""
     fields.setdefault("scenario_hash", "h")
     fields.setdefault("provenance", {})
-    return RunResult(run_id, scenario_name, scenario or {}, levels=levels or [], **fields)
+    return RunResult(
+        run_id, scenario_name, scenario or small_scenario(), levels=levels or [], **fields
+    )
 
 
 def reference(name: str = "vllm-ascend-800ta2") -> RunResult:
@@ -78,7 +92,7 @@ def measured(base: RunResult, scale: float, run_id: str) -> RunResult:
     """A measured-looking run: `base` with times scaled, level 8 failed, level 16 short."""
     out = copy.deepcopy(base)
     out.run_id, out.scenario_name = run_id, "vlm-r1-ovd-800ta2"
-    out.provenance = {"started_at": STARTED_AT, "server_version": "0.10.0rc1"}
+    out.provenance = {"started_at": STARTED_AT}
     for lv in out.levels:
         for key in ("latency_avg_s", "latency_p99_s", "ttft_avg_s", "ttft_p99_s"):
             setattr(lv, key, getattr(lv, key) * scale)
