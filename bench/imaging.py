@@ -14,9 +14,9 @@ import math
 from PIL import Image, ImageDraw
 
 FACTOR = 28  # 14-pixel patches merged 2x2
-# The pixel limits the seed passes to qwen_vl_utils (min 224x224, max 1280 28x28 blocks).
-SEED_MIN_PIXELS = 224 * 224
-SEED_MAX_PIXELS = 1280 * 28 * 28
+# The pixel limits the reference passes to qwen_vl_utils (min 224x224, max 1280 28x28 blocks).
+REFERENCE_MIN_PIXELS = 224 * 224
+REFERENCE_MAX_PIXELS = 1280 * 28 * 28
 # Where the generated check image draws its object, as fractions of width and height.
 OBJECT_BOX = (0.30, 0.35, 0.60, 0.80)
 
@@ -57,12 +57,12 @@ def plain_image(width: int, height: int) -> bytes:
 
 
 def object_box(width: int, height: int) -> list[int]:
-    """Pixel box [x1, y1, x2, y2] of the object in `check_image(width, height)`."""
+    """Pixel box [x1, y1, x2, y2] of the object in `answer_check_image(width, height)`."""
     fx1, fy1, fx2, fy2 = OBJECT_BOX
     return [round(fx1 * width), round(fy1 * height), round(fx2 * width), round(fy2 * height)]
 
 
-def check_image(width: int, height: int) -> bytes:
+def answer_check_image(width: int, height: int) -> bytes:
     """A deterministic PNG for the answer check: a cup (body and handle) on a table."""
     img = Image.new("RGB", (width, height), (236, 232, 220))
     draw = ImageDraw.Draw(img)

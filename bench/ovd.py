@@ -1,4 +1,4 @@
-"""The answer check: the seed's open-vocabulary-detection request, and a verdict on the reply.
+"""The answer check: the reference's open-vocabulary-detection request, and a verdict on the reply.
 
 A sweep of a server that answers garbage (wrong dtype, broken chat template) is fast and
 worthless, so before measuring, vlm-bench sends the request the VLM-R1 guide sends —
@@ -30,7 +30,7 @@ from typing import Any
 from bench import imaging
 
 PROMPT_FILE = Path(__file__).parent / "data" / "ovd_prompt.txt"
-# The seed's offline example question (a cup).
+# The reference's offline example question (a cup).
 DEFAULT_DESCRIBE = "杯子在哪个位置？请输出杯子的bbox坐标。"
 DEFAULT_EVENT = "杯子"
 
@@ -40,7 +40,7 @@ _EVENT = re.compile(r"图中是否出现(.+?)？")
 
 
 def prompt(describe: str = DEFAULT_DESCRIBE, event: str = DEFAULT_EVENT) -> str:
-    """The seed's OVD prompt with the question filled in."""
+    """The reference's OVD prompt with the question filled in."""
     text = PROMPT_FILE.read_text(encoding="utf-8")
     return text.replace("{describe}", describe).replace("{event}", event)
 
@@ -58,7 +58,7 @@ def asked_event(text: str) -> str | None:
 def request_body(
     served_name: str, image_png: bytes, text: str, max_tokens: int, temperature: float
 ) -> dict[str, Any]:
-    """The seed's request (image first, then the prompt), non-streaming, bounded."""
+    """The reference's request (image first, then the prompt), non-streaming, bounded."""
     return {
         "model": served_name,
         "messages": [
@@ -77,7 +77,7 @@ def request_body(
 
 
 def sample_answer(width: int, height: int, label: str) -> str:
-    """A well-formed answer in the prompt's format, boxing where `imaging.check_image`
+    """A well-formed answer in the prompt's format, boxing where `imaging.answer_check_image`
     draws its object (the simulator's answer, and a fixture for the parser)."""
     answer = {
         "answer": "yes",
@@ -176,7 +176,9 @@ def parse_answer(text: str, width: int, height: int) -> Verdict:
     else:
         problems.append(f'answer must be "yes" or "no", got {answer!r}')
     # Qwen2.5-VL answers in the resized image's pixels: allow the larger of the two sizes.
-    rh, rw = imaging.smart_resize(height, width, imaging.SEED_MIN_PIXELS, imaging.SEED_MAX_PIXELS)
+    rh, rw = imaging.smart_resize(
+        height, width, imaging.REFERENCE_MIN_PIXELS, imaging.REFERENCE_MAX_PIXELS
+    )
     bound_w, bound_h = max(width, rw), max(height, rh)
     explanations = data.get("explanations")
     if "explanations" not in data:
@@ -199,7 +201,7 @@ def parse_answer(text: str, width: int, height: int) -> Verdict:
 
 
 @dataclass
-class CheckResult:
+class AnswerCheckResult:
     """One check against a server: what was sent, what came back, and the verdict."""
 
     verdict: Verdict
@@ -227,11 +229,13 @@ class CheckResult:
         return out
 
 
-def interpret(status: int, body: bytes, latency_s: float, width: int, height: int) -> CheckResult:
+def interpret(
+    status: int, body: bytes, latency_s: float, width: int, height: int
+) -> AnswerCheckResult:
     """A server's HTTP answer to the check request, judged."""
 
-    def failed(why: str) -> CheckResult:
-        return CheckResult(Verdict(False, [why]), status, latency_s, error=why)
+    def failed(why: str) -> AnswerCheckResult:
+        return AnswerCheckResult(Verdict(False, [why]), status, latency_s, error=why)
 
     text = body.decode("utf-8", errors="replace")
     if status != 200:
@@ -242,7 +246,7 @@ def interpret(status: int, body: bytes, latency_s: float, width: int, height: in
         answer = choice["message"]["content"] or ""
     except (json.JSONDecodeError, KeyError, IndexError, TypeError):
         return failed(f"not an OpenAI chat completion: {text[:300]}")
-    result = CheckResult(
+    result = AnswerCheckResult(
         parse_answer(answer, width, height),
         status,
         latency_s,

@@ -1,9 +1,9 @@
-"""Calibrate a simulator profile against a published seed table, in simulated time.
+"""Calibrate a simulator profile against a published reference table, in simulated time.
 
     python benchmarks/calibrate.py ascend-800ta2-vllm          # side-by-side table
     python benchmarks/calibrate.py xllm-800ta2 --fit decode_base_s,decode_per_seq_s
 
-The seed sweep (parallel 1..32, 4 x parallel requests, one 640x640 image, ~631 prompt
+The reference sweep (parallel 1..32, 4 x parallel requests, one 640x640 image, ~631 prompt
 tokens, 512 output tokens) runs through the timing model with a closed-loop client, so a
 whole sweep takes a fraction of a second. A profile must fit for two jitter seeds and
 the range of client delays measured here (a fit for an ideal client proved fragile: a
@@ -21,12 +21,12 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.config.published import PROFILE_TABLES, TOLERANCE, load_seed_reference, relative_error
-from bench.schema.metrics import SEED_COLUMNS
+from bench.config.published import PROFILE_TABLES, TOLERANCE, load_reference_tables, relative_error
+from bench.schema.metrics import REFERENCE_COLUMNS
 from bench.sim.profile import Profile, load_profile
-from bench.sim.virtual import CLIENT_DELAYS_S, seed_sweep
+from bench.sim.virtual import CLIENT_DELAYS_S, reference_sweep
 
-SHOWN = [k for k in SEED_COLUMNS if k != "success_rate"]
+SHOWN = [k for k in REFERENCE_COLUMNS if k != "success_rate"]
 
 
 def errors(got: dict[int, dict[str, float]], table: dict[int, dict[str, float]]) -> list[float]:
@@ -43,7 +43,7 @@ def robust_errors(profile: Profile, table: dict[int, dict[str, float]]) -> list[
         e
         for seed in (0, 1)
         for delay in CLIENT_DELAYS_S
-        for e in errors(seed_sweep(profile, seed, delay), table)
+        for e in errors(reference_sweep(profile, seed, delay), table)
     ]
 
 
@@ -93,11 +93,11 @@ def main() -> None:
     parser.add_argument("--fit", help="comma-separated profile fields to fit")
     args = parser.parse_args()
     profile = load_profile(args.profile)
-    table = load_seed_reference()[PROFILE_TABLES[args.profile]]
+    table = load_reference_tables()[PROFILE_TABLES[args.profile]]
     if args.fit:
         fit(profile.model_dump(), args.fit.split(","), table)
     else:
-        show(seed_sweep(profile, args.seed), table)
+        show(reference_sweep(profile, args.seed), table)
         worst = max(robust_errors(profile, table))
         print(
             f"worst cell over seeds 0, 1 and client delays {CLIENT_DELAYS_S} s: "

@@ -1,10 +1,10 @@
-"""The seed's sweep through evalscope against a calibrated profile, beside the published table.
+"""The reference sweep through evalscope against a calibrated profile, beside the published table.
 
     python benchmarks/seed_reproduction.py ascend-800ta2-vllm --time-scale 0.25
     python benchmarks/seed_reproduction.py xllm-800ta2 --time-scale 0.25
 
 Runs scenarios/vlm-r1-ovd-800ta2.yaml's load and sweep exactly (no warm-up, like the
-seed) with the server replaced by the simulator, then rescales the measured figures to the
+reference) with the server replaced by the simulator, then rescales the measured figures to the
 modelled hardware (seconds / time scale, rates x time scale) and prints them beside the
 published table with each cell's error beyond the published rounding and the acceptance
 tolerance (RPS, latency, Gen. toks/s, TPOT within 10 %, Avg TTFT within 25 %). The
@@ -26,15 +26,15 @@ from rich.console import Console  # noqa: E402
 from bench.config.published import (  # noqa: E402
     PROFILE_TABLES,
     TOLERANCE,
-    load_seed_reference,
+    load_reference_tables,
     relative_error,
 )
 from bench.config.scenario import load_scenario  # noqa: E402
 from bench.measure import sweep as runner  # noqa: E402
 from bench.report.markdown import rescale  # noqa: E402
-from bench.schema.metrics import SEED_COLUMNS  # noqa: E402
+from bench.schema.metrics import REFERENCE_COLUMNS  # noqa: E402
 
-SHOWN = [k for k in SEED_COLUMNS if k != "success_rate"]
+SHOWN = [k for k in REFERENCE_COLUMNS if k != "success_rate"]
 
 
 def main() -> None:
@@ -46,7 +46,7 @@ def main() -> None:
     scenario = load_scenario(
         ROOT / "scenarios" / "vlm-r1-ovd-800ta2.yaml",
         {
-            "name": f"seed-on-{args.profile}",
+            "name": f"reference-on-{args.profile}",
             "server": {
                 "kind": "sim",
                 "profile": args.profile,
@@ -57,9 +57,9 @@ def main() -> None:
         },
     )
     outcome = runner.run(scenario, Path(args.output_dir), Console(stderr=True))
-    table = load_seed_reference()[PROFILE_TABLES[args.profile]]
+    table = load_reference_tables()[PROFILE_TABLES[args.profile]]
     print(
-        f"{outcome.run_dir}\nseed sweep on profile {args.profile}, time scale "
+        f"{outcome.run_dir}\nreference sweep on profile {args.profile}, time scale "
         f"{args.time_scale}; measured (rescaled) / published (error beyond rounding)\n"
     )
     print("| Conc. | " + " | ".join(SHOWN) + " |")

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import __version__
-from bench.schema.scenario import MAX_NUMBER
+from bench.schema.scenario_base import MAX_NUMBER
 
 
 def _finite_float(text: str) -> float:
@@ -229,8 +229,8 @@ def build_parser(
 
     chk = sub.add_parser(
         "check",
-        help="send the seed's OVD request and judge the answer's format",
-        description="Start (or attach to) the scenario's server, send the seed's "
+        help="send the reference's OVD request and judge the answer's format",
+        description="Start (or attach to) the scenario's server, send the reference's "
         "open-vocabulary-detection request and check the answer: <description>, a JSON "
         "block with answer yes/no and bbox_2d boxes inside the image. Exit 0: format "
         "valid; 1: format invalid, the request failed or the server never got ready; "
@@ -246,7 +246,7 @@ def build_parser(
 
     off = sub.add_parser(
         "offline",
-        help="offline throughput: one batch through vLLM's LLM class (the seed's path)",
+        help="offline throughput: one batch through vLLM's LLM class (the reference's path)",
         description="Run the scenario's prompts (evalscope's generator, same load and "
         "seed as the sweep) as one batch through vllm.LLM in a child Python that has vLLM "
         "(offline.python), and report requests/s and output tok/s. With --run, the result "
@@ -261,8 +261,8 @@ def build_parser(
 
     imp = sub.add_parser(
         "import-table",
-        help="turn a published table in the seed's format into a run",
-        description="Read a markdown table with the seed's columns (| Conc. | RPS | … | "
+        help="turn a published table in the reference format into a run",
+        description="Read a markdown table with the reference's columns (| Conc. | RPS | … | "
         "Success Rate |) and write it as a run marked published (no raw data, no repeats), "
         "with the load and sweep of the scenario that produced it, so that measured runs "
         "can be compared with it.",

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from bench.cli.inputs import _human_output, _scenario
 from bench.errors import EXIT_RUN_FAILED, UserError
-from bench.measure import offline, sweep
+from bench.measure import answercheck, dryrun, offline, sweep
 from bench.report import console, summary
 from bench.report.markdown import offline_lines
 
@@ -31,7 +31,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     output_dir = Path(args.out) if args.out else None
     if args.dry_run:
         _, run_dir = sweep.new_run_dir(scenario, output_dir)
-        print(sweep.dry_run(scenario, run_dir))
+        print(dryrun.dry_run(scenario, run_dir))
         return 0
     # SIGTERM ends a run like Ctrl-C: stop the server, keep what is finished, exit 130.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
@@ -52,7 +52,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     if args.image:
         scenario.check.image = args.image
     out = Path(args.out).resolve() if args.out else None
-    result = sweep.check_server(scenario, out)
+    result = answercheck.answer_check_server(scenario, out)
     print(result.summary())
     print(
         f"latency {result.latency_s:.2f} s, finish reason {result.finish_reason}, "

@@ -1,6 +1,6 @@
-"""Published tables in the seed's markdown format, and how to compare against them.
+"""Published tables in the reference's markdown format, and how to compare against them.
 
-The seed (reports/reference/vlm-r1-ovd-800ta2.md) prints RPS with two decimals and times
+The reference (reports/reference/vlm-r1-ovd-800ta2.md) prints RPS with two decimals and times
 with three, so a measured value is compared with the interval its published figure was
 rounded from: 0.04 RPS stands for [0.035, 0.045).
 """
@@ -13,12 +13,12 @@ import re
 from pathlib import Path
 
 from bench.errors import UserError
-from bench.schema.metrics import BY_KEY, SEED_COLUMNS, SEED_HEADER
+from bench.schema.metrics import BY_KEY, REFERENCE_COLUMNS, REFERENCE_HEADER
 from bench.schema.results import LevelResult, RunResult, RunStatus
 from bench.schema.scenario import Scenario, scenario_hash
 
 REFERENCE_DIR = Path(__file__).resolve().parents[2] / "reports" / "reference"
-SEED_REFERENCE = REFERENCE_DIR / "vlm-r1-ovd-800ta2.md"
+REFERENCE_GUIDE = REFERENCE_DIR / "vlm-r1-ovd-800ta2.md"
 
 # Acceptance tolerances of the simulator profiles against their published tables.
 TOLERANCE = {
@@ -59,8 +59,8 @@ def _figure(key: str, cell: str, where: str) -> float:
     return value
 
 
-def parse_seed_tables(text: str, source: str = "<text>") -> dict[str, Table]:
-    """Every seed-format table in a markdown text, keyed by the heading above it.
+def parse_reference_tables(text: str, source: str = "<text>") -> dict[str, Table]:
+    """Every reference-format table in a markdown text, keyed by the heading above it.
 
     Cells are stored as printed: seconds, tokens/s, requests/s, success rate in %.
     """
@@ -75,12 +75,12 @@ def parse_seed_tables(text: str, source: str = "<text>") -> dict[str, Table]:
             heading = line.lstrip("#").strip()
         if line.startswith("|") and "Conc." in line:
             header = [c.strip() for c in line.strip("|").split("|")]
-            if header != SEED_HEADER:
-                missing = [c for c in SEED_HEADER if c not in header]
+            if header != REFERENCE_HEADER:
+                missing = [c for c in REFERENCE_HEADER if c not in header]
                 raise UserError(
-                    f"{source}:{i + 1}: table columns differ from the seed's "
+                    f"{source}:{i + 1}: table columns differ from the reference's "
                     f"(missing: {', '.join(missing) or 'none'}; "
-                    f"expected: {' | '.join(SEED_HEADER)})"
+                    f"expected: {' | '.join(REFERENCE_HEADER)})"
                 )
             table: Table = {}
             start = i + 1
@@ -89,16 +89,17 @@ def parse_seed_tables(text: str, source: str = "<text>") -> dict[str, Table]:
             i += 2
             while i < len(lines) and lines[i].strip().startswith("|"):
                 cells = [c.strip() for c in lines[i].strip().strip("|").split("|")]
-                if len(cells) != len(SEED_HEADER):
+                if len(cells) != len(REFERENCE_HEADER):
                     raise UserError(
-                        f"{source}:{i + 1}: expected {len(SEED_HEADER)} cells, got {len(cells)}"
+                        f"{source}:{i + 1}: expected {len(REFERENCE_HEADER)} cells, "
+                        f"got {len(cells)}"
                     )
                 conc = _concurrency(cells[0], f"{source}:{i + 1}")
                 if conc in table:
                     raise UserError(f"{source}:{i + 1}: Conc.: concurrency {conc} appears twice")
                 table[conc] = {
                     k: _figure(k, v, f"{source}:{i + 1}")
-                    for k, v in zip(SEED_COLUMNS, cells[1:], strict=True)
+                    for k, v in zip(REFERENCE_COLUMNS, cells[1:], strict=True)
                 }
                 i += 1
             if not table:
@@ -109,9 +110,9 @@ def parse_seed_tables(text: str, source: str = "<text>") -> dict[str, Table]:
     return tables
 
 
-def load_seed_reference() -> dict[str, Table]:
-    """The seed's published tables, keyed by the first word of their heading."""
-    tables = parse_seed_tables(SEED_REFERENCE.read_text(), str(SEED_REFERENCE))
+def load_reference_tables() -> dict[str, Table]:
+    """The reference's published tables, keyed by the first word of their heading."""
+    tables = parse_reference_tables(REFERENCE_GUIDE.read_text(), str(REFERENCE_GUIDE))
     return {title.split()[0]: table for title, table in tables.items()}
 
 
@@ -132,7 +133,7 @@ def relative_error(key: str, measured: float, published: float) -> float:
 def pick_table(tables: dict[str, Table], wanted: str | None, source: str) -> tuple[str, Table]:
     """The table whose heading (or its first word) is `wanted`; the only one if None."""
     if not tables:
-        raise UserError(f"{source}: no table in the seed's format (| Conc. | RPS | …)")
+        raise UserError(f"{source}: no table in the reference format (| Conc. | RPS | …)")
     if wanted is None:
         if len(tables) > 1:
             names = ", ".join(repr(h.split()[0]) for h in tables)
@@ -155,14 +156,14 @@ def import_table(
 ) -> RunResult:
     """A published table as a run: the scenario that produced it (its load and sweep, for
     request counts and comparability), one level per row, marked published (no raw data,
-    no repeats, only the seed's columns)."""
+    no repeats, only the reference's columns)."""
     try:
         text = path.read_bytes().decode("utf-8")
     except OSError as exc:
         raise UserError(f"{path}: cannot read: {exc.strerror}") from None
     except UnicodeDecodeError as exc:
         raise UserError(f"{path}: not UTF-8 text (byte {exc.start})") from None
-    heading, table = pick_table(parse_seed_tables(text, str(path)), table_name, str(path))
+    heading, table = pick_table(parse_reference_tables(text, str(path)), table_name, str(path))
     numbers = dict(scenario.sweep.levels())
     extra = sorted(set(table) - set(numbers))
     if extra:
@@ -185,19 +186,15 @@ def import_table(
             if key != "success_rate":
                 setattr(level, key, value)
         levels.append(level)
-    resolved = scenario.model_dump(mode="json")
-    resolved["name"] = name
-    if hardware is not None:
-        resolved["hardware"] = hardware
-    if backend is not None:
-        resolved["backend"] = backend
+    named = {"name": name, "hardware": hardware, "backend": backend}
+    resolved = scenario.model_copy(update={k: v for k, v in named.items() if v is not None})
     provenance = {
         "published": {
             "source": path.name,
             "table": heading,
             "sha256": hashlib.sha256(text.encode()).hexdigest()[:16],
             "scenario": scenario.name,
-            "metrics": list(SEED_COLUMNS),
+            "metrics": list(REFERENCE_COLUMNS),
         }
     }
     return RunResult(

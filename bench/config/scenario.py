@@ -16,7 +16,8 @@ from pydantic import ValidationError
 from bench.dotted import set_dotted
 from bench.errors import UserError
 from bench.safeyaml import check_values, load_file
-from bench.schema.scenario import PROFILES, Scenario, describe_error
+from bench.schema.scenario import Scenario, describe_error
+from bench.schema.scenario_server import PROFILES
 from bench.sim.profile import builtin_profiles
 
 

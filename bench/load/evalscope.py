@@ -72,7 +72,7 @@ CHILD_ENV = {
 }
 
 
-def check_evalscope() -> str:
+def evalscope_version() -> str:
     """The installed evalscope version, or UserError when it is missing or untested."""
     try:
         version = metadata.version("evalscope")
@@ -89,7 +89,7 @@ def check_evalscope() -> str:
 
 
 def workload_args(scenario: Scenario, tokenizer: str) -> list[str]:
-    """The load as evalscope flags, in the seed's spelling and order (no seed, no warm-up)."""
+    """The load as evalscope flags, in the reference's spelling and order (no seed, no warm-up)."""
     load = scenario.load
     args = [
         "--api",
@@ -161,7 +161,7 @@ def evalscope_command() -> list[str]:
 
 
 def sweep_argv(scenario: Scenario, url: str, tokenizer: str) -> list[str]:
-    """The whole sweep as one evalscope command (what the seed runs; shown by --dry-run)."""
+    """The whole sweep as one evalscope command (what the reference runs; shown by --dry-run)."""
     levels = scenario.sweep.levels()
     return [
         "evalscope",
@@ -220,7 +220,7 @@ def level_argv(
 
 
 def level_seed(scenario: Scenario, index: int, repeat: int = 1) -> int:
-    """The seed's data for this level and repeat: its own unless `load.vary_seed` is off."""
+    """The reference's data for this level and repeat: its own unless `load.vary_seed` is off."""
     if not scenario.load.vary_seed:
         return scenario.load.seed
     return scenario.load.seed + index - 1 + 1000 * (repeat - 1)

@@ -177,7 +177,7 @@ def _cfg_release(cfg: dict[str, str]) -> str | None:
 
 
 def ascend_versions(read: Read) -> dict[str, Any]:
-    """Ascend driver and CANN versions from the files the seed mounts; None when absent.
+    """Ascend driver and CANN versions from the files the reference mounts; None when absent.
 
     `read(path)` returns the file's text or None. Every path tried is listed in "files".
     """

@@ -41,14 +41,52 @@ def measure(
     slot: tuple[int, int, int, int],
     progress: Progress,
 ) -> LevelResult:
+    """Measure one level (`slot`: index, repeat, parallel, number) against a ready server
+    and judge it; raises Interrupted, carrying the level cut short, on Ctrl-C."""
     index, repeat, parallel, number = slot
-    name = evalscope.level_name(index, repeat)
+    level_log = run_dir / "raw" / evalscope.level_name(index, repeat) / evalscope.LOG_FILE
+    folder = evalscope.level_dir(run_dir / "raw", index, parallel, number, repeat)
+    log_start = handle.log_offset()
+    started = now_iso()
+    outcome, samples, interrupted = _run(scenario, handle, tokenizer, run_dir, slot, progress)
+    if (folder / DB_FILE).exists():
+        level = parse_level(folder, parallel, number, scenario.load.fixed_output_tokens)
+        _count_timeouts(folder, level, scenario.load.request_timeout_s)
+    else:
+        level = LevelResult(
+            parallel,
+            number,
+            status=LevelStatus.FAILED,
+            reason=f"evalscope wrote no results (exit {outcome.returncode}): {tail(level_log)}",
+        )
+    level.index, level.repeat = index, repeat
+    level.raw_dir = str(folder.relative_to(run_dir))
+    level.started_at, level.finished_at = started, now_iso()
+    level.diagnostics.server_log_bytes = [log_start, handle.log_offset()]
+    _mark_outcome(scenario, handle, level, outcome, interrupted, slot)
+    _judge(scenario, level, samples)
+    if interrupted:
+        raise Interrupted(level)
+    return level
+
+
+def _run(
+    scenario: Scenario,
+    handle: server.ServerHandle,
+    tokenizer: str,
+    run_dir: Path,
+    slot: tuple[int, int, int, int],
+    progress: Progress,
+) -> tuple[evalscope.LevelRun, list[dict[str, Any]], bool]:
+    """evalscope's level in a child process, with a progress bar, while /metrics and the
+    client's CPU are sampled: (how it ended, the samples, whether Ctrl-C cut it short)."""
+    index, repeat, parallel, number = slot
     raw = run_dir / "raw"
+    name = evalscope.level_name(index, repeat)
     (raw / name).mkdir(parents=True, exist_ok=True)
     argv = evalscope.level_argv(
         scenario, handle.url, tokenizer, index, parallel, number, raw, repeat
     )
-    folder = evalscope.level_dir(raw, index, parallel, number, repeat)
     repeats = scenario.sweep.repeats
     title = f"conc {parallel:>3}" + (f" #{repeat}/{repeats}" if repeats > 1 else "")
     task = progress.add_task(title, total=number)
@@ -57,9 +95,6 @@ def measure(
         label = title + (f" [red]{failed} failed[/]" if failed else "")
         progress.update(task, completed=done, description=label)
 
-    log_start = handle.log_offset()
-    started = now_iso()
-    interrupted = False
     watch = servermetrics.LevelWatch(
         handle.metrics_text,
         raw / name,
@@ -67,10 +102,11 @@ def measure(
         scenario.validity.scrape_interval_s,
     )
     watch.start()
+    interrupted = False
     try:
         outcome = evalscope.run_level(
             argv,
-            folder,
+            evalscope.level_dir(raw, index, parallel, number, repeat),
             raw / name / evalscope.LOG_FILE,
             _level_timeout(scenario, parallel, number),
             on_progress,
@@ -82,49 +118,44 @@ def measure(
         outcome = evalscope.LevelRun(None)
     finally:
         samples = watch.stop()
-    if (folder / DB_FILE).exists():
-        level = parse_level(folder, parallel, number, scenario.load.fixed_output_tokens)
-        _count_timeouts(folder, level, scenario.load.request_timeout_s)
-    else:
-        last = tail(raw / name / evalscope.LOG_FILE)
-        level = LevelResult(
-            parallel,
-            number,
-            status=LevelStatus.FAILED,
-            reason=f"evalscope wrote no results (exit {outcome.returncode}): {last}",
-        )
-    level.index, level.repeat = index, repeat
-    level.raw_dir = str(folder.relative_to(run_dir))
-    level.started_at, level.finished_at = started, now_iso()
-    level.diagnostics.server_log_bytes = [log_start, handle.log_offset()]
+    return outcome, samples, interrupted
+
+
+def _mark_outcome(
+    scenario: Scenario,
+    handle: server.ServerHandle,
+    level: LevelResult,
+    outcome: evalscope.LevelRun,
+    interrupted: bool,
+    slot: tuple[int, int, int, int],
+) -> None:
+    """Say how the level was cut short, if it was: Ctrl-C, its time limit, evalscope's
+    exit status, or a server that died during it."""
+    _, _, parallel, number = slot
     recorded = level.succeeded + level.failed
     if interrupted:
-        flag(level, LevelStatus.PARTIAL, f"interrupted after {recorded} of {number} requests")
+        mark(level, LevelStatus.PARTIAL, f"interrupted after {recorded} of {number} requests")
     elif outcome.timed_out:
         limit = _level_timeout(scenario, parallel, number)
-        flag(
+        mark(
             level,
             LevelStatus.PARTIAL,
             f"level timed out after {limit:g} s (load.level_timeout_s) with {recorded} of "
             f"{number} requests recorded",
         )
     elif outcome.returncode not in (0, None):
-        flag(level, level.status, f"evalscope exited {outcome.returncode}")
+        mark(level, level.status, f"evalscope exited {outcome.returncode}")
     if not handle.alive():
-        flag(level, LevelStatus.PARTIAL, f"server died: {handle.log_tail()}")
-    _judge(scenario, level, samples)
-    if interrupted:
-        raise Interrupted(level)
-    return level
+        mark(level, LevelStatus.PARTIAL, f"server died: {handle.log_tail()}")
 
 
 def _judge(scenario: Scenario, level: LevelResult, samples: list[dict[str, Any]]) -> None:
     """The level's server view (over the client's measured window) and validity checks."""
-    window = level.client.get("window")
+    window = level.client.window
     level.server = servermetrics.summarise(
-        samples, tuple(window) if window else None, measured=level.succeeded
+        samples, (window[0], window[1]) if window else None, measured=level.succeeded
     )
-    level.checks = validity.check_level(
+    level.checks = validity.judge_level(
         level,
         level.server,
         level.client,
@@ -151,7 +182,7 @@ def _count_timeouts(folder: Path, level: LevelResult, timeout_s: float) -> None:
         level.reason = "; ".join(filter(None, [why, level.reason]))
 
 
-def flag(level: LevelResult, status: LevelStatus, reason: str) -> None:
+def mark(level: LevelResult, status: LevelStatus, reason: str) -> None:
     """Put `reason` first; a level with no successful request is failed whatever else."""
     level.status = decide_status(level.succeeded, cut_short=status == LevelStatus.PARTIAL)
     level.reason = "; ".join(filter(None, [reason, level.reason]))

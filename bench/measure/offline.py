@@ -1,11 +1,11 @@
-"""Offline throughput: the seed's in-process path (vLLM's `LLM` class), one batch of prompts.
+"""Offline throughput: the reference's in-process path (vLLM's `LLM` class), one batch of prompts.
 
 The engine's ceiling without HTTP, the API server or the client, to set beside the served
 sweep: what does serving cost? The prompts are the sweep's own — evalscope's generator with
 the scenario's load and seed (text and one image each) — and run through
 `bench/tools/offline_worker.py` (standalone: it runs under any Python that has vLLM, e.g.
 `.venv-vllm/bin/python`, or one inside a container with the file mounted), which applies
-the chat template, resizes images as the seed does and times one `llm.generate` call.
+the chat template, resizes images as the reference does and times one `llm.generate` call.
 """
 
 from __future__ import annotations
@@ -41,21 +41,21 @@ WORKER = Path(__file__).resolve().parents[1] / "tools" / "offline_worker.py"
 
 def prompts(scenario: Scenario, tokenizer: str, count: int) -> list[dict[str, Any]]:
     """`count` requests from evalscope's generator for the scenario's load (seeded), as
-    {"text", "images": [data URLs]}, each image resized as the seed's client does."""
+    {"text", "images": [data URLs]}, each image resized as the reference's client does."""
     out = evalscope_data.prompts(scenario, tokenizer, count)
     return [{**p, "images": [_resized(url) for url in p["images"]]} for p in out]
 
 
 def _resized(url: str) -> str:
-    """The image as the seed's qwen_vl_utils hands it to vLLM: resized to Qwen2.5-VL's grid
-    within the seed's pixel limits (640x640 → 644x644)."""
+    """The image as the reference's qwen_vl_utils hands it to vLLM: resized to Qwen2.5-VL's grid
+    within the reference's pixel limits (640x640 → 644x644)."""
     from PIL import Image
 
     raw = base64.b64decode(url.partition(",")[2])
     with Image.open(io.BytesIO(raw)) as img:
         rgb = img.convert("RGB")
     h, w = imaging.smart_resize(
-        rgb.height, rgb.width, imaging.SEED_MIN_PIXELS, imaging.SEED_MAX_PIXELS
+        rgb.height, rgb.width, imaging.REFERENCE_MIN_PIXELS, imaging.REFERENCE_MAX_PIXELS
     )
     return imaging.data_url(imaging.png_bytes(rgb.resize((w, h), Image.Resampling.BICUBIC)))
 

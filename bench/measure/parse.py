@@ -30,6 +30,7 @@ from bench.load.evalscope_db import (
 )
 from bench.schema.figures import Timed, level_figures, percentile, wall_time
 from bench.schema.results import LevelResult, LevelStatus, decide_status
+from bench.schema.views import ClientView
 
 log = logging.getLogger(__name__)
 
@@ -163,7 +164,7 @@ def _cross_check(level_dir: Path, figures: dict[str, float], result: LevelResult
             log.warning("%s: %s disagrees with evalscope: %s", level_dir, key, note)
 
 
-def client_stats(records: Sequence[RequestRow], parallel: int) -> dict[str, Any]:
+def client_stats(records: Sequence[RequestRow], parallel: int) -> ClientView:
     """What the load generator achieved, from its own records: the mean number of its
     requests in flight over the measured window, and how long a request started after a
     slot freed. In a closed loop the k-th request (in start order) takes the slot of the
@@ -171,7 +172,7 @@ def client_stats(records: Sequence[RequestRow], parallel: int) -> dict[str, Any]
     to complete before the measured ones."""
     spans = [(r.start_time, r.completed_time) for r in records if r.completed_time >= r.start_time]
     if not spans:
-        return {}
+        return ClientView()
     begin, end = min(s for s, _ in spans), max(c for _, c in spans)
     out: dict[str, Any] = {"window": [begin, end]}
     if end > begin:
@@ -182,7 +183,7 @@ def client_stats(records: Sequence[RequestRow], parallel: int) -> dict[str, Any]
         out["start_delay_p50_s"] = percentile(delays, 50)
         out["start_delay_p90_s"] = percentile(delays, 90)
         out["start_delay_max_s"] = max(delays)
-    return out
+    return ClientView(**out)
 
 
 def _check_lengths(result: LevelResult, ok: Sequence[RequestRow]) -> None:

@@ -1,4 +1,4 @@
-"""The run report: the seed's table, exactly its columns and number formats, plus context."""
+"""The run report: the reference table, exactly its columns and number formats, plus context."""
 
 from __future__ import annotations
 
@@ -16,8 +16,10 @@ from bench.report.tables import (
     markdown_table,
     template,
 )
-from bench.schema.metrics import METRICS, SEED_COLUMNS, SEED_HEADER
+from bench.schema.metrics import METRICS, REFERENCE_COLUMNS, REFERENCE_HEADER
 from bench.schema.results import LevelResult, RunResult, aggregate, by_level, median_level
+from bench.schema.scenario import Scenario
+from bench.schema.scenario_server import SimServer
 
 
 def _spread(key: str, level: LevelResult, repeats: list[LevelResult]) -> str:
@@ -30,19 +32,21 @@ def _spread(key: str, level: LevelResult, repeats: list[LevelResult]) -> str:
 def level_row(
     level: LevelResult, repeats: list[LevelResult] | None = None
 ) -> tuple[list[str], str | None]:
-    """The seed-table cells of one level, and a footnote when it must not be trusted.
+    """The reference-table cells of one level, and a footnote when it must not be trusted.
     With `repeats` (more than one), `level` is their median level and every cell shows
     the median and the range."""
     if repeats and len(repeats) > 1:
         cells, note = level_row(level)
         if level.succeeded:
-            cells[1:] = [_spread(k, level, repeats) for k in SEED_COLUMNS]
+            cells[1:] = [_spread(k, level, repeats) for k in REFERENCE_COLUMNS]
         return cells, note
     conc = str(level.parallel)
     if not level.measured:
-        cells = ["—"] * (len(SEED_COLUMNS) - 1) + [format_cell("success_rate", level.success_rate)]
+        cells = ["—"] * (len(REFERENCE_COLUMNS) - 1) + [
+            format_cell("success_rate", level.success_rate)
+        ]
         return [f"{conc} {FAILED}", *cells], f"{FAILED} conc {conc}: {level.reason or level.status}"
-    cells = [format_cell(k, level.value(k)) for k in SEED_COLUMNS]
+    cells = [format_cell(k, level.value(k)) for k in REFERENCE_COLUMNS]
     note = None
     if not level.tokens_honoured:
         conc = f"{conc} {NOT_HONOURED}"
@@ -66,8 +70,8 @@ def level_row(
     return [conc, *cells], note
 
 
-def seed_table(levels: list[LevelResult]) -> tuple[str, list[str]]:
-    """Markdown table in the seed's format (aligned), and its footnotes; repeated levels
+def reference_table(levels: list[LevelResult]) -> tuple[str, list[str]]:
+    """Markdown table in the reference format (aligned), and its footnotes; repeated levels
     as `median [min–max]`."""
     rows, notes = [], []
     for group in by_level(levels):
@@ -75,7 +79,7 @@ def seed_table(levels: list[LevelResult]) -> tuple[str, list[str]]:
         rows.append(cells)
         if note:
             notes.append(note)
-    return markdown_table(SEED_HEADER, rows), notes
+    return markdown_table(REFERENCE_HEADER, rows), notes
 
 
 def rescale(level: LevelResult, time_scale: float) -> LevelResult:
@@ -90,35 +94,35 @@ def rescale(level: LevelResult, time_scale: float) -> LevelResult:
     return out
 
 
-def sim_time_scale(scenario: dict[str, Any]) -> float | None:
+def sim_time_scale(scenario: Scenario) -> float | None:
     """The simulator's time scale when the run measured a time-scaled simulator."""
-    server = scenario.get("server", {})
-    scale = server.get("time_scale") if server.get("kind") == "sim" else None
+    server = scenario.server
+    scale = server.time_scale if isinstance(server, SimServer) else None
     return scale if scale not in (None, 1, 1.0) else None
 
 
-def workload_summary(scenario: dict[str, Any]) -> str:
-    load = scenario["load"]
-    parts = [load["dataset"]]
-    if load["dataset"] == "random_vl":
+def workload_summary(scenario: Scenario) -> str:
+    load = scenario.load
+    parts: list[str] = [load.dataset]
+    if load.dataset == "random_vl":
         parts.append(
-            f"{load['image_num']} × {load['image_width']}×{load['image_height']} "
-            f"{load['image_format']} image(s)"
+            f"{load.image_num} × {load.image_width}×{load.image_height} "
+            f"{load.image_format} image(s)"
         )
     prompt = (
-        f"{load['min_prompt_length']}"
-        if load["min_prompt_length"] == load["max_prompt_length"]
-        else f"{load['min_prompt_length']}–{load['max_prompt_length']}"
+        f"{load.min_prompt_length}"
+        if load.min_prompt_length == load.max_prompt_length
+        else f"{load.min_prompt_length}–{load.max_prompt_length}"
     )
     parts.append(f"{prompt}-token prompts")
     out = (
-        f"exactly {load['max_tokens']}"
-        if load["min_tokens"] == load["max_tokens"]
-        else f"{load['min_tokens']}–{load['max_tokens']}"
+        f"exactly {load.max_tokens}"
+        if load.min_tokens == load.max_tokens
+        else f"{load.min_tokens}–{load.max_tokens}"
     )
-    parts.append(f"{out} output tokens" + (" (ignore_eos)" if load["ignore_eos"] else ""))
-    parts.append("streamed" if load["stream"] else "not streamed")
-    warmup = load.get("warmup_requests", 0)
+    parts.append(f"{out} output tokens" + (" (ignore_eos)" if load.ignore_eos else ""))
+    parts.append("streamed" if load.stream else "not streamed")
+    warmup = load.warmup_requests
     parts.append(
         "warm-up: one wave per level, not measured"
         if warmup == "parallel"
@@ -131,12 +135,11 @@ def workload_summary(scenario: dict[str, Any]) -> str:
 
 def plot_caption(run: RunResult) -> str:
     """Scenario, hardware, backend and workload, in one line under every plot."""
-    scenario, load = run.scenario, run.scenario.get("load", {})
+    scenario, load = run.scenario, run.scenario.load
     parts = [f"{run.scenario_name} ({run.run_id})"]
-    parts += [x for x in (scenario.get("hardware"), scenario.get("backend")) if x]
+    parts += [x for x in (scenario.hardware, scenario.backend) if x]
     parts.append(
-        f"{load.get('dataset')} {load.get('image_width')}×{load.get('image_height')}, "
-        f"{load.get('max_tokens')} output tokens"
+        f"{load.dataset} {load.image_width}×{load.image_height}, {load.max_tokens} output tokens"
     )
     scale = sim_time_scale(scenario)
     if scale:
@@ -149,15 +152,15 @@ def what_happened(run: RunResult) -> list[str]:
     incident with its details (a server's last output as a code block)."""
     lines = [f"- Status: {run.status}" + (f" — {run.reason}" if run.reason else "")]
     for inc in run.incidents:
-        where = f"conc {inc['parallel']}" if inc.get("parallel") else "before the sweep"
-        again = ", restarted and the level measured again" if inc.get("restarted") else ""
-        lines.append(f"- Incident at {inc.get('at', '?')}, {where}: {inc['kind']}{again}")
-        lines.append(f"  {inc.get('detail') or '(no detail)'}")
-        if inc.get("level_reason"):
-            lines.append(f"  The level: {inc['level_reason']}")
-        if inc.get("log_tail"):
+        where = f"conc {inc.parallel}" if inc.parallel else "before the sweep"
+        again = ", restarted and the level measured again" if inc.restarted else ""
+        lines.append(f"- Incident at {inc.at or '?'}, {where}: {inc.kind}{again}")
+        lines.append(f"  {inc.detail or '(no detail)'}")
+        if inc.level_reason:
+            lines.append(f"  The level: {inc.level_reason}")
+        if inc.log_tail:
             lines += ["  Last lines of server.log:", "", "  ```"]
-            lines += [f"  {line}" for line in inc["log_tail"]]
+            lines += [f"  {line}" for line in inc.log_tail]
             lines.append("  ```")
     partial = [lv for lv in run.levels if lv.status == "partial"]
     for lv in partial:
@@ -166,9 +169,9 @@ def what_happened(run: RunResult) -> list[str]:
 
 
 def render_report(run: RunResult, plots: list[str] | None = None) -> str:
-    table, notes = seed_table(run.levels)
+    table, notes = reference_table(run.levels)
     scale = sim_time_scale(run.scenario)
-    rescaled = seed_table([rescale(lv, scale) for lv in run.levels])[0] if scale else ""
+    rescaled = reference_table([rescale(lv, scale) for lv in run.levels])[0] if scale else ""
     return template("report.md.j2").render(
         run=run,
         table=table,

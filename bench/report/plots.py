@@ -50,7 +50,7 @@ MARKERS = ("o", "s", "^", "D", "v", "P", "X", "h")
 SVG_SALT = "vlm-bench"
 
 
-def usable(levels: Sequence[LevelResult]) -> list[LevelResult]:
+def measured(levels: Sequence[LevelResult]) -> list[LevelResult]:
     """The levels that have a measurement, in concurrency order."""
     kept = [lv for lv in levels if lv.measured]
     return sorted(kept, key=lambda lv: (lv.parallel, lv.index))
@@ -66,17 +66,17 @@ def _style(i: int) -> tuple[str, str]:
 
 
 def _plotted(series: Sequence[Series]) -> list[tuple[int, str, list[LevelResult]]]:
-    """(style index, label, usable levels) of the series that have anything to draw."""
+    """(style index, label, measured levels) of the series that have anything to draw."""
     out = []
     for i, (label, levels) in enumerate(series):
-        kept = usable(levels)
+        kept = measured(levels)
         if kept:
             out.append((i, label, kept))
     return out
 
 
 def _any_hollow(series: Sequence[Series]) -> bool:
-    return any(not lv.trusted for _, levels in series for lv in usable(levels))
+    return any(not lv.trusted for _, levels in series for lv in measured(levels))
 
 
 def _new_figure(size: tuple[float, float], caption: str, hollow: bool) -> Figure:

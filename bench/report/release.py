@@ -20,7 +20,7 @@ from bench.analyze.compare import run_label
 from bench.errors import UserError
 from bench.report.markdown import level_row
 from bench.report.tables import markdown_table, template
-from bench.schema.metrics import SEED_COLUMNS, SEED_HEADER
+from bench.schema.metrics import REFERENCE_COLUMNS, REFERENCE_HEADER
 from bench.schema.results import (
     LevelResult,
     RunResult,
@@ -31,8 +31,8 @@ from bench.schema.results import (
 )
 
 BY: dict[str, tuple[str, Callable[[RunResult], str]]] = {
-    "hardware": ("Hardware", lambda run: run.scenario.get("hardware") or "—"),
-    "backend": ("Backend", lambda run: run.scenario.get("backend") or "—"),
+    "hardware": ("Hardware", lambda run: run.scenario.hardware or "—"),
+    "backend": ("Backend", lambda run: run.scenario.backend or "—"),
     # Regression: this read provenance["server_version"], which nothing writes, so the
     # column was always "—"; the version is the server's /version answer.
     "version": ("Version", lambda run: server_version(run) or "—"),
@@ -54,7 +54,7 @@ def parse_by(text: str) -> list[str]:
 _JUDGED = ("rps", "ttft_p99_s", "tpot_p99_s")
 
 
-def _usable(levels: list[LevelResult]) -> list[LevelResult]:
+def _trusted(levels: list[LevelResult]) -> list[LevelResult]:
     """Levels that can carry a capacity claim: measured in full (a partial level's
     figures cover only the requests that finished, even in runs recorded before partial
     levels were flagged), every output length honoured (a truncating server's RPS and
@@ -69,14 +69,14 @@ def _usable(levels: list[LevelResult]) -> list[LevelResult]:
 
 def knee(levels: list[LevelResult], factor: float) -> int | None:
     """The first concurrency whose P99 TPOT exceeds `factor` × concurrency 1's."""
-    usable = _usable(levels)
-    base = next((lv for lv in usable if lv.parallel == 1), None)
+    trusted = _trusted(levels)
+    base = next((lv for lv in trusted if lv.parallel == 1), None)
     if base is None:
         return None
     return next(
         (
             lv.parallel
-            for lv in usable
+            for lv in trusted
             if lv.parallel > 1 and lv.tpot_p99_s > factor * base.tpot_p99_s
         ),
         None,
@@ -89,7 +89,7 @@ def slo_capacity(
     """The largest concurrency meeting every SLO bound given (None if none does)."""
     meeting = [
         lv.parallel
-        for lv in _usable(levels)
+        for lv in _trusted(levels)
         if (ttft_p99_s is None or lv.ttft_p99_s <= ttft_p99_s)
         and (tpot_p99_s is None or lv.tpot_p99_s <= tpot_p99_s)
     ]
@@ -99,21 +99,20 @@ def slo_capacity(
 def capacity_line(run: RunResult, factor: float) -> str:
     """Capacity from the run's levels (repeats folded into medians)."""
     levels = aggregate(run.levels)
-    usable = _usable(levels)
-    if not usable:
-        return f"{run_label(run)}: no usable level"
-    best = max(usable, key=lambda lv: lv.rps)
+    trusted = _trusted(levels)
+    if not trusted:
+        return f"{run_label(run)}: no trusted level"
+    best = max(trusted, key=lambda lv: lv.rps)
     parts = [f"max RPS {best.rps:.2f} at concurrency {best.parallel}"]
-    base = next((lv for lv in usable if lv.parallel == 1), None)
+    base = next((lv for lv in trusted if lv.parallel == 1), None)
     if base is None:
         parts.append("knee: no concurrency-1 level to compare with")
     else:
         at = knee(levels, factor)
         limit = f"P99 TPOT > {factor:g} × {base.tpot_p99_s:.3f} s"
-        top = usable[-1].parallel
+        top = trusted[-1].parallel
         parts.append(f"knee ({limit}) at {at}" if at else f"no knee ({limit}) up to {top}")
-    slo = run.scenario.get("slo") or {}
-    ttft, tpot = slo.get("ttft_p99_s"), slo.get("tpot_p99_s")
+    ttft, tpot = run.scenario.slo.ttft_p99_s, run.scenario.slo.tpot_p99_s
     if ttft is None and tpot is None:
         parts.append("no SLO in the scenario")
     else:
@@ -132,8 +131,8 @@ def capacity_line(run: RunResult, factor: float) -> str:
 
 
 def rows(runs: list[RunResult], by: list[str]) -> tuple[list[str], list[list[str]], list[str]]:
-    """Header, rows (seed-format cells) and footnotes of the release table."""
-    header = [BY[f][0] for f in by] + SEED_HEADER
+    """Header, rows (reference-format cells) and footnotes of the release table."""
+    header = [BY[f][0] for f in by] + REFERENCE_HEADER
     out, notes = [], []
     for run in runs:
         keys = [BY[f][1](run) for f in by]
@@ -161,10 +160,10 @@ def csv_text(runs: list[RunResult], by: list[str]) -> str:
     """The same rows, machine-readable: metric keys, seconds and rates, full precision."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow([*by, "parallel", "status", *SEED_COLUMNS, "tokens_honoured"])
+    writer.writerow([*by, "parallel", "status", *REFERENCE_COLUMNS, "tokens_honoured"])
     for run in runs:
         keys = [BY[f][1](run) for f in by]
         for lv in aggregate(run.levels):
-            values = [repr(lv.value(k)) for k in SEED_COLUMNS]
+            values = [repr(lv.value(k)) for k in REFERENCE_COLUMNS]
             writer.writerow([*keys, lv.parallel, lv.status, *values, lv.tokens_honoured])
     return out.getvalue()

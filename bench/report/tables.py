@@ -21,7 +21,7 @@ PARTIAL = "⚠partial"
 
 
 def format_cell(key: str, value: float) -> str:
-    """A metric as the seed prints it (RPS 2 decimals, seconds 3, success rate 1 and %)."""
+    """A metric as the reference prints it (RPS 2 decimals, seconds 3, success rate 1 and %)."""
     metric = BY_KEY[key]
     if not math.isfinite(value):
         return "—"  # no data (NaN or infinite): never shown as a figure

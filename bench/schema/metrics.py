@@ -1,7 +1,7 @@
 """Every metric vlm-bench reports, defined once: key, label, unit and direction.
 
 Keys are identities used in run.json, levels.csv, comparisons and gates; labels are for
-display only (and are exactly the seed table's column headers where it has the metric).
+display only (and are exactly the reference table's column headers where it has the metric).
 Definitions follow evalscope (docs/metrics.md, docs/evalscope.md): TTFT runs from just
 before the HTTP post to the first non-empty content chunk; TPOT = (latency - TTFT) /
 (output tokens - 1) per request; throughputs divide by the level's wall time.
@@ -24,7 +24,7 @@ class Metric:
     label: str
     unit: str
     better: Better
-    digits: int  # decimals in the seed table's format
+    digits: int  # decimals in the reference table's format
     # The regression gate's defaults: a change must exceed `band` (relative) and `floor`
     # (absolute, in the metric's unit) to count. Metrics without a band are not gated.
     band: float | None = None
@@ -70,8 +70,8 @@ METRICS: tuple[Metric, ...] = (
 )
 BY_KEY = {m.key: m for m in METRICS}
 
-# The seed table, column by column (after "Conc.").
-SEED_COLUMNS: tuple[str, ...] = (
+# The reference table, column by column (after "Conc.").
+REFERENCE_COLUMNS: tuple[str, ...] = (
     "rps",
     "latency_avg_s",
     "latency_p99_s",
@@ -84,4 +84,4 @@ SEED_COLUMNS: tuple[str, ...] = (
 )
 
 # The header of the reference guide's tables (the import-table parser and the reports).
-SEED_HEADER = ["Conc.", *(BY_KEY[k].label for k in SEED_COLUMNS)]
+REFERENCE_HEADER = ["Conc.", *(BY_KEY[k].label for k in REFERENCE_COLUMNS)]

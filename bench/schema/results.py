@@ -19,7 +19,11 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from bench.schema.metrics import BY_KEY, SEED_COLUMNS
+from bench.redact import redact_scenario
+from bench.schema.incident import Incident
+from bench.schema.metrics import BY_KEY, REFERENCE_COLUMNS
+from bench.schema.scenario import Scenario
+from bench.schema.views import ClientView, ServerView
 
 # The history of versions is in docs/results.md; bench.schema.upgrade reads older ones.
 SCHEMA_VERSION = 2
@@ -27,7 +31,7 @@ SCHEMA_VERSION = 2
 
 class LevelStatus(StrEnum):
     """ok: measured; partial: measured, but cut short (interrupted, server died);
-    failed: no usable measurement. A StrEnum, so run.json keeps the plain words."""
+    failed: no measurement. A StrEnum, so run.json keeps the plain words."""
 
     OK = "ok"
     PARTIAL = "partial"
@@ -120,9 +124,9 @@ class LevelResult:
     finished_at: str = ""
     # The server's view (bench.measure.servermetrics.summarise), the load generator's
     # (bench.measure.parse.client_stats) and the validity checks
-    # (bench.measure.validity.check_level).
-    server: dict[str, Any] = field(default_factory=dict)
-    client: dict[str, Any] = field(default_factory=dict)
+    # (bench.measure.validity.judge_level).
+    server: ServerView = field(default_factory=ServerView)
+    client: ClientView = field(default_factory=ClientView)
     checks: list[Check] = field(default_factory=list)
     diagnostics: Diagnostics = field(default_factory=Diagnostics)
 
@@ -154,13 +158,22 @@ class LevelResult:
         """A metric by its key (bench.schema.metrics), derived ones included."""
         return float(getattr(self, key))
 
+    def to_dict(self) -> dict[str, Any]:
+        """The stored fields as JSON values; the views keep only what they measured."""
+        data = asdict(self)
+        data["server"], data["client"] = self.server.to_dict(), self.client.to_dict()
+        return data
+
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> LevelResult:
         """From a checked schema-2 level (bench.schema.runfile)."""
-        known = {f.name for f in fields(cls)} - {"status", "checks", "diagnostics"}
+        typed = {"status", "checks", "diagnostics", "server", "client"}
+        known = {f.name for f in fields(cls)} - typed
         return cls(
             **{k: v for k, v in data.items() if k in known},
             status=LevelStatus(data.get("status", "ok")),
+            server=ServerView.model_validate(data.get("server", {})),
+            client=ClientView.model_validate(data.get("client", {})),
             checks=[
                 Check(c["name"], CheckStatus(c["status"]), c["detail"])
                 for c in data.get("checks", [])
@@ -189,10 +202,10 @@ def median_level(group: list[LevelResult]) -> LevelResult:
     measured something; counts summed; the worst status."""
     if len(group) == 1:
         return group[0]
-    usable = [lv for lv in group if lv.measured] or group
+    measured = [lv for lv in group if lv.measured] or group
     out = replace(group[0], diagnostics=Diagnostics(repeats=len(group)))
     for name in _MEDIAN_FIELDS:
-        setattr(out, name, statistics.median(getattr(lv, name) for lv in usable))
+        setattr(out, name, statistics.median(getattr(lv, name) for lv in measured))
     out.succeeded = sum(lv.succeeded for lv in group)
     out.failed = sum(lv.failed for lv in group)
     out.wrong_length = sum(lv.wrong_length for lv in group)
@@ -201,18 +214,10 @@ def median_level(group: list[LevelResult]) -> LevelResult:
     worst = list(LevelStatus)[::-1]  # failed, partial, ok
     out.status = min((lv.status for lv in group), key=worst.index)
     out.reason = "; ".join(dict.fromkeys(lv.reason for lv in group if lv.reason))
-    out.server = _median_dict([lv.server for lv in usable])
-    out.client = _median_dict([lv.client for lv in usable])
+    out.server = ServerView.median([lv.server for lv in measured])
+    out.client = ClientView.median([lv.client for lv in measured])
     out.checks = _worst_checks(group)
     return out
-
-
-def _median_dict(views: list[dict[str, Any]]) -> dict[str, Any]:
-    """Each numeric figure's median over the repeats that have it."""
-    keys = dict.fromkeys(k for view in views for k, v in view.items() if isinstance(v, int | float))
-    return {
-        k: statistics.median(v[k] for v in views if isinstance(v.get(k), int | float)) for k in keys
-    }
 
 
 def _worst_checks(group: list[LevelResult]) -> list[Check]:
@@ -236,12 +241,12 @@ def aggregate(levels: list[LevelResult]) -> list[LevelResult]:
 class RunResult:
     run_id: str
     scenario_name: str
-    scenario: dict[str, Any]
+    scenario: Scenario  # as written: secrets already redacted (bench.measure.sweep._begin)
     scenario_hash: str
     provenance: dict[str, Any]
     levels: list[LevelResult] = field(default_factory=list)
     status: RunStatus = RunStatus.RUNNING
-    incidents: list[dict[str, Any]] = field(default_factory=list)  # server deaths, restarts
+    incidents: list[Incident] = field(default_factory=list)  # server deaths, restarts
     # Why the run is not clean, in one line: why it failed, or what a complete run's levels
     # got wrong (failed requests beyond validity.max_failed_ratio). "" when clean.
     reason: str = ""
@@ -256,10 +261,14 @@ class RunResult:
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
+        # Redacted again on the way out: whoever built the run, no secret is written.
+        data["scenario"] = redact_scenario(self.scenario.model_dump(mode="json"))
+        data["incidents"] = [inc.to_dict() for inc in self.incidents]
         for level, obj in zip(data["levels"], self.levels, strict=True):
             level["success_rate"] = obj.success_rate
             level["tokens_honoured"] = obj.tokens_honoured
             level["flags"] = obj.flags
+            level["server"], level["client"] = obj.server.to_dict(), obj.client.to_dict()
             # Only what was noted: a level's diagnostics are mostly empty.
             level["diagnostics"] = {k: v for k, v in level["diagnostics"].items() if v is not None}
         return data
@@ -269,17 +278,22 @@ class RunResult:
         return cls(
             run_id=data["run_id"],
             scenario_name=data["scenario_name"],
-            scenario=data["scenario"],
+            scenario=_scenario(data["scenario"]),
             scenario_hash=data["scenario_hash"],
             provenance=data.get("provenance", {}),
             levels=[LevelResult.from_dict(lv) for lv in data.get("levels", [])],
             status=RunStatus(data.get("status", "complete")),
-            incidents=data.get("incidents", []),
+            incidents=[Incident.from_dict(inc) for inc in data.get("incidents", [])],
             reason=data.get("reason", ""),  # absent before runs recorded one
             check=data.get("check"),
             offline=data.get("offline"),
             schema_version=data.get("schema_version", SCHEMA_VERSION),
         )
+
+
+def _scenario(value: Scenario | dict[str, Any]) -> Scenario:
+    """runfile.check hands over the model it validated; a plain mapping is validated here."""
+    return value if isinstance(value, Scenario) else Scenario.model_validate(value)
 
 
 CSV_FIELDS = [
@@ -367,5 +381,5 @@ def is_published(run: RunResult) -> bool:
 
 
 def has_metric(run: RunResult, key: str) -> bool:
-    """Whether a run holds `key` (a published table has only the seed's columns)."""
-    return not is_published(run) or key in SEED_COLUMNS
+    """Whether a run holds `key` (a published table has only the reference's columns)."""
+    return not is_published(run) or key in REFERENCE_COLUMNS

@@ -21,7 +21,7 @@ from dataclasses import MISSING, fields
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from bench.errors import UserError, describe_validation_error
 from bench.schema.results import (
@@ -34,6 +34,7 @@ from bench.schema.results import (
 )
 from bench.schema.scenario import Scenario
 from bench.schema.upgrade import upgrade
+from bench.schema.views import ClientView, ServerView
 
 # An int beyond this is not a count anyone measured, and not exact as a float.
 MAX_INT = 2**53
@@ -150,6 +151,24 @@ def mapping(
     return check
 
 
+def model(cls: type[BaseModel]) -> Spec:
+    """An object the pydantic model `cls` accepts; its first error as one `_Bad` with the
+    JSON path (`levels[0].server.samples: Input should be a valid integer`)."""
+
+    def check(value: Any, at: str) -> None:
+        if not isinstance(value, dict):
+            raise _Bad(at, f"expected an object, got {_shown(value)}")
+        try:
+            cls.model_validate(value)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err["loc"])
+            problem = "unknown field" if err["type"] == "extra_forbidden" else err["msg"]
+            raise _Bad(at + where, problem) from None
+
+    return check
+
+
 # Diagnostics' fields; a key it lacks would be lost on reading, so it is refused.
 _DIAGNOSTICS = mapping(
     optional_fields={
@@ -182,6 +201,8 @@ def _level_spec() -> Spec:
             mapping({"name": text(), "status": text(tuple(CheckStatus)), "detail": text()})
         ),
         "Diagnostics": _DIAGNOSTICS,
+        "ServerView": model(ServerView),
+        "ClientView": model(ClientView),
     }
     required: dict[str, Spec] = {}
     optional_fields: dict[str, Spec] = {}
@@ -193,14 +214,6 @@ def _level_spec() -> Spec:
         (required if no_default else optional_fields)[f.name] = spec
     # Ranges and shapes the readers rely on.
     required["parallel"] = required["number"] = integer(1)
-    # The report formats these with a number format when they are present.
-    view_numbers = (
-        "in_flight_median running_mean waiting_max kv_usage_mean kv_usage_max preemptions "
-        "client_cpu_mean ttft_avg_s tpot_avg_s e2e_avg_s queue_avg_s prefill_avg_s "
-        "decode_avg_s prefix_hit_rate mm_hit_rate"
-    ).split()
-    optional_fields["server"] = mapping(optional_fields={k: number() for k in view_numbers})
-    optional_fields["client"] = mapping(optional_fields={"start_delay_p90_s": optional(number())})
     return mapping(required, optional_fields)
 
 
@@ -339,9 +352,9 @@ def _offline_upgraded(data: Any) -> Any:
 
 
 def check(data: Any, path: Path) -> dict[str, Any]:
-    """`data` if it has the shape of a run, its scenario block normalised by the Scenario
-    model; else UserError naming `path` and the first bad field. An offline summary's old
-    key names are read as the new ones."""
+    """`data` if it has the shape of a run, its scenario block as a Scenario model; else
+    UserError naming `path` and the first bad field. An offline summary's old key names
+    are read as the new ones."""
 
     data = _offline_upgraded(data)
     try:
@@ -354,8 +367,8 @@ def check(data: Any, path: Path) -> dict[str, Any]:
     except ValidationError as exc:
         line = describe_validation_error("-", exc, Scenario).removeprefix("-: ")
         raise UserError(f"{path}: scenario.{line}") from None
-    # Readers see what the model accepted (e.g. "512" as 512), never the raw block.
-    return {**data, "scenario": scenario.model_dump(mode="json")}
+    # Readers get the model (what it accepted, e.g. "512" as 512), never the raw block.
+    return {**data, "scenario": scenario}
 
 
 def read_run(run_dir: Path) -> RunResult:

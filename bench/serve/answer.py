@@ -8,11 +8,11 @@ import json
 import time
 from pathlib import Path
 
-from bench.ovd import CheckResult, interpret, prompt, request_body
+from bench.ovd import AnswerCheckResult, interpret, prompt, request_body
 from bench.serve.http import post_json
 
 
-def run_check(
+def run_answer_check(
     url: str,
     served_name: str,
     image_png: bytes,
@@ -25,7 +25,7 @@ def run_check(
     timeout_s: float,
     out_dir: Path | None = None,
     headers: dict[str, str] | None = None,
-) -> CheckResult:
+) -> AnswerCheckResult:
     """Send the OVD request to `url`, judge the answer; keep request, answer and verdict
     (`headers`, e.g. an API key, are sent but never kept)."""
     body = request_body(served_name, image_png, prompt(describe, event), max_tokens, temperature)

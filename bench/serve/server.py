@@ -22,7 +22,8 @@ from bench import imaging
 from bench.errors import ServerError, UserError
 from bench.proc import GENTLE, spawn, stop_group
 from bench.redact import is_reference, resolve, resolve_all, resolve_map, secret_name
-from bench.schema.scenario import CommandServer, DockerServer, ExternalServer, Scenario, SimServer
+from bench.schema.scenario import Scenario
+from bench.schema.scenario_server import CommandServer, DockerServer, ExternalServer, SimServer
 from bench.serve.http import get, post_json
 
 READY_POLL_S = 0.5

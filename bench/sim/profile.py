@@ -88,7 +88,7 @@ class Profile(BaseModel):
     image_max_pixels: int = Field(28 * 28 * 16384, gt=0)
     # Output length when ignore_eos is not set: geometric with this mean (seeded).
     natural_output_mean: float = Field(256.0, gt=1)
-    # Answers. Requests with the seed's OVD prompt get a well-formed OVD answer (boxes from
+    # Answers. Requests with the reference's OVD prompt get a well-formed OVD answer (boxes from
     # the image size) when set; otherwise every answer is filler words.
     ovd_answers: bool = False
     require_image: bool = Field(

@@ -12,13 +12,13 @@ import itertools
 from dataclasses import dataclass
 
 from bench.schema import figures
-from bench.schema.metrics import SEED_COLUMNS
+from bench.schema.metrics import REFERENCE_COLUMNS
 from bench.sim.engine import Engine, FrontEnd, Sequence, Step
 from bench.sim.profile import Profile
 
 # The reference table's figures a virtual level predicts (all but the success rate: a
 # virtual request never fails).
-SUMMARY_KEYS = tuple(key for key in SEED_COLUMNS if key != "success_rate")
+SUMMARY_KEYS = tuple(key for key in REFERENCE_COLUMNS if key != "success_rate")
 
 
 @dataclass(frozen=True)
@@ -98,16 +98,7 @@ def run_closed_loop(
             for seq in engine.complete(obj, now):
                 if seq.finished is None:
                     continue
-                assert seq.first_token is not None
-                t0 = sent_at[seq.rid]
-                done.append(
-                    VirtualRequest(
-                        t0,
-                        seq.first_token + client_delay_s - t0,
-                        seq.finished + client_delay_s - t0,
-                        seq.output_tokens,
-                    )
-                )
+                done.append(_as_sent(seq, sent_at[seq.rid], client_delay_s))
                 if sent < number:
                     send(seq.finished + client_delay_s)
                     sent += 1
@@ -120,22 +111,34 @@ def run_closed_loop(
     return VirtualLevel(parallel, done, end - start)
 
 
-# The seed's sweep (parallel 1..32, 4 x parallel requests, one 640x640 image, 512 tokens).
-SEED_SWEEP = [(1, 4), (2, 8), (4, 16), (8, 32), (16, 64), (32, 128)]
-SEED_PROMPT_TOKENS = 631  # evalscope random_vl, 100-token prompt + one image (measured)
+def _as_sent(seq: Sequence, sent: float, client_delay_s: float) -> VirtualRequest:
+    """A finished sequence as its client saw it: times from when it was sent, the client's
+    own delay added on the way out."""
+    assert seq.first_token is not None and seq.finished is not None
+    return VirtualRequest(
+        sent,
+        seq.first_token + client_delay_s - sent,
+        seq.finished + client_delay_s - sent,
+        seq.output_tokens,
+    )
+
+
+# The reference sweep (parallel 1..32, 4 x parallel requests, one 640x640 image, 512 tokens).
+REFERENCE_SWEEP = [(1, 4), (2, 8), (4, 16), (8, 32), (16, 64), (32, 128)]
+REFERENCE_PROMPT_TOKENS = 631  # evalscope random_vl, 100-token prompt + one image (measured)
 # evalscope's own delay each way per request, as measured here (benchmarks/sim_fidelity.py):
 # a profile must fit across this range, not only for an ideal client.
 CLIENT_DELAYS_S = (0.004, 0.012, 0.025)
 
 
-def seed_sweep(
+def reference_sweep(
     profile: Profile, seed: int = 0, client_delay_s: float = 0.012
 ) -> dict[int, dict[str, float]]:
-    """The seed's sweep in simulated time, one engine for all levels: {parallel: summary}."""
+    """The reference sweep in simulated time, one engine for all levels: {parallel: summary}."""
     engine = Engine(profile, seed)
     return {
         p: run_closed_loop(
-            profile, engine, p, n, SEED_PROMPT_TOKENS, 1, 512, client_delay_s=client_delay_s
+            profile, engine, p, n, REFERENCE_PROMPT_TOKENS, 1, 512, client_delay_s=client_delay_s
         ).summary()
-        for p, n in SEED_SWEEP
+        for p, n in REFERENCE_SWEEP
     }

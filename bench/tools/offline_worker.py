@@ -1,4 +1,4 @@
-"""Offline vLLM throughput worker: the seed's `LLM.generate` path, timed.
+"""Offline vLLM throughput worker: the reference's `LLM.generate` path, timed.
 
     python bench/tools/offline_worker.py SPEC.json
 
@@ -67,7 +67,7 @@ def load_spec(path: str) -> dict[str, Any]:
 
 
 def build_messages(spec: dict[str, Any]) -> list[tuple[list[dict[str, Any]], list[Image.Image]]]:
-    """Per prompt: the seed's chat messages and its images (PIL, RGB)."""
+    """Per prompt: the reference's chat messages and its images (PIL, RGB)."""
     built = []
     for i, prompt in enumerate(spec["prompts"]):
         if not isinstance(prompt, dict) or not isinstance(prompt.get("text"), str):

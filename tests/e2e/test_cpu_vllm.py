@@ -15,7 +15,6 @@ import pytest
 
 from bench.load.evalscope_db import read_requests
 from bench.schema.runfile import read_run
-from bench.schema.scenario import Scenario
 
 pytestmark = pytest.mark.e2e
 
@@ -54,7 +53,7 @@ def test_every_level_measures_what_the_scenario_asks(
     assert done.returncode == 0, done.stderr[-3000:]
     assert "| Conc. | RPS" in done.stdout
     run = read_run(run_dir)
-    scenario = Scenario.model_validate(run.scenario)
+    scenario = run.scenario
     assert run.status == "complete" and [lv.parallel for lv in run.levels] == [1, 2, 4]
     for level in run.levels:
         assert level.status == "ok" and level.failed == 0 and level.success_rate == 100.0
@@ -71,7 +70,7 @@ def test_every_level_measures_what_the_scenario_asks(
         # The server's view from real vLLM's histograms. Over the whole level the counts
         # are exact by design (no request is in flight when the level's first and last
         # scrapes are taken): the warm-up wave plus the measured requests.
-        srv = level.server
+        srv = level.server.to_dict()
         warmup = scenario.load.warmup_for(level.parallel)
         assert srv["level_ttft_requests"] == srv["level_e2e_requests"], srv
         assert srv["level_e2e_requests"] == warmup + level.number, srv

@@ -10,9 +10,9 @@ import pytest
 
 from bench import ovd
 from bench.schema.runfile import read_run
-from tests.integration.conftest import Sim
-from tests.integration.test_run_faults import all_gone
 from tests.support.cli import vlm_bench
+from tests.support.faults import all_gone
+from tests.support.sim import Sim
 
 pytestmark = pytest.mark.integration
 
@@ -41,7 +41,7 @@ def test_check_valid_against_the_simulators_ovd_answers(tmp_path: Path) -> None:
     assert verdict["valid"] and verdict["finish_reason"] == "stop" and verdict["status"] == 200
     request = json.loads((tmp_path / "check" / "request.json").read_text())
     text = request["messages"][0]["content"][1]["text"]
-    assert text == ovd.prompt()  # the seed's prompt with the scenario's question
+    assert text == ovd.prompt()  # the reference's prompt with the scenario's question
     assert (tmp_path / "check" / "image.png").read_bytes()[:4] == b"\x89PNG"
 
 
@@ -77,7 +77,7 @@ def test_required_check_stops_before_the_sweep(tmp_path: Path) -> None:
     assert run.status == "failed" and run.levels == []
     assert run.check is not None and run.check["valid"] is False
     assert run.check["mode"] == "required"
-    assert run.incidents[0]["kind"].startswith("answer check failed")
+    assert run.incidents[0].kind.startswith("answer check failed")
     assert "format invalid" in (run_dir / "report.md").read_text()
     assert (run_dir / "check" / "answer.txt").read_text()
     all_gone(run_dir)
@@ -116,7 +116,7 @@ def test_streamed_ovd_answer_reassembles_and_counts_tokens(sim_factory) -> None:
 
     sim: Sim = sim_factory("--profile", "ascend-800ta2-vllm", "--time-scale", "0.01")
     body = ovd.request_body(
-        "VLM-R1-Qwen2.5VL-3B-OVD-0321", imaging.check_image(640, 640), ovd.prompt(), 512, 0.0
+        "VLM-R1-Qwen2.5VL-3B-OVD-0321", imaging.answer_check_image(640, 640), ovd.prompt(), 512, 0.0
     )
     body["stream_options"] = {"include_usage": True}
     stream = sim.stream(body)

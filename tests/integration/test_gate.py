@@ -48,7 +48,7 @@ def test_repeats_are_kept_and_reported_as_median_and_range(baseline: Path) -> No
     assert len({lv.raw_dir for lv in run.levels}) == 5
     report = (baseline / "report.md").read_text()
     row = next(line for line in report.splitlines() if line.startswith("| 2 "))
-    assert row.count("[") == 9 and "–" in row  # every seed column: median [min–max]
+    assert row.count("[") == 9 and "–" in row  # every reference column: median [min–max]
 
 
 def test_slower_decode_is_a_regression_naming_the_cells(tmp_path: Path, baseline: Path) -> None:

@@ -20,6 +20,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.cli import start_vlm_bench
+
 pytestmark = pytest.mark.integration
 
 STUBBORN = (
@@ -81,15 +83,7 @@ def scenario(tmp_path: Path, number: int, decode: float) -> Path:
 
 
 def start(tmp_path: Path, path: Path) -> subprocess.Popen[str]:
-    # SIGINT as at a terminal, even when the tests run as a background job (which starts
-    # with SIGINT ignored, and Python keeps it ignored).
-    return subprocess.Popen(
-        [sys.executable, "-m", "bench", "run", str(path), "--output-dir", str(tmp_path / "out")],
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    return start_vlm_bench("run", str(path), "--output-dir", str(tmp_path / "out"))
 
 
 def stat(pid: int) -> list[str] | None:

@@ -10,13 +10,13 @@ import pytest
 
 from bench.report import release
 from bench.schema.runfile import read_run
-from tests.integration.test_run_faults import report, run, write
+from tests.support.faults import report, run, write
 
 pytestmark = pytest.mark.integration
 
 
 def what_happened(run_dir: Path) -> str:
-    """The report's "What happened" section, which must come before the seed table."""
+    """The report's "What happened" section, which must come before the reference table."""
     text = report(run_dir)
     start, table = text.index("## What happened"), text.index("| Conc. |")
     assert start < table
@@ -32,9 +32,9 @@ def test_never_ready_records_the_reason_and_the_server_log(tmp_path: Path) -> No
     assert result.status == "failed"
     assert result.reason.startswith("server not ready after 3 s")
     (incident,) = result.incidents
-    assert incident["kind"] == "server never ready"
-    assert incident["detail"] == result.reason
-    assert any("fault injection" in line for line in incident["log_tail"])
+    assert incident.kind == "server never ready"
+    assert incident.detail == result.reason
+    assert any("fault injection" in line for line in incident.log_tail)
     section = what_happened(run_dir)
     assert "server never ready" in section and "server not ready after 3 s" in section
     assert "Last lines of server.log" in section
@@ -49,8 +49,8 @@ def test_a_server_that_exits_at_once_is_never_ready_with_its_exit_status(
     result = read_run(run_dir)
     assert result.status == "failed"
     assert result.reason.startswith("server exited with status 2 before it was ready")
-    assert result.incidents[0]["kind"] == "server never ready"
-    assert any("--no-such-flag" in line for line in result.incidents[0]["log_tail"])
+    assert result.incidents[0].kind == "server never ready"
+    assert any("--no-such-flag" in line for line in result.incidents[0].log_tail)
     assert "server exited with status 2" in what_happened(run_dir)
 
 
@@ -87,10 +87,10 @@ def test_a_death_during_the_retry_is_an_incident(tmp_path: Path) -> None:
     assert done.returncode == 1
     result = read_run(run_dir)
     assert result.status == "failed"
-    kinds = [inc["kind"] for inc in result.incidents]
+    kinds = [inc.kind for inc in result.incidents]
     assert kinds == ["server died", "server died again while the level was measured again"]
-    assert result.incidents[0]["restarted"] is True
-    assert "exiting after 3 requests" in result.incidents[1]["detail"]
+    assert result.incidents[0].restarted is True
+    assert "exiting after 3 requests" in result.incidents[1].detail
     assert len(result.provenance["server_pids"]) == 2
     assert "conc 2" in result.reason and "server died" in result.reason
     section = what_happened(run_dir)

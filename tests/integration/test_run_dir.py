@@ -12,7 +12,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,6 +20,7 @@ import pytest
 
 from bench.measure.lock import LOCK_NAME, RunLock
 from bench.schema.runfile import read_run
+from tests.support.cli import start_vlm_bench, vlm_bench
 
 pytestmark = pytest.mark.integration
 
@@ -36,19 +36,7 @@ check: {mode: off}
 
 
 def start(scenario: Path, out: Path) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "bench", "run", str(scenario), "--output-dir", str(out)],
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-
-
-def vlm_bench(*argv: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "bench", *argv], capture_output=True, text=True, timeout=300
-    )
+    return start_vlm_bench("run", str(scenario), "--output-dir", str(out))
 
 
 def level_started(out: Path, level: int, timeout: float = 120) -> Path:

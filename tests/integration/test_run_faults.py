@@ -10,103 +10,16 @@ import json
 import signal
 import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
 from bench.schema.runfile import read_run
-from tests.support.cli import vlm_bench
+from tests.support.cli import start_vlm_bench, vlm_bench
+from tests.support.faults import all_gone, leftovers, report, run, write
 
 pytestmark = pytest.mark.integration
-
-SCENARIO = """\
-name: faults
-model: {{served_name: sim-model, tokenizer_path: generated}}
-server: {{kind: sim, profile: fast, ready_timeout_s: {ready}, port: {port}, on_death: {death},
-          warmup_requests: {server_warmup}, args: {args}}}
-load: {{image_width: 64, image_height: 64, min_tokens: 16, max_tokens: 16, warmup_requests: 0,
-        min_prompt_length: 40, max_prompt_length: 40, request_timeout_s: {request_timeout}
-        {level_timeout}}}
-sweep: {{parallel: {parallel}, number: {number}}}
-check: {check}
-"""
-
-
-def write(
-    tmp_path: Path,
-    *,
-    args: str = "[]",
-    ready: float = 30,
-    port: int = 0,
-    death: str = "stop",
-    parallel: str = "[1, 2]",
-    number: str = "[2, 4]",
-    server_warmup: int = 0,
-    request_timeout: int = 60,
-    level_timeout: str = "",
-    check: str = "off",
-) -> Path:
-    path = tmp_path / "s.yaml"
-    path.write_text(
-        SCENARIO.format(
-            args=args,
-            ready=ready,
-            port=port,
-            death=death,
-            parallel=parallel,
-            number=number,
-            server_warmup=server_warmup,
-            request_timeout=request_timeout,
-            level_timeout=level_timeout,
-            check=check,
-        )
-    )
-    return path
-
-
-def the_run(tmp_path: Path) -> Path:
-    runs = list((tmp_path / "out" / "faults").iterdir())
-    assert len(runs) == 1
-    return runs[0]
-
-
-def leftovers(run_dir: Path) -> list[str]:
-    """Command lines of live processes started for this run (simulator, evalscope)."""
-    found = []
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        try:
-            cmd = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-        except OSError:
-            continue
-        if str(run_dir) in cmd:
-            found.append(cmd)
-    return found
-
-
-def all_gone(run_dir: Path) -> None:
-    """No server the run started (checked by PID) and no process of the run is alive."""
-    for pid in read_run(run_dir).provenance.get("server_pids", []):
-        status = Path(f"/proc/{pid}/status")
-        assert not status.exists() or "zombie" in status.read_text(), f"server {pid} alive"
-    assert not leftovers(run_dir)
-
-
-def run(
-    tmp_path: Path, scenario: Path, timeout: float = 300
-) -> tuple[subprocess.CompletedProcess[str], Path]:
-    done = vlm_bench("run", str(scenario), "--output-dir", str(tmp_path / "out"), timeout=timeout)
-    run_dir = the_run(tmp_path)
-    all_gone(run_dir)
-    assert "Traceback" not in done.stderr, done.stderr[-3000:]
-    return done, run_dir
-
-
-def report(run_dir: Path) -> str:
-    return (run_dir / "report.md").read_text()
 
 
 def test_slow_readiness_within_the_timeout_and_server_warmup(tmp_path: Path) -> None:
@@ -153,7 +66,7 @@ def test_server_death_stops_the_sweep_and_keeps_finished_levels(tmp_path: Path) 
     assert [lv.status for lv in result.levels] == ["ok", "failed"]
     failed = result.levels[1]
     assert "server died" in failed.reason and "exiting after 5 requests" in failed.reason
-    assert result.incidents and result.incidents[0]["kind"] == "server died"
+    assert result.incidents and result.incidents[0].kind == "server died"
     start, end = failed.diagnostics.server_log_bytes or [0, 0]
     assert "exiting after 5 requests" in (run_dir / "server.log").read_text()[start:end]
     assert "✗" in report(run_dir) and "Run status: failed" in report(run_dir)
@@ -174,7 +87,7 @@ def test_server_death_with_restart_policy_measures_the_level_again(tmp_path: Pat
     assert done.returncode == 1  # a death happened, even though every level is measured
     result = read_run(run_dir)
     assert result.status == "complete" and [lv.status for lv in result.levels] == ["ok", "ok"]
-    assert result.incidents[0]["restarted"] is True
+    assert result.incidents[0].restarted is True
     assert (run_dir / "raw" / "level-02.attempt-1").is_dir()
     # The console's "What happened" block (stderr) says it, as the report does.
     assert "restarted and the level measured again" in " ".join(done.stderr.split())
@@ -225,23 +138,7 @@ def test_hung_level_times_out(tmp_path: Path) -> None:
 
 
 def start_run(tmp_path: Path, scenario: Path) -> subprocess.Popen[str]:
-    # SIGINT as at a terminal, even when the tests run as a background job (which starts
-    # with SIGINT ignored, and Python keeps it ignored).
-    return subprocess.Popen(
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
-        args=[
-            sys.executable,
-            "-m",
-            "bench",
-            "run",
-            str(scenario),
-            "--output-dir",
-            str(tmp_path / "out"),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    return start_vlm_bench("run", str(scenario), "--output-dir", str(tmp_path / "out"))
 
 
 def wait_for_levels(tmp_path: Path, finished: int, timeout: float = 120) -> Path:

@@ -63,7 +63,7 @@ def test_run_writes_results_that_agree_with_each_other_and_the_trace(tmp_path: P
         # levels.csv and run.json carry the same figures.
         for key in ("rps", "ttft_avg_s", "tpot_p99_s", "output_tok_s"):
             assert float(row[key]) == pytest.approx(level.value(key))
-        # The report prints them in the seed's format.
+        # The report prints them in the reference format.
         cells = [format_cell(k, level.value(k)) for k in ("rps", "latency_avg_s", "ttft_avg_s")]
         line = next(x for x in report.splitlines() if x.startswith(f"| {level.parallel} "))
         assert all(c in line for c in cells), (cells, line)

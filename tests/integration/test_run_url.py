@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from bench.schema.runfile import read_run
-from tests.integration.conftest import Sim
 from tests.support.cli import vlm_bench
+from tests.support.sim import Sim
 
 pytestmark = pytest.mark.integration
 
@@ -37,11 +37,8 @@ def test_run_url_against_a_running_simulator(sim: Sim, tmp_path: Path) -> None:
     run_dir = Path(summary["run_dir"])
     assert run_dir.parent == out / "external" and (run_dir / "run.json").exists()
     run = read_run(run_dir)
-    assert run.scenario["server"] == {**run.scenario["server"], "kind": "external"}
-    assert (
-        run.scenario["model"]["served_name"]
-        == json.loads(sim.get("/v1/models")[1])["data"][0]["id"]
-    )
+    assert run.scenario.server.kind == "external"
+    assert run.scenario.model.served_name == json.loads(sim.get("/v1/models")[1])["data"][0]["id"]
     assert "Results (measured):" in done.stderr
 
 

@@ -21,6 +21,8 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.support import cli
+
 pytestmark = pytest.mark.integration
 
 CANARY = "CANARY-7f3a9c"
@@ -89,13 +91,9 @@ def scenario(port: int) -> dict[str, Any]:
 
 
 def vlm_bench(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "bench", *args],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env=env if env is not None else {**os.environ, "VLMB_CANARY": FROM_ENV},
-    )
+    """`vlm-bench ARGS` with the canary reference set unless `env` is given."""
+    env = env if env is not None else {**os.environ, "VLMB_CANARY": FROM_ENV}
+    return cli.vlm_bench(*args, timeout=600, env=env)
 
 
 def hits(folder: Path) -> list[str]:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import Sim
+from tests.support.sim import Sim
 
 pytestmark = pytest.mark.integration
 

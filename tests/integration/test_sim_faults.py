@@ -9,7 +9,7 @@ from collections.abc import Callable
 import pytest
 
 from bench.sim.faults import EXIT_CRASH
-from tests.integration.conftest import Sim, chat_body
+from tests.support.sim import Sim, chat_body
 
 pytestmark = pytest.mark.integration
 

@@ -11,7 +11,7 @@ from collections.abc import Callable
 import pytest
 from PIL import Image
 
-from tests.integration.conftest import Sim, chat_body
+from tests.support.sim import Sim, chat_body
 
 pytestmark = pytest.mark.integration
 

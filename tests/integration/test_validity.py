@@ -69,9 +69,9 @@ def test_clean_level_passes_and_server_ttft_matches_the_trace(tmp_path: Path) ->
         "mm cache": "ok",
         "prefix cache": "ok",
         "client": "ok",
-        "TTFT gap": "ok" if level.server["window_exact"] else "n/a",
+        "TTFT gap": "ok" if level.server.window_exact else "n/a",
     }
-    srv = level.server
+    srv = level.server.to_dict()
     finished = [
         t
         for t in map(json.loads, (run_dir / "sim-trace.jsonl").read_text().splitlines())
@@ -128,7 +128,7 @@ def test_early_stop_and_repeated_images_are_flagged(tmp_path: Path) -> None:
     assert check(first, "mm cache").status == "ok"
     mm = check(second, "mm cache")
     assert mm.status == "flag" and "images repeated" in mm.detail
-    assert second.server["mm_hit_rate"] == 1.0
+    assert second.server.mm_hit_rate == 1.0
     report = (run_dir / "report.md").read_text()
     assert "| 2 † ⚑" in report and "mm cache: hit rate 100.0 %" in report
 
@@ -140,6 +140,6 @@ def test_throttled_load_generator_is_flagged(tmp_path: Path) -> None:
     conc = check(level, "concurrency")
     assert conc.status == "flag", level.checks
     assert "the load generator fell behind" in conc.detail
-    assert level.client["in_flight_mean"] < 4
+    assert (level.client.in_flight_mean or 0) < 4
     assert "not checked (load.rate" in check(level, "client").detail
     assert [c.name for c in level.checks if c.status == "flag"] == ["concurrency"]

@@ -9,7 +9,10 @@ How to add a test
 * Real processes on loopback: `tests/integration/test_<topic>.py` with
   `pytestmark = pytest.mark.integration`. Start `vlm-bench` with `tests.support.cli.vlm_bench`
   (waits) or `start_vlm_bench` (background, Ctrl-C-able); start the simulator with the
-  `sim` / `sim_factory` fixtures of tests/integration/conftest.py (`tests.support.sim`).
+  `sim` / `sim_factory` fixtures of tests/integration/conftest.py (`tests.support.sim`);
+  a run with one simulator fault switched on with `tests.support.faults` (`write`, `run`).
+* Test modules never import each other or a conftest, and unit tests start no process:
+  tests/unit/test_suite_layout.py fails otherwise.
 * A regression test's docstring names the bug it pins.
 
 Golden files

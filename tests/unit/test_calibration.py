@@ -1,6 +1,6 @@
 """The shipped profiles still reproduce their published tables (in simulated time).
 
-This pins the calibration: editing a profile or the timing model so that the seed sweep
+This pins the calibration: editing a profile or the timing model so that the reference sweep
 no longer matches reports/reference/ fails here, long before a slow live run would.
 """
 
@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import pytest
 
-from bench.config.published import PROFILE_TABLES, TOLERANCE, load_seed_reference, relative_error
+from bench.config.published import PROFILE_TABLES, TOLERANCE, load_reference_tables, relative_error
 from bench.sim.profile import load_profile
-from bench.sim.virtual import CLIENT_DELAYS_S, seed_sweep
+from bench.sim.virtual import CLIENT_DELAYS_S, reference_sweep
 
 
 @pytest.mark.parametrize("profile_name", sorted(PROFILE_TABLES))
@@ -20,8 +20,8 @@ def test_profile_reproduces_published_table(
     profile_name: str, seed: int, client_delay_s: float
 ) -> None:
     profile = load_profile(profile_name)
-    table = load_seed_reference()[PROFILE_TABLES[profile_name]]
-    got = seed_sweep(profile, seed, client_delay_s)
+    table = load_reference_tables()[PROFILE_TABLES[profile_name]]
+    got = reference_sweep(profile, seed, client_delay_s)
     failures = [
         f"conc {c} {key}: {err:+.1%} (tolerance {tol:.0%})"
         for c in got

@@ -12,38 +12,41 @@ from pathlib import Path
 
 import pytest
 
+from bench.analyze.compare import workload_difference
 from bench.cli import main
-from bench.config.published import SEED_REFERENCE, import_table, parse_seed_tables
+from bench.config.published import REFERENCE_GUIDE, import_table, parse_reference_tables
 from bench.config.scenario import load_scenario
 from bench.report import compare, release
-from bench.report.markdown import seed_table
+from bench.report.markdown import reference_table
 from bench.schema.results import write_run
+from bench.schema.scenario import SloSpec
 from tests.support.cli import last_error
 from tests.support.factories import measured, reference
 from tests.support.golden import assert_golden
 from tests.support.paths import REFERENCE, SCENARIOS
 
-SEED_SCENARIO = SCENARIOS / "vlm-r1-ovd-800ta2.yaml"
+REFERENCE_SCENARIO = SCENARIOS / "vlm-r1-ovd-800ta2.yaml"
 XLLM_SCENARIO = SCENARIOS / "vlm-r1-ovd-xllm-800ta2.yaml"
 
 
 def test_shipped_reference_runs_are_the_published_tables() -> None:
     """Import round trip: the shipped runs hold exactly the guide's tables."""
-    tables = parse_seed_tables(SEED_REFERENCE.read_text())
+    tables = parse_reference_tables(REFERENCE_GUIDE.read_text())
     by_word = {heading.split()[0]: table for heading, table in tables.items()}
     for run_name, word, scenario in [
-        ("vllm-ascend-800ta2", "vllm-ascend", SEED_SCENARIO),
+        ("vllm-ascend-800ta2", "vllm-ascend", REFERENCE_SCENARIO),
         ("xllm-800ta2", "xLLM", XLLM_SCENARIO),
     ]:
         shipped = reference(run_name)
-        fresh = import_table(SEED_REFERENCE, run_name, load_scenario(scenario), word)
+        fresh = import_table(REFERENCE_GUIDE, run_name, load_scenario(scenario), word)
         assert fresh.to_dict() == shipped.to_dict()
-        rendered = seed_table(shipped.levels)[0]
-        assert parse_seed_tables(rendered) == {"": by_word[word]}
+        rendered = reference_table(shipped.levels)[0]
+        assert parse_reference_tables(rendered) == {"": by_word[word]}
         assert [lv.number for lv in shipped.levels] == [4, 8, 16, 32, 64, 128]
         assert all(lv.succeeded == lv.number and lv.failed == 0 for lv in shipped.levels)
     assert_golden(
-        "import-vllm-ascend-table.md", seed_table(reference("vllm-ascend-800ta2").levels)[0] + "\n"
+        "import-vllm-ascend-table.md",
+        reference_table(reference("vllm-ascend-800ta2").levels)[0] + "\n",
     )
 
 
@@ -76,7 +79,7 @@ def test_release_table_and_capacity() -> None:
     assert_golden("release-reference.md", release.render(runs, by))
     assert_golden("release-reference.csv", release.csv_text(runs, by))
     measured_run = measured(runs[0], 1.0, "20261127-060000-bbbb")
-    measured_run.scenario["slo"] = {"ttft_p99_s": None, "tpot_p99_s": None}
+    measured_run.scenario.slo = SloSpec(ttft_p99_s=None, tpot_p99_s=None)
     text = release.render([measured_run], ["run"], factor=1.05)
     assert_golden("release-measured.md", text)
 
@@ -115,7 +118,7 @@ def test_compare_unequal_concurrency_sets(
 
 def test_compare_different_workloads(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     run = reference("xllm-800ta2")
-    run.scenario["load"]["image_width"] = 320
+    run.scenario.load.image_width = 320
     write_run(run, tmp_path)
     code, err = last_error(capsys, "compare", str(REFERENCE / "vllm-ascend-800ta2"), str(tmp_path))
     assert code == 2
@@ -125,17 +128,32 @@ def test_compare_different_workloads(tmp_path: Path, capsys: pytest.CaptureFixtu
     )
 
 
+def test_the_workload_is_every_load_field_but_the_named_ones() -> None:
+    """Step 10: WORKLOAD_FIELDS was a hand-kept copy of LoadSpec's fields and left out
+    `rate` and `extra_body`, so runs paced differently, or sent different request bodies,
+    compared as one workload. Now every load field counts but those named NOT_WORKLOAD."""
+    base = reference("xllm-800ta2")
+    paced = reference("xllm-800ta2")
+    paced.scenario.load.rate = 2.0
+    assert workload_difference([base, paced]) == (
+        "runs differ in load.rate: xllm-800ta2 has None, xllm-800ta2 has 2.0"
+    )
+    reseeded = reference("xllm-800ta2")
+    reseeded.scenario.load.seed = 7  # other samples of the same workload
+    assert workload_difference([base, reseeded]) is None
+
+
 def test_import_table_with_a_missing_column(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    text = SEED_REFERENCE.read_text().replace("| P99 TTFT(s) ", "", 1)
+    text = REFERENCE_GUIDE.read_text().replace("| P99 TTFT(s) ", "", 1)
     bad = tmp_path / "t.md"
     bad.write_text(text)
     code, err = last_error(
-        capsys, "import-table", str(bad), "--name", "x", "--scenario", str(SEED_SCENARIO)
+        capsys, "import-table", str(bad), "--name", "x", "--scenario", str(REFERENCE_SCENARIO)
     )
     assert code == 2
-    assert err.startswith(f"vlm-bench: error: {bad}:14: table columns differ from the seed's")
+    assert err.startswith(f"vlm-bench: error: {bad}:14: table columns differ from the reference's")
     assert "(missing: P99 TTFT(s);" in err
 
 
@@ -145,11 +163,11 @@ def test_import_table_needs_a_choice_among_tables(
     code, err = last_error(
         capsys,
         "import-table",
-        str(SEED_REFERENCE),
+        str(REFERENCE_GUIDE),
         "--name",
         "x",
         "--scenario",
-        str(SEED_SCENARIO),
+        str(REFERENCE_SCENARIO),
         "--out",
         str(tmp_path),
     )
@@ -162,7 +180,7 @@ def test_import_table_concurrency_outside_the_scenario(
     code, err = last_error(
         capsys,
         "import-table",
-        str(SEED_REFERENCE),
+        str(REFERENCE_GUIDE),
         "--name",
         "x",
         "--table",

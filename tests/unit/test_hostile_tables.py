@@ -21,7 +21,7 @@ from tests.support.factories import reference_json, write_json
 from tests.support.paths import REFERENCE, SCENARIOS
 
 REF = REFERENCE / "vllm-ascend-800ta2"
-SEED_MD = REFERENCE / "vlm-r1-ovd-800ta2.md"
+REFERENCE_MD = REFERENCE / "vlm-r1-ovd-800ta2.md"
 SCENARIO = SCENARIOS / "vlm-r1-ovd-800ta2.yaml"
 
 # ---- published tables ------------------------------------------------------------------
@@ -31,7 +31,7 @@ HEADER = "| Conc. | RPS  | Avg Lat.(s) |"
 
 
 def _table(edit: Callable[[str], str]) -> bytes:
-    text = SEED_MD.read_text()
+    text = REFERENCE_MD.read_text()
     start = text.index("## vllm-ascend")
     end = text.index("## xLLM")
     return (text[:start] + edit(text[start:end])).encode()
@@ -88,8 +88,8 @@ def test_import_table_refuses_a_bad_table(
     assert not (tmp_path / "out").exists()
 
 
-def test_import_table_accepts_the_seed_table(tmp_path: Path) -> None:
-    argv = ["import-table", str(SEED_MD), "--name", "pub", "--scenario", str(SCENARIO)]
+def test_import_table_accepts_the_reference_table(tmp_path: Path) -> None:
+    argv = ["import-table", str(REFERENCE_MD), "--name", "pub", "--scenario", str(SCENARIO)]
     assert main([*argv, "--table", "vllm-ascend", "--out", str(tmp_path / "out")]) == 0
     assert read_run(tmp_path / "out").levels[2].parallel == 4
 
@@ -126,7 +126,7 @@ def test_import_table_refuses_a_name_leaving_its_folder(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str
 ) -> None:
     """Bug: `import-table --name ../../x` wrote outside the output folder."""
-    argv = ["import-table", str(SEED_MD), "--name", name, "--scenario", str(SCENARIO)]
+    argv = ["import-table", str(REFERENCE_MD), "--name", name, "--scenario", str(SCENARIO)]
     code, _, err = run_cli(capsys, *argv, "--table", "vllm-ascend")
     assert_one_line(code, err, "--name")
 
@@ -152,7 +152,7 @@ OUTPUTS: dict[str, Callable[[Path, Path], list[str]]] = {
     "gate": lambda out, _: ["gate", str(REF), str(REF), "--out", str(out)],
     "import-table": lambda out, _: [
         "import-table",
-        str(SEED_MD),
+        str(REFERENCE_MD),
         "--name",
         "p",
         "--scenario",

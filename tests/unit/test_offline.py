@@ -1,13 +1,12 @@
-"""Offline throughput without vLLM: the prompts, the summary, the worker's input checks and
-the command's bad inputs. (The real `LLM` path runs in the e2e tier.)"""
+"""Offline throughput without vLLM: the prompts, the summary and the command's bad inputs.
+(The worker process's input checks run in tests/integration/test_offline_worker.py, the real
+`LLM` path in the e2e tier.)"""
 
 from __future__ import annotations
 
 import base64
 import io
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -20,6 +19,7 @@ from bench.measure.sweep import resolve_tokenizer
 from bench.report.markdown import offline_lines
 from bench.schema.results import LevelResult, RunResult
 from bench.schema.runfile import read_run
+from tests.support import factories
 
 ROOT = Path(__file__).resolve().parents[2]
 QUICKSTART = ROOT / "scenarios" / "quickstart.yaml"
@@ -81,7 +81,7 @@ def test_offline_beside_the_best_online_level() -> None:
         LevelResult(4, 8, status="ok", succeeded=8, output_tok_s=150.0, rps=1.5),
         LevelResult(8, 16, status="failed", succeeded=0, output_tok_s=900.0),
     ]
-    run = RunResult("r", "s", {}, "h", {}, levels=levels)
+    run = factories.run(levels)
     assert offline_lines(summary, run)[-1] == (
         "Online, best level (conc 4): 150.00 Gen. toks/s = 75.0 % of offline; 1.50 req/s."
     )
@@ -110,35 +110,6 @@ def test_a_run_stored_with_the_old_offline_keys_still_loads_and_renders(tmp_path
     assert (stored["rps"], stored["output_tok_s"], stored["total_tok_s"]) == (2.0, 128.0, 300.0)
     assert "requests_per_s" not in stored
     assert "2.00 req/s, 128.00 output tok/s" in offline_lines(stored, None)[0]
-
-
-def worker(spec: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, str(offline.WORKER), str(spec)], capture_output=True, text=True, timeout=60
-    )
-
-
-def test_worker_refuses_a_bad_spec_in_one_line(tmp_path: Path) -> None:
-    spec = tmp_path / "spec.json"
-    base = {
-        "model": str(tmp_path),
-        "engine_args": {},
-        "prompts": [{"text": "t", "images": ["data:image/png;base64,AAAA"]}],
-        "max_tokens": 4,
-        "ignore_eos": True,
-        "out": str(tmp_path / "out.json"),
-    }
-    cases = [
-        ({**base, "max_tokens": "4"}, "spec field 'max_tokens' missing or not int"),
-        ({**base, "model": str(tmp_path / "none")}, "model directory not found"),
-        (base, "undecodable image"),
-    ]
-    for data, message in cases:
-        spec.write_text(json.dumps(data))
-        done = worker(spec)
-        assert done.returncode == 2, done.stderr
-        assert done.stderr.startswith("offline_worker: error: ") and message in done.stderr
-        assert len(done.stderr.strip().splitlines()) == 1
 
 
 @pytest.mark.parametrize(
@@ -179,7 +150,6 @@ def test_offline_run_of_another_scenario(
     from bench.schema.scenario import scenario_hash
 
     other = load_scenario(QUICKSTART).model_copy(update={"name": "other"})
-    resolved = other.model_dump(mode="json")
-    write_run(RunResult("r", "other", resolved, scenario_hash(other), {}), tmp_path)
+    write_run(RunResult("r", "other", other, scenario_hash(other), {}), tmp_path)
     assert main(["offline", str(QUICKSTART), "--run", str(tmp_path)]) == 2
     assert "that run is of scenario 'other', not 'quickstart'" in capsys.readouterr().err

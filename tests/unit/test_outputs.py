@@ -38,8 +38,7 @@ SCENARIO = Scenario.model_validate(
 
 def a_run(status: str = "running") -> RunResult:
     level = LevelResult(parallel=1, number=2, index=1, succeeded=2, rps=1.0)
-    resolved = SCENARIO.model_dump(mode="json")
-    return RunResult("r1", "s", resolved, scenario_hash(SCENARIO), {}, [level], status=status)
+    return RunResult("r1", "s", SCENARIO, scenario_hash(SCENARIO), {}, [level], status=status)
 
 
 def disk_full(*_: object) -> None:

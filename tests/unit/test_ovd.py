@@ -1,4 +1,5 @@
-"""The OVD answer check: the seed's prompt, and verdicts on replies (valid and each way wrong)."""
+"""The OVD answer check: the reference's prompt, and verdicts on replies (valid and each
+way wrong)."""
 
 from __future__ import annotations
 
@@ -9,12 +10,12 @@ import pytest
 from bench import ovd
 
 
-def test_prompt_is_the_seeds_with_the_question_filled_in() -> None:
+def test_prompt_is_the_references_with_the_question_filled_in() -> None:
     text = ovd.prompt("桌上有几个杯子？", "杯子")
     assert text.startswith("请分析图像并回答以下问题。")
     assert text.endswith("具体问题:根据规则或识别要求，桌上有几个杯子？。 图中是否出现杯子？")
     assert "{describe}" not in text and "{event}" not in text
-    # The f-string braces of the seed's template are rendered: single braces reach the model.
+    # The f-string braces of the reference's template are rendered: single braces reach the model.
     assert '{"answer": "yes or no",' in text and "{{" not in text
     assert ovd.is_ovd_prompt(text) and ovd.asked_event(text) == "杯子"
     assert not ovd.is_ovd_prompt("describe the image")
@@ -28,7 +29,7 @@ def test_request_is_non_streaming_image_first() -> None:
     assert body["stream"] is False and body["max_tokens"] == 512
 
 
-SEED_FORMAT = """<description>桌面上有一个红色的杯子，旁边是一本书。</description>
+REFERENCE_FORMAT = """<description>桌面上有一个红色的杯子，旁边是一本书。</description>
 
 </think>
 ```json
@@ -45,9 +46,9 @@ SEED_FORMAT = """<description>桌面上有一个红色的杯子，旁边是一�
 <|FunctionCallEnd|>"""
 
 
-def test_the_seeds_answer_format_parses() -> None:
+def test_the_references_answer_format_parses() -> None:
     """The format the prompt spells out (its tags, the JSON laid out as in the prompt)."""
-    verdict = ovd.parse_answer(SEED_FORMAT, 640, 640)
+    verdict = ovd.parse_answer(REFERENCE_FORMAT, 640, 640)
     assert verdict.valid, verdict.problems
     assert verdict.description == "桌面上有一个红色的杯子，旁边是一本书。"
     assert verdict.answer == "yes"
@@ -225,7 +226,7 @@ def _completion(content: str, finish: str = "stop") -> bytes:
 
 
 def test_interpret_a_good_http_answer() -> None:
-    result = ovd.interpret(200, _completion(SEED_FORMAT), 0.5, 640, 640)
+    result = ovd.interpret(200, _completion(REFERENCE_FORMAT), 0.5, 640, 640)
     assert result.valid and result.usage["completion_tokens"] == 112
     data = result.to_dict()
     assert data["valid"] is True and data["summary"].startswith("format valid")

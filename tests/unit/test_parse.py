@@ -10,7 +10,6 @@ import json
 import math
 import shutil
 import sqlite3
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -80,7 +79,7 @@ def copy_level(level_dir: Path, tmp_path: Path) -> Path:
 
 def strict_json(result: LevelResult) -> str:
     """run.json must stay strict JSON: no NaN or infinity may leak into a result."""
-    return json.dumps(asdict(result), allow_nan=False)
+    return json.dumps(result.to_dict(), allow_nan=False)
 
 
 @pytest.mark.parametrize("level_dir", [OK, SOME_FAILED, TRUNCATED])

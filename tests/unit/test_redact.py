@@ -189,8 +189,8 @@ def test_resume_refuses_a_scenario_whose_secrets_were_redacted(tmp_path):
     from bench.schema.results import RunResult, write_run
 
     scenario = _canary_scenario()
-    data = redact_scenario(scenario.model_dump(mode="json"))
-    write_run(RunResult("r", "s", data, scenario_hash(scenario), {}), tmp_path)
+    # Written as a run keeps it: the scenario model, redacted on write (RunResult.to_dict).
+    write_run(RunResult("r", "s", scenario, scenario_hash(scenario), {}), tmp_path)
     with pytest.raises(UserError, match=r"\$\{env:NAME\} references"):
         runner.scenario_of(tmp_path)
 

@@ -1,5 +1,5 @@
 """What the report says when a run is not clean: the "What happened" section (status,
-reason, incidents with the server's last output), partial levels marked in the seed table
+reason, incidents with the server's last output), partial levels marked in the reference table
 and left out of capacity."""
 
 from __future__ import annotations
@@ -10,7 +10,14 @@ from pathlib import Path
 from bench.report import release
 from bench.report.markdown import level_row, render_report, what_happened
 from bench.report.tables import PARTIAL
-from bench.schema.results import Check, CheckStatus, LevelResult, LevelStatus, RunResult
+from bench.schema.results import (
+    Check,
+    CheckStatus,
+    Incident,
+    LevelResult,
+    LevelStatus,
+    RunResult,
+)
 from bench.schema.runfile import read_run
 
 REFERENCE = Path(__file__).resolve().parents[2] / "reports" / "reference" / "vllm-ascend-800ta2"
@@ -21,14 +28,14 @@ def never_ready() -> RunResult:
     run.levels, run.status = [], "failed"
     run.reason = "server not ready after 3 s (waiting for /health)"
     run.incidents = [
-        {
-            "at": "2026-11-28T10:00:00+00:00",
-            "level": 0,
-            "parallel": 0,
-            "kind": "server never ready",
-            "detail": "server not ready after 3 s (waiting for /health)",
-            "log_tail": ["loading weights", "fault injection: still loading"],
-        }
+        Incident(
+            at="2026-11-28T10:00:00+00:00",
+            level=0,
+            parallel=0,
+            kind="server never ready",
+            detail="server not ready after 3 s (waiting for /health)",
+            log_tail=["loading weights", "fault injection: still loading"],
+        )
     ]
     return run
 
@@ -116,7 +123,7 @@ def test_a_death_between_levels_is_an_incident(tmp_path: Path) -> None:
     from rich.console import Console
 
     from bench.config.scenario import load_scenario
-    from bench.measure import sweep as runner
+    from bench.measure import lifecycle
 
     path = tmp_path / "s.yaml"
     path.write_text(
@@ -127,14 +134,14 @@ def test_a_death_between_levels_is_an_incident(tmp_path: Path) -> None:
     run.incidents = []
     handle = DeadServer()
     slot = (2, 1, 2, 4)
-    back = runner._between_levels(
+    back = lifecycle.between_levels(
         load_scenario(path), handle, "tok", tmp_path, run, slot, Console(file=None, quiet=True)
     )
     assert back is handle
     (incident,) = run.incidents
-    assert (incident["kind"], incident["level"], incident["parallel"]) == (
+    assert (incident.kind, incident.level, incident.parallel) == (
         "server died between levels",
         2,
         2,
     )
-    assert incident["detail"] == "fault injection: exiting"
+    assert incident.detail == "fault injection: exiting"

@@ -22,6 +22,7 @@ import pytest
 from bench.cli import main
 from bench.report import release
 from bench.schema import runfile
+from bench.schema.incident import Incident
 from bench.schema.results import (
     SCHEMA_VERSION,
     CheckStatus,
@@ -177,3 +178,28 @@ def test_release_version_column_comes_from_the_servers_answer() -> None:
     assert server_version(published) is None
     assert release.rows([published], ["version"])[1][0][0] == "—"
     assert run.status == RunStatus.COMPLETE
+
+
+def test_incidents_and_the_scenario_are_typed_and_written_as_before(tmp_path: Path) -> None:
+    """Step 10: incidents and the scenario were dicts read by key; they are typed now, and
+    run.json keeps their JSON: an incident's fields in the order sweep wrote them, the
+    ones its kind does not record left out."""
+    died = {
+        "at": "2026-11-28T10:00:00+00:00",
+        "level": 2,
+        "parallel": 4,
+        "kind": "server died",
+        "detail": "exiting",
+        "level_reason": "server died",
+        "restarted": True,
+    }
+    data = json.loads((RUNS / "sim-quickstart" / "run.json").read_text())
+    data["incidents"] = [died]
+    (tmp_path / "run.json").write_text(json.dumps(data))
+    run = read_run(tmp_path)
+    (incident,) = run.incidents
+    assert isinstance(incident, Incident) and incident.restarted and incident.log_tail is None
+    assert run.scenario.load.max_tokens == data["scenario"]["load"]["max_tokens"]
+    written = run.to_dict()
+    assert list(written["incidents"][0].items()) == list(died.items())
+    assert written["scenario"] == data["scenario"]

@@ -1,4 +1,4 @@
-"""Scenario files: the shipped ones validate, the seed's commands are printed unchanged, and
+"""Scenario files: the shipped ones validate, the reference's commands are printed unchanged, and
 every malformed file is a one-line error naming file and field, exit code 2."""
 
 from __future__ import annotations
@@ -42,28 +42,32 @@ def test_requests_per_level_and_extends(tmp_path: Path) -> None:
     assert s.load.fixed_output_tokens == 64 and s.model.served_name == "m"
 
 
-def test_seed_dry_run_prints_the_seed_commands(capsys: pytest.CaptureFixture[str]) -> None:
+def test_reference_dry_run_prints_the_reference_commands(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     assert main(["run", str(SCENARIOS / "vlm-r1-ovd-800ta2.yaml"), "--dry-run"]) == 0
     out = capsys.readouterr().out.splitlines()
     server = next(line for line in out if line.startswith("docker run"))
     sweep = next(line for line in out if line.startswith("evalscope perf"))
-    seed_serve = (
+    reference_serve = (
         "vllm serve VLM-R1-Qwen2.5VL-3B-OVD-0321 --max-model-len 16384 --enforce-eager "
         "--port 8000 --host 0.0.0.0 --trust-remote-code"
     )
-    assert server.endswith(seed_serve)
+    assert server.endswith(reference_serve)
     assert "quay.io/ascend/vllm-ascend:v0.10.0rc1" in server
     for dev in ("/dev/davinci0", "/dev/davinci_manager", "/dev/devmm_svm", "/dev/hisi_hdc"):
         assert f"--device {dev}" in server
     assert "-e PYTORCH_NPU_ALLOC_CONF=max_split_size_mb:256" in server
-    seed_perf = shlex.split(
+    reference_perf = shlex.split(
         "--parallel 1 2 4 8 16 32 --number 4 8 16 32 64 128 --api openai "
         "--dataset random_vl --max-tokens 512 --min-tokens 512 --prefix-length 0 "
         "--min-prompt-length 100 --max-prompt-length 100 --image-width 640 --image-height 640 "
         "--image-format RGB --image-num 1 --tokenizer-path /models/VLM-R1-Qwen2.5VL-3B-OVD-0321 "
         "--extra-args '{\"ignore_eos\": true}'"
     )
-    assert options(shlex.split(sweep)[2:]) | options(seed_perf) == options(shlex.split(sweep)[2:])
+    assert options(shlex.split(sweep)[2:]) | options(reference_perf) == options(
+        shlex.split(sweep)[2:]
+    )
     levels = [line for line in out if " -m bench.load.evalscope perf " in line]
     assert len(levels) == 6 and "--parallel 32 --number 128" in levels[-1]
 

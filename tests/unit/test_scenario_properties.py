@@ -5,9 +5,7 @@ never a traceback (issue 14: hostile scenario values crashed the loader or the C
 
 from __future__ import annotations
 
-import contextlib
 import copy
-import io
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -17,9 +15,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel
 
-from bench.cli import main
 from bench.errors import _models_in
 from bench.schema.scenario import Scenario
+from tests.support.cli import run_cli
 
 BASE: dict[str, Any] = {
     "name": "t",
@@ -64,13 +62,6 @@ VALUES = st.recursive(
 )
 
 
-def _run(argv: list[str]) -> tuple[int, str]:
-    err = io.StringIO()
-    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
-        code = main(argv)
-    return code, err.getvalue()
-
-
 def _assert_answer(code: int, err: str, prefix: str) -> None:
     assert code in (0, 2), (code, err)
     if code == 2:
@@ -109,7 +100,8 @@ def test_any_value_in_any_field_is_ok_or_one_line(path: tuple[str, ...], value: 
     with tempfile.TemporaryDirectory() as tmp:
         file = Path(tmp) / "s.yaml"
         file.write_text(_dump(doc), encoding="utf-8", errors="surrogatepass")
-        _assert_answer(*_run(["validate", str(file)]), "invalid: ")
+        code, _, err = run_cli(None, "validate", str(file))
+        _assert_answer(code, err, "invalid: ")
 
 
 @SETTINGS
@@ -118,7 +110,7 @@ def test_any_document_is_ok_or_one_line(doc: Any) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         file = Path(tmp) / "s.yaml"
         file.write_text(_dump(doc), encoding="utf-8", errors="surrogatepass")
-        code, err = _run(["validate", str(file)])
+        code, _, err = run_cli(None, "validate", str(file))
         _assert_answer(code, err, "invalid: ")
         assert code == 2 or isinstance(doc, dict)
 
@@ -132,7 +124,8 @@ def test_any_set_value_is_ok_or_one_line(path: tuple[str, ...], value: str) -> N
     with tempfile.TemporaryDirectory() as tmp:
         file = Path(tmp) / "s.yaml"
         file.write_text(_dump({**BASE, "output_dir": str(Path(tmp) / "out")}))
-        code, err = _run(["run", str(file), "--dry-run", "--set", f"{'.'.join(path)}={value}"])
+        setting = f"{'.'.join(path)}={value}"
+        code, _, err = run_cli(None, "run", str(file), "--dry-run", "--set", setting)
         _assert_answer(code, err, "vlm-bench: error: ")
 
 
@@ -141,5 +134,5 @@ def test_the_property_can_fail() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         file = Path(tmp) / "s.yaml"
         file.write_text(_dump(_place(copy.deepcopy(BASE), ("sweep", "cooldown_s"), float("nan"))))
-        code, err = _run(["validate", str(file)])
+        code, _, err = run_cli(None, "validate", str(file))
         assert code == 2 and "sweep.cooldown_s: nan is not a finite number" in err

@@ -1,4 +1,4 @@
-"""Server commands are rendered, not run: the seed's `docker run` + `vllm serve`, argv only."""
+"""Server commands are rendered, not run: the reference's `docker run` + `vllm serve`, argv only."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from bench.serve.server import server_argv
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
 
-# The container line of the vllm-ascend guide the seed follows, and the seed's server.
-SEED_DOCKER = shlex.split(
+# The container line of the vllm-ascend guide the reference follows, and the reference's server.
+REFERENCE_DOCKER = shlex.split(
     "docker run --rm --name vllm-ascend --device /dev/davinci0 --device /dev/davinci_manager "
     "--device /dev/devmm_svm --device /dev/hisi_hdc -v /usr/local/dcmi:/usr/local/dcmi "
     "-v /usr/local/bin/npu-smi:/usr/local/bin/npu-smi "
@@ -20,7 +20,7 @@ SEED_DOCKER = shlex.split(
     "-v /etc/ascend_install.info:/etc/ascend_install.info -v /root/.cache:/root/.cache "
     "-p 8000:8000 quay.io/ascend/vllm-ascend:v0.10.0rc1"
 )
-SEED_SERVE = shlex.split(
+REFERENCE_SERVE = shlex.split(
     "vllm serve VLM-R1-Qwen2.5VL-3B-OVD-0321 --max-model-len 16384 --enforce-eager "
     "--port 8000 --host 0.0.0.0 --trust-remote-code"
 )
@@ -30,17 +30,17 @@ def values(argv: list[str], flag: str) -> list[str]:
     return [argv[i + 1] for i, a in enumerate(argv) if a == flag]
 
 
-def test_seed_docker_command(tmp_path: Path) -> None:
+def test_reference_docker_command(tmp_path: Path) -> None:
     argv = server_argv(load_scenario(SCENARIOS / "vlm-r1-ovd-800ta2.yaml"), "tok", tmp_path)
     image = "quay.io/ascend/vllm-ascend:v0.10.0rc1"
     head, tail = argv[: argv.index(image)], argv[argv.index(image) + 1 :]
     assert head[:3] == ["docker", "run", "--rm"]
-    assert tail == SEED_SERVE
-    assert values(head, "--device") == values(SEED_DOCKER, "--device")
-    assert set(values(SEED_DOCKER, "-v")) <= set(values(head, "-v"))
+    assert tail == REFERENCE_SERVE
+    assert values(head, "--device") == values(REFERENCE_DOCKER, "--device")
+    assert set(values(REFERENCE_DOCKER, "-v")) <= set(values(head, "-v"))
     assert "/models:/models" in values(head, "-v")  # the weights, for `vllm serve`
     assert values(head, "-e") == ["PYTORCH_NPU_ALLOC_CONF=max_split_size_mb:256"]
-    # The seed publishes 8000:8000; vlm-bench publishes it on loopback only.
+    # The reference publishes 8000:8000; vlm-bench publishes it on loopback only.
     assert values(head, "-p") == ["127.0.0.1:8000:8000"]
     assert values(head, "--workdir") == ["/models"]
 
@@ -56,11 +56,11 @@ def test_docker_secrets_go_by_name_only(tmp_path: Path) -> None:
 
 
 def test_300iduo_changes_only_image_and_dtype(tmp_path: Path) -> None:
-    seed = server_argv(load_scenario(SCENARIOS / "vlm-r1-ovd-800ta2.yaml"), "tok", tmp_path)
+    reference = server_argv(load_scenario(SCENARIOS / "vlm-r1-ovd-800ta2.yaml"), "tok", tmp_path)
     duo = server_argv(load_scenario(SCENARIOS / "vlm-r1-ovd-300iduo.yaml"), "tok", tmp_path)
     assert duo[-2:] == ["--dtype", "float16"]
     assert "quay.io/ascend/vllm-ascend:v0.10.0rc1-310p" in duo
-    changed = {a for a in duo if a not in seed}
+    changed = {a for a in duo if a not in reference}
     assert changed == {
         "quay.io/ascend/vllm-ascend:v0.10.0rc1-310p",
         "vlm-bench-vllm-ascend-310p",

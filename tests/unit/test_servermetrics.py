@@ -73,7 +73,7 @@ def test_summary_is_the_delta_after_the_warm_up_and_gauges_inside_the_window() -
         at(4.0, exposition(4, 0, [5.0, 5.0, 0.2, 0.4, 0.6], (6, 3)), cpu=1.2),
         at(9.0, exposition(0, 0, [5.0, 5.0, 0.2, 0.4, 0.6], (6, 3)), "end"),
     ]
-    out = summarise(samples, window=(1.5, 4.5))
+    out = summarise(samples, window=(1.5, 4.5)).to_dict()
     assert out["samples"] == 3
     assert out["ttft_requests"] == 3
     assert abs(out["ttft_avg_s"] - 0.4) < 1e-12
@@ -102,19 +102,19 @@ def test_whole_level_view_is_exact_and_an_inexact_window_is_named() -> None:
     ]
     # At that scrape only the warm-up request (latency 10 × 0.3 s) has finished.
     samples[1]["e2e"] = [3.0, 1]
-    out = summarise(samples, window=(0.5, 2.5), measured=2)
+    out = summarise(samples, window=(0.5, 2.5), measured=2).to_dict()
     assert out["level_ttft_requests"] == out["level_e2e_requests"] == 3
     assert abs(out["level_ttft_avg_s"] - 0.2) < 1e-12
     assert out["ttft_requests"] == 1 and out["e2e_requests"] == 2
     assert out["window_exact"] is False
-    exact = summarise(samples[:1] + samples[2:], window=None, measured=3)
+    exact = summarise(samples[:1] + samples[2:], window=None, measured=3).to_dict()
     assert exact["window_exact"] is True
 
 
 def test_summary_without_metrics_or_samples_is_empty() -> None:
-    assert summarise([], None) == {}
+    assert summarise([], None).to_dict() == {}
     bare = [{"t": 0.0, "phase": "start"}, {"t": 1.0, "phase": "end"}]
-    assert summarise(bare, None) == {"samples": 2}
+    assert summarise(bare, None).to_dict() == {"samples": 2}
 
 
 def test_recorded_real_vllm_exposition() -> None:
@@ -132,5 +132,5 @@ def test_recorded_real_vllm_exposition() -> None:
     assert after["mm_queries"] - before["mm_queries"] == 12 and after["mm_hits"] == 0
     prompt = (after["prompt_tokens"] - before["prompt_tokens"]) / 12
     assert prompt > 529  # one 640x640 image is 529 tokens, plus text and template
-    out = summarise([{"t": 0.0, **before}, {"t": 1.0, **after}], None)
+    out = summarise([{"t": 0.0, **before}, {"t": 1.0, **after}], None).to_dict()
     assert out["ttft_requests"] == 12 and 0 < out["ttft_avg_s"] < out["e2e_avg_s"]

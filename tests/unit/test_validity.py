@@ -3,13 +3,24 @@ nothing else."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from bench.load.evalscope_db import RequestRow
 from bench.measure.parse import client_stats
-from bench.measure.validity import check_level
+from bench.measure.validity import judge_level
 from bench.schema.results import Check, CheckStatus, Diagnostics, LevelResult
 from bench.schema.scenario import ValiditySpec
+from bench.schema.views import ClientView, ServerView
+from tests.support import factories
+
+
+def judge(
+    lv: LevelResult, server: dict, client: dict, limits: ValiditySpec, prefix_length: int = 0
+) -> list[Check]:
+    """judge_level on views written as plain mappings (as run.json stores them)."""
+    return judge_level(lv, ServerView(**server), ClientView(**client), limits, prefix_length)
 
 
 def rec(start: float, end: float) -> RequestRow:
@@ -20,18 +31,18 @@ def test_client_stats_in_flight_and_start_delays() -> None:
     # Two slots, each request 1 s; the third starts 0.1 s after the first ends, the
     # fourth 0.3 s after the second.
     records = [rec(0.0, 1.0), rec(0.0, 1.0), rec(1.1, 2.1), rec(1.3, 2.3)]
-    out = client_stats(records, parallel=2)
+    out = client_stats(records, parallel=2).to_dict()
     assert out["window"] == [0.0, 2.3]
     assert out["in_flight_mean"] == pytest.approx(4.0 / 2.3)
     assert out["start_delay_max_s"] == pytest.approx(0.3)
     assert out["start_delay_p50_s"] == pytest.approx(0.1)
-    assert client_stats([], 2) == {}
+    assert client_stats([], 2).empty
 
 
-def level(**kw: object) -> LevelResult:
-    base = dict(
+def level(**kw: Any) -> LevelResult:
+    """Concurrency 8, 32 requests, all succeeded at the expected length, unless `kw` says."""
+    base: dict[str, Any] = dict(
         parallel=8,
-        number=32,
         succeeded=32,
         expected_output_tokens=64,
         output_tokens_min=64,
@@ -39,7 +50,7 @@ def level(**kw: object) -> LevelResult:
         ttft_avg_s=0.120,
         input_tokens_avg=600.0,
     )
-    return LevelResult(**{**base, **kw})  # type: ignore[arg-type]
+    return factories.level(**{**base, **kw})
 
 
 SERVER = {
@@ -59,12 +70,12 @@ CLIENT = {"in_flight_mean": 7.9, "start_delay_p90_s": 0.002}
 
 
 def flagged(lv: LevelResult, server: dict, client: dict, prefix_length: int = 0) -> list[str]:
-    checks = check_level(lv, server, client, ValiditySpec(), prefix_length)
+    checks = judge(lv, server, client, ValiditySpec(), prefix_length)
     return [c.name for c in checks if c.status == "flag"]
 
 
 def test_a_good_level_passes_every_check() -> None:
-    checks = check_level(level(), SERVER, CLIENT, ValiditySpec())
+    checks = judge(level(), SERVER, CLIENT, ValiditySpec())
     assert [c.status for c in checks] == ["ok"] * 7
 
 
@@ -99,7 +110,7 @@ def test_concurrency_is_not_judged_on_a_few_server_samples() -> None:
     requests sat in the API server's image preprocessing (running 0) and flagged a level
     whose client kept 3.94 of 4 requests in flight."""
     few = SERVER | {"samples": 2, "in_flight_median": 0.0}
-    checks = check_level(level(), few, CLIENT, ValiditySpec())
+    checks = judge(level(), few, CLIENT, ValiditySpec())
     conc = next(c for c in checks if c.name == "concurrency")
     assert conc.status == "ok", conc
     assert "too few samples to judge" in conc.detail and "client 7.90 of 8" in conc.detail
@@ -111,7 +122,7 @@ def test_expected_prefix_hits_grow_with_the_shared_prefix() -> None:
 
 
 def test_without_metrics_the_server_checks_are_not_applicable() -> None:
-    checks = check_level(level(), {}, {}, ValiditySpec())
+    checks = judge(level(), {}, {}, ValiditySpec())
     status = {c.name: c.status for c in checks}
     assert status == {
         "output length": "ok",
@@ -126,20 +137,20 @@ def test_without_metrics_the_server_checks_are_not_applicable() -> None:
 
 def test_a_failed_level_has_one_check() -> None:
     lv = level(status="failed", succeeded=0, failed=32, reason="all 32 requests failed")
-    assert check_level(lv, SERVER, CLIENT, ValiditySpec()) == [
+    assert judge(lv, SERVER, CLIENT, ValiditySpec()) == [
         Check("measured", CheckStatus.FLAG, "all 32 requests failed")
     ]
 
 
 def test_gap_names_a_server_window_that_misses_requests() -> None:
-    checks = check_level(level(), SERVER | {"ttft_requests": 30}, CLIENT, ValiditySpec())
+    checks = judge(level(), SERVER | {"ttft_requests": 30}, CLIENT, ValiditySpec())
     gap = next(c for c in checks if c.name == "TTFT gap")
     assert gap.status == "ok"
     assert gap.detail.endswith("(the server's window holds 30 of the 32 requests)")
 
 
 def checks_by_name(lv: LevelResult, server: dict, client: dict, **limits: float) -> dict:
-    return {c.name: c for c in check_level(lv, server, client, ValiditySpec(**limits))}
+    return {c.name: c for c in judge(lv, server, client, ValiditySpec(**limits))}
 
 
 def test_server_errors_are_blamed_on_the_server_not_the_client() -> None:

@@ -1,0 +1,173 @@
+"""The scenario's `load:` and `sweep:` sections: what each request looks like (evalscope's
+dataset, image and prompt sizes, auth) and which levels are measured, how often, in what
+order.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    Field,
+    NonNegativeFloat,
+    NonNegativeInt,
+    PositiveFloat,
+    PositiveInt,
+    field_validator,
+    model_validator,
+)
+
+from bench.schema.scenario_base import (
+    MAX_IMAGE_SIDE,
+    MAX_IMAGES,
+    MAX_NUMBER,
+    MAX_PARALLEL,
+    MAX_REPEATS,
+    MAX_SEED,
+    MAX_TIMEOUT_S,
+    MAX_TOKENS,
+    Strict,
+    json_only,
+)
+
+
+class LoadSpec(Strict):
+    api: Literal["openai"] = "openai"
+    endpoint: Literal["/v1/chat/completions", "/v1/completions"] = "/v1/chat/completions"
+    dataset: Literal["random_vl", "random"] = "random_vl"
+    image_width: PositiveInt = Field(640, le=MAX_IMAGE_SIDE)
+    image_height: PositiveInt = Field(640, le=MAX_IMAGE_SIDE)
+    image_format: Literal["RGB", "RGBA"] = "RGB"
+    image_num: PositiveInt = Field(1, le=MAX_IMAGES)
+    min_prompt_length: PositiveInt = Field(100, le=MAX_TOKENS)
+    max_prompt_length: PositiveInt = Field(100, le=MAX_TOKENS)
+    prefix_length: NonNegativeInt = Field(0, le=MAX_TOKENS)
+    min_tokens: NonNegativeInt = Field(512, le=MAX_TOKENS)
+    max_tokens: PositiveInt = Field(512, le=MAX_TOKENS)
+    ignore_eos: bool = True
+    stream: bool = True
+    seed: int = Field(0, ge=0, le=MAX_SEED)
+    vary_seed: bool = Field(
+        True, description="each level and repeat draws its own data (seed + level); false: the same"
+    )
+    rate: PositiveFloat | None = Field(
+        None, description="evalscope --rate: at most this many request starts per second"
+    )
+    warmup_requests: int | Literal["parallel"] = Field(
+        "parallel", description="unmeasured requests before each level; 'parallel' = one wave"
+    )
+    request_timeout_s: PositiveInt = Field(600, le=int(MAX_TIMEOUT_S))
+    level_timeout_s: PositiveFloat | None = Field(
+        None,
+        le=MAX_TIMEOUT_S,
+        description="give up on a level after this long (default: from the request timeout)",
+    )
+    extra_body: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("warmup_requests", mode="before")
+    @classmethod
+    def _warmup(cls, value: Any) -> Any:
+        # Checked here, not by the union: its errors name the union's members, not the field.
+        if value == "parallel" or (
+            isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_NUMBER
+        ):
+            return value
+        raise ValueError(f"expected 'parallel' or a count from 0 to {MAX_NUMBER}")
+
+    @field_validator("extra_body")
+    @classmethod
+    def _json_body(cls, value: dict[str, Any]) -> dict[str, Any]:
+        return json_only(value)
+
+    api_key: str | None = Field(
+        None,
+        min_length=1,
+        description="sent as `Authorization: Bearer …`; write ${env:NAME}, not the key itself",
+    )
+    headers: dict[str, str] = Field(
+        default_factory=dict, description="extra HTTP headers on every request (${env:NAME} ok)"
+    )
+
+    @model_validator(mode="after")
+    def _auth(self) -> LoadSpec:
+        # evalscope lets --api-key replace an Authorization header, our own requests the
+        # other way round: with only one of them there is nothing to disagree about.
+        names = [k for k in self.headers if not re.fullmatch(r"[A-Za-z0-9!#$%&'*+.^_`|~-]+", k)]
+        if names:
+            raise ValueError(f"headers: {names[0][:40]!r} is not an HTTP header name")
+        if self.api_key is not None and any(k.lower() == "authorization" for k in self.headers):
+            raise ValueError("give api_key or an Authorization header, not both")
+        if any(c in v for v in self.headers.values() for c in "\r\n\0"):
+            raise ValueError("headers: a value holds a line break or NUL")
+        return self
+
+    @model_validator(mode="after")
+    def _ranges(self) -> LoadSpec:
+        if self.min_tokens > self.max_tokens:
+            raise ValueError(
+                f"min_tokens ({self.min_tokens}) must not exceed max_tokens ({self.max_tokens})"
+            )
+        if self.min_prompt_length > self.max_prompt_length:
+            raise ValueError(
+                f"min_prompt_length ({self.min_prompt_length}) must not exceed "
+                f"max_prompt_length ({self.max_prompt_length})"
+            )
+        return self
+
+    def warmup_for(self, parallel: int) -> int:
+        return parallel if self.warmup_requests == "parallel" else self.warmup_requests
+
+    @property
+    def fixed_output_tokens(self) -> int | None:
+        """The exact output length every request must produce, when the load fixes one."""
+        if self.min_tokens == self.max_tokens and self.ignore_eos:
+            return self.max_tokens
+        return None
+
+
+class SweepSpec(Strict):
+    parallel: list[Annotated[int, Field(gt=0, le=MAX_PARALLEL)]] = Field(
+        min_length=1, max_length=1000
+    )
+    number: list[Annotated[int, Field(gt=0, le=MAX_NUMBER)]] | None = None
+    requests_per_level: str | None = Field(
+        None, pattern=r"^[1-9][0-9]{0,3}x$", description="e.g. 4x (at most 9999x)"
+    )
+    cooldown_s: NonNegativeFloat = Field(
+        0.0, le=MAX_TIMEOUT_S, description="idle time between levels"
+    )
+    reset_caches: bool = Field(
+        True, description="POST /reset_prefix_cache and /reset_mm_cache between levels"
+    )
+    repeats: PositiveInt = Field(
+        1, le=MAX_REPEATS, description="measure each level this many times"
+    )
+    interleave: bool = Field(
+        False, description="with repeats: sweep all levels once per round (drift spreads evenly)"
+    )
+
+    @model_validator(mode="after")
+    def _counts(self) -> SweepSpec:
+        if (self.number is None) == (self.requests_per_level is None):
+            raise ValueError("give exactly one of number and requests_per_level")
+        if self.number is not None and len(self.number) != len(self.parallel):
+            raise ValueError(
+                f"number has {len(self.number)} entries but parallel has "
+                f"{len(self.parallel)}; they are paired level by level"
+            )
+        return self
+
+    def runs(self) -> list[tuple[int, int, int, int]]:
+        """(index, repeat, parallel, number) in the order they are measured."""
+        levels = list(enumerate(self.levels(), 1))
+        rounds = range(1, self.repeats + 1)
+        if self.interleave:
+            return [(i, r, p, n) for r in rounds for i, (p, n) in levels]
+        return [(i, r, p, n) for i, (p, n) in levels for r in rounds]
+
+    def levels(self) -> list[tuple[int, int]]:
+        if self.number is not None:
+            return list(zip(self.parallel, self.number, strict=True))
+        factor = int(self.requests_per_level[:-1])  # type: ignore[index]
+        return [(p, factor * p) for p in self.parallel]
