@@ -32,8 +32,9 @@ from bench.analyze.fingerprint import differences
 from bench.errors import UserError, describe_validation_error
 from bench.safeyaml import load_file
 from bench.schema.metrics import BY_KEY, Better, Metric
-from bench.schema.results import LevelResult, RunResult, by_level, write_run
+from bench.schema.results import LevelResult, RunResult, by_level
 from bench.schema.runfile import read_run
+from bench.schema.runwrite import write_run
 from bench.schema.scenario import GateSpec
 
 MIN_SAMPLES = 5

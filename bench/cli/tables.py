@@ -12,8 +12,8 @@ from bench.errors import UserError
 from bench.report import compare, release, summary
 from bench.report.markdown import render_report
 from bench.safepath import safe_name, writing
-from bench.schema.results import write_run
 from bench.schema.runfile import read_run
+from bench.schema.runwrite import write_run
 
 
 def cmd_import_table(args: argparse.Namespace) -> int:

@@ -30,8 +30,9 @@ from bench.measure.prepare import check_references, resolve_tokenizer
 from bench.proc import FIRM, spawn, stop_group
 from bench.redact import redact_value, resolve_map, resolve_value
 from bench.schema import figures
-from bench.schema.results import RunResult, write_run
+from bench.schema.results import RunResult
 from bench.schema.runfile import read_run
+from bench.schema.runwrite import write_run
 from bench.schema.scenario import Scenario
 
 log = logging.getLogger(__name__)

@@ -10,7 +10,7 @@ the server is stopped, one last attempt records the failure in run.json (status 
 the reason), and the run ends with one line naming the file and exit 1. So that the last
 attempt finds room on a full disk, a run holds a reserve (`Reserve`: RESERVE_BYTES in
 `RUN_DIR/.reserve`) from its start and frees it for that write. Every file is replaced
-atomically (`bench.schema.results.write_atomic`), so when even that last attempt fails the
+atomically (`bench.schema.runwrite.write_atomic`), so when even that last attempt fails the
 previous run.json stays, valid; the measured levels and their raw files are kept.
 """
 
@@ -32,8 +32,9 @@ from bench.measure.level import now_iso
 from bench.measure.lock import RunLock
 from bench.report import plots
 from bench.report.markdown import plot_caption, render_report
-from bench.schema.results import RunResult, aggregate, write_atomic, write_run
+from bench.schema.results import RunResult, aggregate
 from bench.schema.runfile import read_run
+from bench.schema.runwrite import write_atomic, write_run
 
 log = logging.getLogger(__name__)
 

@@ -23,7 +23,8 @@ from bench.measure import validity
 from bench.measure.outputs import with_note, write_report
 from bench.measure.sweep import failed_requests
 from bench.report.markdown import render_report
-from bench.schema.results import LevelResult, RunResult, write_atomic
+from bench.schema.results import LevelResult, RunResult
+from bench.schema.runwrite import write_atomic
 from bench.schema.scenario import ValiditySpec
 
 REJUDGED = "report-rejudged.md"

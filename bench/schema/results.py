@@ -7,21 +7,15 @@ sweep keeps what it finished. `schema_version` changes whenever a field changes 
 
 from __future__ import annotations
 
-import contextlib
-import csv
-import io
 import json
-import os
 import statistics
-import tempfile
 from dataclasses import asdict, dataclass, field, fields, replace
 from enum import StrEnum
-from pathlib import Path
 from typing import Any
 
 from bench.redact import redact_scenario
 from bench.schema.incident import Incident
-from bench.schema.metrics import BY_KEY, REFERENCE_COLUMNS
+from bench.schema.metrics import REFERENCE_COLUMNS
 from bench.schema.scenario import Scenario
 from bench.schema.views import ClientView, ServerView
 
@@ -296,75 +290,6 @@ def _scenario(value: Scenario | dict[str, Any]) -> Scenario:
     return value if isinstance(value, Scenario) else Scenario.model_validate(value)
 
 
-CSV_FIELDS = [
-    f.name
-    for f in fields(LevelResult)
-    if f.name not in ("diagnostics", "server", "client", "checks")
-] + ["success_rate", "tokens_honoured", "flags"]
-
-
-def levels_csv(run: RunResult) -> str:
-    """One row per level; a published run leaves the metrics its table lacks empty."""
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=["run_id", *CSV_FIELDS], lineterminator="\n")
-    writer.writeheader()
-    published = run.provenance.get("published")
-    absent = (
-        {k for k in BY_KEY if k not in published["metrics"]}
-        | {"duration_s", "input_tokens_avg", "output_tokens_avg"}
-        if published
-        else set()
-    )
-    for row in run.to_dict()["levels"]:
-        row["flags"] = "; ".join(row["flags"])
-        cells = {k: "" if k in absent else row[k] for k in CSV_FIELDS}
-        writer.writerow({"run_id": run.run_id, **cells})
-    return out.getvalue()
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    """Replace `path` with `text` whole or not at all: a temp file beside it, fsync, rename.
-    On any failure (disk full, Ctrl-C) the temp file is removed and `path` is untouched;
-    an OSError names `path`, whichever step failed."""
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    except OSError as exc:
-        exc.filename = exc.filename or str(path)
-        raise
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, _umask_mode())  # mkstemp makes 0600; results are meant to be shared
-        os.replace(tmp, path)
-    except BaseException as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        if isinstance(exc, OSError):
-            exc.filename = str(path)  # the temp file's name would mean nothing to the user
-        raise
-
-
-def _umask_mode() -> int:
-    """0o666 less the process umask: the mode open() would have given a new file.
-    (The umask can only be read by setting it; it is put back at once.)"""
-    mask = os.umask(0)
-    os.umask(mask)
-    return 0o666 & ~mask
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Replace a result file (report.md, …) whole or not at all; see `_atomic_write`."""
-    _atomic_write(path, text)
-
-
-def write_run(run: RunResult, run_dir: Path) -> None:
-    """run.json and levels.csv, each replaced atomically."""
-    _atomic_write(run_dir / "run.json", json.dumps(run.to_dict(), indent=2) + "\n")
-    _atomic_write(run_dir / "levels.csv", levels_csv(run))
-
-
 def server_version(run: RunResult) -> str | None:
     """The serving engine's version as its /version answered it during the run
     (provenance.server.version: vLLM's {"version": "0.10.1"}, or a bare string); None
@@ -374,6 +299,30 @@ def server_version(run: RunResult) -> str | None:
     if isinstance(answer, dict):
         answer = answer.get("version")
     return answer if isinstance(answer, str) and answer else None
+
+
+def provenance_columns(run: RunResult) -> dict[str, Any]:
+    """The provenance a table of many runs keeps, flat: where, when, with what.
+    The one place a store, an export or a dashboard reads a run's provenance from."""
+    prov = run.provenance
+
+    def mapping(key: str) -> dict[str, Any]:
+        value = prov.get(key)
+        return value if isinstance(value, dict) else {}
+
+    git, packages, accel = mapping("git"), mapping("packages"), mapping("accelerators")
+    return {
+        "host": prov.get("host"),
+        "started_at": prov.get("started_at"),
+        "ended_at": prov.get("ended_at"),
+        "commit": git.get("commit"),
+        "dirty": git.get("dirty"),
+        "server_version": server_version(run),
+        "evalscope": prov.get("evalscope") or packages.get("evalscope"),
+        "vlm_bench": packages.get("vlm-bench"),
+        "accelerators": json.dumps(accel, sort_keys=True) if accel else None,
+        "published": is_published(run),
+    }
 
 
 def is_published(run: RunResult) -> bool:

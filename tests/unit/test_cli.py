@@ -19,8 +19,8 @@ import yaml
 
 from bench.cli import attach, build_parser, main
 from bench.errors import UserError
-from bench.schema.results import write_run
 from bench.schema.runfile import read_run
+from bench.schema.runwrite import write_run
 from tests.support.factories import repeated
 from tests.support.paths import REFERENCE, ROOT
 

@@ -18,7 +18,7 @@ from bench.config.published import REFERENCE_GUIDE, import_table, parse_referenc
 from bench.config.scenario import load_scenario
 from bench.report import compare, release
 from bench.report.markdown import reference_table
-from bench.schema.results import write_run
+from bench.schema.runwrite import write_run
 from bench.schema.scenario import SloSpec
 from tests.support.cli import last_error
 from tests.support.factories import measured, reference

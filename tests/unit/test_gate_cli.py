@@ -9,8 +9,9 @@ import pytest
 from bench.analyze import gate
 from bench.cli import main
 from bench.report.gate import render as render_gate
-from bench.schema.results import Check, CheckStatus, RunResult, write_run
+from bench.schema.results import Check, CheckStatus, RunResult
 from bench.schema.runfile import read_run
+from bench.schema.runwrite import write_run
 from tests.support.cli import run_cli
 from tests.support.factories import repeated
 from tests.support.golden import assert_golden

@@ -16,7 +16,8 @@ import pytest
 
 from bench.report import console, plots
 from bench.report.markdown import plot_caption, render_report
-from bench.schema.results import RunResult, aggregate, levels_csv, write_run
+from bench.schema.results import RunResult, aggregate
+from bench.schema.runwrite import levels_csv, write_run
 from tests.support.factories import reference, stored
 from tests.support.golden import assert_golden
 

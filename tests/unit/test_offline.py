@@ -146,7 +146,7 @@ def test_offline_run_of_another_scenario(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from bench.config.scenario import load_scenario
-    from bench.schema.results import write_run
+    from bench.schema.runwrite import write_run
     from bench.schema.scenario import scenario_hash
 
     other = load_scenario(QUICKSTART).model_copy(update={"name": "other"})

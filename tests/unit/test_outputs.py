@@ -1,4 +1,4 @@
-"""A run's write path (bench/measure/outputs.py, bench/schema/results.write_run) and its
+"""A run's write path (bench/measure/outputs.py, bench/schema/runwrite.write_run) and its
 lock (bench/measure/lock.py).
 
 Write failures are injected by making `os.fsync` fail as a full disk would (the
@@ -21,9 +21,10 @@ from bench.errors import UserError
 from bench.measure import outputs
 from bench.measure import sweep as runner
 from bench.measure.lock import LOCK_NAME, RunLock
-from bench.schema import results
-from bench.schema.results import LevelResult, RunResult, write_run
+from bench.schema import runwrite
+from bench.schema.results import LevelResult, RunResult
 from bench.schema.runfile import read_run
+from bench.schema.runwrite import write_run
 from bench.schema.scenario import Scenario, scenario_hash
 
 SCENARIO = Scenario.model_validate(
@@ -55,7 +56,7 @@ def test_a_failed_write_keeps_the_old_file_and_leaves_no_temp_file(
     """Bug: a full disk left run.json at `status: running` with a temp file beside it."""
     write_run(a_run(), tmp_path)
     before = (tmp_path / "run.json").read_text()
-    monkeypatch.setattr(results.os, "fsync", disk_full)
+    monkeypatch.setattr(runwrite.os, "fsync", disk_full)
     with pytest.raises(OSError) as info:
         write_run(a_run("failed"), tmp_path)
     assert info.value.errno == errno.ENOSPC
@@ -70,7 +71,7 @@ def test_an_interrupted_write_leaves_no_temp_file(
     def interrupted(*_: object) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(results.os, "fsync", interrupted)
+    monkeypatch.setattr(runwrite.os, "fsync", interrupted)
     with pytest.raises(KeyboardInterrupt):
         write_run(a_run(), tmp_path)
     assert list(tmp_path.iterdir()) == []
@@ -103,7 +104,7 @@ def test_finish_on_a_full_disk_is_one_line_exit_1_and_frees_the_directory(
     write_run(a_run(), tmp_path)  # the last good state, with one measured level
     lock = RunLock(tmp_path)
     stopped: list[bool] = []
-    monkeypatch.setattr(results.os, "fsync", disk_full)
+    monkeypatch.setattr(runwrite.os, "fsync", disk_full)
     with pytest.raises(outputs.OutputError) as info:
         outputs.finish(
             a_run("failed"),

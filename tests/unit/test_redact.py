@@ -186,7 +186,8 @@ def test_resume_refuses_a_scenario_whose_secrets_were_redacted(tmp_path):
     """Regression: a literal secret is redacted in run.json, so --resume would have started
     the server with '<redacted>' as its token; it must say why it cannot instead."""
     from bench.measure import sweep as runner
-    from bench.schema.results import RunResult, write_run
+    from bench.schema.results import RunResult
+    from bench.schema.runwrite import write_run
 
     scenario = _canary_scenario()
     # Written as a run keeps it: the scenario model, redacted on write (RunResult.to_dict).

@@ -31,10 +31,10 @@ from bench.schema.results import (
     RunStatus,
     decide_status,
     server_version,
-    write_run,
 )
 from bench.schema.runfile import read_run
 from bench.schema.runschema import run_json_schema
+from bench.schema.runwrite import write_run
 from bench.schema.upgrade import upgrade, v1_to_v2
 from tests.support.golden import assert_golden
 from tests.support.paths import REFERENCE, RUNS

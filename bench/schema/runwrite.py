@@ -1,0 +1,86 @@
+"""A run on disk: run.json and levels.csv, each replaced whole or not at all.
+
+`write_run` is called after every level, so an interrupted sweep keeps what it finished.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import json
+import os
+import tempfile
+from dataclasses import fields
+from pathlib import Path
+
+from bench.schema.metrics import BY_KEY
+from bench.schema.results import LevelResult, RunResult
+
+CSV_FIELDS = [
+    f.name
+    for f in fields(LevelResult)
+    if f.name not in ("diagnostics", "server", "client", "checks")
+] + ["success_rate", "tokens_honoured", "flags"]
+
+
+def levels_csv(run: RunResult) -> str:
+    """One row per level; a published run leaves the metrics its table lacks empty."""
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=["run_id", *CSV_FIELDS], lineterminator="\n")
+    writer.writeheader()
+    published = run.provenance.get("published")
+    absent = (
+        {k for k in BY_KEY if k not in published["metrics"]}
+        | {"duration_s", "input_tokens_avg", "output_tokens_avg"}
+        if published
+        else set()
+    )
+    for row in run.to_dict()["levels"]:
+        row["flags"] = "; ".join(row["flags"])
+        cells = {k: "" if k in absent else row[k] for k in CSV_FIELDS}
+        writer.writerow({"run_id": run.run_id, **cells})
+    return out.getvalue()
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    """Replace `path` with `text` whole or not at all: a temp file beside it, fsync, rename.
+    On any failure (disk full, Ctrl-C) the temp file is removed and `path` is untouched;
+    an OSError names `path`, whichever step failed."""
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        exc.filename = exc.filename or str(path)
+        raise
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, _umask_mode())  # mkstemp makes 0600; results are meant to be shared
+        os.replace(tmp, path)
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        if isinstance(exc, OSError):
+            exc.filename = str(path)  # the temp file's name would mean nothing to the user
+        raise
+
+
+def _umask_mode() -> int:
+    """0o666 less the process umask: the mode open() would have given a new file.
+    (The umask can only be read by setting it; it is put back at once.)"""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Replace a result file (report.md, …) whole or not at all; see `_atomic_write`."""
+    _atomic_write(path, text)
+
+
+def write_run(run: RunResult, run_dir: Path) -> None:
+    """run.json and levels.csv, each replaced atomically."""
+    _atomic_write(run_dir / "run.json", json.dumps(run.to_dict(), indent=2) + "\n")
+    _atomic_write(run_dir / "levels.csv", levels_csv(run))
