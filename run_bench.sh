@@ -59,6 +59,42 @@ ensure_vllm() {
     fi
 }
 
+# A throwaway PostgreSQL 15 for the results store's tests (.ci/postgres.sh: a cluster in a
+# temp folder on a unix socket, no TCP), exported as VLM_BENCH_TEST_PG; the tests fail
+# without it under CI=true. Stopped and removed when pytest ends, however the script ends
+# (trap), and before the e2e tier's exec (an exec would drop the trap). A VLM_BENCH_TEST_PG
+# set by the caller is used as it is.
+PG_DIR=""
+start_test_postgres() {
+    [ -z "${VLM_BENCH_TEST_PG:-}" ] || return 0
+    PG_DIR="$(mktemp -d "${TMPDIR:-/tmp}/vlm-bench-pg.XXXXXX")"
+    trap stop_test_postgres EXIT
+    trap 'exit 130' INT
+    trap 'exit 143' TERM
+    echo "==> PostgreSQL for the store's tests in $PG_DIR"
+    VLM_BENCH_TEST_PG="$(.ci/postgres.sh start "$PG_DIR")"
+    export VLM_BENCH_TEST_PG
+}
+stop_test_postgres() {
+    trap - EXIT INT TERM
+    if [ -n "$PG_DIR" ]; then
+        .ci/postgres.sh stop "$PG_DIR" || true
+        PG_DIR=""
+        unset VLM_BENCH_TEST_PG
+    fi
+}
+
+# Debian's chromium for the dashboard's browser test (driven by playwright, which downloads
+# no browser of its own); installed only when missing.
+ensure_chromium() {
+    command -v chromium >/dev/null 2>&1 && return 0
+    echo "==> installing Debian's chromium (the dashboard's browser test)"
+    local sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    $sudo apt-get update -q >/dev/null
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q chromium >/dev/null
+}
+
 needs_vllm() {  # a scenario that serves from .venv-vllm
     [ -f "${1:-}" ] && grep -q "$VLLM_VENV/" "$1"
 }
@@ -73,7 +109,10 @@ case "${1:-}" in
         echo "==> mypy"
         "$VENV/bin/mypy"
         echo "==> pytest"
+        ensure_chromium
+        start_test_postgres
         "$VENV/bin/pytest" "$@"
+        stop_test_postgres
         echo "==> pytest -m e2e (real vLLM on the CPU)"
         ensure_vllm
         exec "$VENV/bin/pytest" -m e2e "$@"

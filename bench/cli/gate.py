@@ -13,6 +13,7 @@ from bench.report import summary
 from bench.report.gate import render
 from bench.safepath import is_safe_name, safe_name, writing
 from bench.schema.runfile import read_run
+from bench.store.auto import index_finished_run
 
 
 def _run_or_baseline(text: str) -> Path:
@@ -45,5 +46,9 @@ def cmd_gate(args: argparse.Namespace) -> int:
 def cmd_baseline(args: argparse.Namespace) -> int:
     name = safe_name(args.name, "--as")
     with writing(Path(args.dir), "--dir"):
-        print(save_baseline(Path(args.run), Path(args.dir) / name, args.force))
+        target = save_baseline(Path(args.run), Path(args.dir) / name, args.force)
+        # Into the store of the run it was saved from (reports/vlm-bench.db by default).
+        source = Path(args.run) if Path(args.run).is_dir() else Path(args.run).parent
+        index_finished_run(target, store_dir=source.resolve().parent.parent)
+        print(target)
     return 0

@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from bench import __version__
+from bench.cli.parser_history import add_history_command
+from bench.cli.parser_store import add_store_commands
 from bench.schema.scenario_base import MAX_NUMBER
 
 
@@ -361,6 +363,14 @@ def build_parser(
     _add_out(rep, "write report.md and its plots into DIR instead of the run folder", alias=False)
     rep.set_defaults(func=commands["report"])
 
+    dash = sub.add_parser(
+        "dashboard", help="write a static HTML site of many runs (docs/dashboard.md)"
+    )
+    dash.add_argument("paths", nargs="*", metavar="PATH", help="run folders or folders of runs")
+    dash.add_argument("--db", metavar="URL", help="also the runs of this results store")
+    dash.add_argument("--out", metavar="DIR", required=True, help="the site's folder")
+    dash.set_defaults(func=commands["dashboard"])
+
     sch = sub.add_parser("schema", help="print the JSON Schema of run.json (for dashboards, CI)")
     sch.set_defaults(func=commands["schema"])
 
@@ -375,5 +385,7 @@ def build_parser(
     tok = sub.add_parser("tokenizer", help="generate (once) the offline Qwen2-style tokenizer")
     tok.add_argument("--out", metavar="DIR", help="write it here instead of the cache")
     tok.set_defaults(func=commands["tokenizer"])
+    add_store_commands(sub, commands)
+    add_history_command(sub, commands)
     _verbose_everywhere(parser)
     return parser

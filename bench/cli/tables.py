@@ -14,6 +14,7 @@ from bench.report.markdown import render_report
 from bench.safepath import safe_name, writing
 from bench.schema.runfile import read_run
 from bench.schema.runwrite import write_run
+from bench.store.auto import index_finished_run
 
 
 def cmd_import_table(args: argparse.Namespace) -> int:
@@ -26,6 +27,7 @@ def cmd_import_table(args: argparse.Namespace) -> int:
         write_run(run, out)
         # No plots: a published run is an input to compare; `vlm-bench report` draws them.
         (out / "report.md").write_text(render_report(run))
+    index_finished_run(out, store_dir=out.resolve().parent)  # beside the run folders
     print(out)
     return 0
 

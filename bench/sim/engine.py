@@ -8,7 +8,8 @@ budget and the step's token budget (`max_num_batched_tokens`) allow. Its cost is
     decode_base_s + decode_per_seq_s * n_decoding + prefill_per_token_s * prefill_tokens
     + per_image_s * images_started (+ cold_image_s[k] for the k-th step encoding images)
 
-times a seeded log-normal jitter factor (mean 1) and `time_scale`. At the end of the step
+times `step_scale` (a planted engine slowdown: 1.08 = every step 8 % slower), a seeded
+log-normal jitter factor (mean 1) and `time_scale`. At the end of the step
 every decoding sequence emits one token and every sequence whose prefill completed emits
 its first token, as vLLM samples the first token in the prefill step.
 
@@ -160,7 +161,7 @@ class Engine:
         if p.jitter:
             sigma = p.jitter
             cost *= math.exp(self._rng.gauss(-sigma * sigma / 2, sigma))
-        step.duration_s = cost * p.time_scale
+        step.duration_s = cost * p.step_scale * p.time_scale
         return step
 
     def complete(self, step: Step, now: float) -> list[Sequence]:

@@ -95,6 +95,9 @@ class Profile(BaseModel):
         False, description="reject requests without an image, as xLLM's VLM backend does"
     )
     time_scale: float = Field(1.0, gt=0, description="multiplies every duration at run time")
+    step_scale: float = Field(
+        1.0, gt=0, le=100.0, description="multiplies each engine step's cost (not the front end)"
+    )
     faults: Faults = Field(default_factory=Faults)
 
     @model_validator(mode="after")

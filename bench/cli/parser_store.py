@@ -1,0 +1,62 @@
+"""argparse declarations of the results-store commands (`db index`, `export`), kept
+beside bench/cli/parser.py, which calls `add_store_commands` (that module is at its size
+limit). No command logic: each `func` comes from the table `bench.cli` passes in.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable, Mapping
+
+_DB_HELP = (
+    "the store: a SQLite file path or postgresql://USER@HOST/DB "
+    "(default: $VLM_BENCH_DB, else reports/vlm-bench.db)"
+)
+
+
+def add_store_commands(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser],
+    commands: Mapping[str, Callable[[argparse.Namespace], int]],
+) -> None:
+    """`vlm-bench db index` and `vlm-bench export`, bound to `commands`."""
+    db = sub.add_parser(
+        "db",
+        help="the results store: an index of run folders (SQLite or PostgreSQL)",
+        description="The results store indexes run folders (run.json) into a database for "
+        "queries, dashboards and `export`; the runs stay the source of truth (docs/store.md).",
+    )
+    db_sub = db.add_subparsers(dest="action", required=True, metavar="ACTION")
+    idx = db_sub.add_parser(
+        "index",
+        help="index the runs under PATHs (new or changed runs only)",
+        description="Find every run.json under the PATHs and index each run into the store: "
+        "unchanged runs (same content digest) are skipped, changed ones replaced, bad ones "
+        "named on stderr and skipped. Exit 0, or 2 for a bad PATH or --db.",
+    )
+    idx.add_argument(
+        "paths",
+        nargs="*",
+        metavar="PATH",
+        help="run folders, run.json files or folders of runs (default: reports, and "
+        "baselines when it exists)",
+    )
+    idx.add_argument("--db", metavar="URL", help=_DB_HELP)
+    idx.add_argument(
+        "--json",
+        action="store_true",
+        help="print only a JSON summary on stdout ({store, indexed, unchanged, skipped})",
+    )
+    idx.set_defaults(func=commands["db index"])
+
+    exp = sub.add_parser(
+        "export",
+        help="write the tidy frame of many runs (one row per run, level, repeat, metric)",
+        description="Write every run under PATH (read directly, no database) or in the store "
+        "(--db; default: $VLM_BENCH_DB, else reports/vlm-bench.db) as one tidy table: one row "
+        "per run x level x repeat x metric (columns in docs/store.md).",
+    )
+    exp.add_argument("path", nargs="?", metavar="PATH", help="run folder or folder of runs")
+    exp.add_argument("--db", metavar="URL", help=_DB_HELP)
+    exp.add_argument("--format", required=True, help="parquet or csv")
+    exp.add_argument("--out", metavar="FILE", required=True, help="the file to write")
+    exp.set_defaults(func=commands["export"])

@@ -1,0 +1,46 @@
+"""`vlm-bench db index` and `vlm-bench export`: the results store (bench/store)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from bench.errors import UserError
+from bench.safepath import writing
+from bench.store.db import open_store, target
+from bench.store.frame import FORMATS, export_bytes, load_runs
+from bench.store.index import index_paths
+
+DEFAULT_PATHS = (Path("reports"), Path("baselines"))
+
+
+def cmd_db_index(args: argparse.Namespace) -> int:
+    paths = [Path(p) for p in args.paths]
+    if not paths:  # reports/ (and baselines/ when there are any)
+        paths = [DEFAULT_PATHS[0]] + [p for p in DEFAULT_PATHS[1:] if p.is_dir()]
+    with open_store(args.db) as store:
+        summary = index_paths(store, paths)
+        for line in summary.skipped:
+            print(f"vlm-bench: skipped: {line}", file=sys.stderr)
+        if args.json:
+            print(json.dumps(summary.to_dict(store), indent=2))
+        else:
+            print(summary.line(store))
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    if args.format not in FORMATS:
+        raise UserError(f"--format {args.format!r}: must be one of {', '.join(FORMATS)}")
+    if args.path and args.db:
+        raise UserError("export: give PATH (run folders) or --db URL (a store), not both")
+    if args.path and not Path(args.path).exists():
+        raise UserError(f"{args.path}: no such file or folder")
+    data = export_bytes(load_runs(args.path or target(args.db)), args.format)
+    out = Path(args.out)
+    with writing(out):
+        out.write_bytes(data)
+    print(out)
+    return 0

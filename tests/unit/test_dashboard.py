@@ -1,0 +1,166 @@
+"""`vlm-bench dashboard`: the static site built from the shipped and stored runs.
+
+Every page is written, every link and asset of a page is a file of the site (nothing from
+the network: no http(s) reference anywhere), every user text is escaped, the gate.md
+`vlm-bench gate` writes is read back, and user mistakes are one line with exit 2. The
+browser's view of the same site: tests/integration/test_dashboard_browser.py.
+"""
+
+from __future__ import annotations
+
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+from bench.report.dashboard.collect import read_gate
+from bench.report.dashboard.site import MARKER, build_site
+from bench.report.dashboard.svgchart import Chart, Line, Point, fmt, render
+from bench.schema.runfile import read_run
+from bench.store.db import open_store
+from bench.store.index import index_run
+from tests.support import dashboard
+from tests.support.cli import last_error
+from tests.support.golden import assert_golden
+from tests.support.paths import REFERENCE, RUNS
+
+
+class _Refs(HTMLParser):
+    """Every href and src of a page, and how many <script> elements it has."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.refs: list[str] = []
+        self.scripts = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.scripts += tag == "script"
+        self.refs += [v for k, v in attrs if k in ("href", "src") and v is not None]
+
+
+def _refs(page: Path) -> _Refs:
+    parser = _Refs()
+    parser.feed(page.read_text())
+    return parser
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("dash")
+    dashboard.hostile(root)
+    build_site([RUNS, REFERENCE, root / "hostile"], root / "site")
+    return root / "site"
+
+
+def test_every_page_is_written(site: Path) -> None:
+    names = {p.name for p in site.glob("*.html")}
+    runs = [read_run(p.parent) for p in sorted(RUNS.rglob("run.json"))]
+    runs += [read_run(p.parent) for p in sorted(REFERENCE.rglob("run.json"))]
+    scenarios = {run.scenario_name for run in runs} | {dashboard.HOSTILE}
+    assert "index.html" in names
+    assert len([n for n in names if n.startswith("run-")]) == len(runs) + 1
+    assert len([n for n in names if n.startswith("trend-")]) == len(scenarios)
+    # One compare page per run with an earlier run of its scenario.
+    assert len([n for n in names if n.startswith("compare-")]) == len(runs) + 1 - len(scenarios)
+    assert (site / "assets" / "dashboard.js").is_file() and (site / MARKER).is_file()
+
+
+def test_every_reference_is_a_file_of_the_site(site: Path) -> None:
+    for page in site.glob("*.html"):
+        refs = _refs(page)
+        assert refs.scripts == 1, f"{page.name}: only the site's own script"
+        for ref in refs.refs:
+            assert not re.match(r"^[a-z]+:", ref), f"{page.name}: {ref} leaves the site"
+            target = (site / ref.split("#")[0]).resolve()
+            assert target.is_file() and site.resolve() in target.parents, f"{page.name}: {ref}"
+    for asset in (site / "assets").iterdir():
+        assert "http:" not in asset.read_text() and "https:" not in asset.read_text()
+
+
+def test_user_text_is_escaped(site: Path) -> None:
+    pages = [p for p in site.glob("*.html") if "&lt;script&gt;" in p.read_text()]
+    assert len(pages) >= 3  # the index, the run's page and its trend page
+    for page in site.glob("*.html"):
+        assert "<script>alert" not in page.read_text(), page.name
+    hostile = next(site.glob("run-script-alert*.html")).read_text()
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in hostile  # the check's detail, as text
+
+
+def test_run_page_shows_checks_and_provenance(site: Path) -> None:
+    page = next(site.glob("run-quickstart-20261128-222055*.html")).read_text()
+    for text in ("Validity checks", "output length", "0.1.0+sim", "Results", "Plots"):
+        assert text in page
+    assert page.count('class="dash-chart"') == 7  # the four figures' panels
+
+
+def test_index_golden(site: Path) -> None:
+    """The index of the shipped runs and the hostile one (its name escaped)."""
+    assert_golden("dashboard-index.html", (site / "index.html").read_text())
+
+
+def test_trends_mark_changes_and_gate(tmp_path: Path) -> None:
+    history = dashboard.history(tmp_path)
+    mark = read_gate(history / "gate" / "gate.md")
+    assert mark is not None and mark.verdict == "REGRESSION"
+    assert mark.candidate.startswith("history ") and (1, "tpot_avg_s") in mark.cells
+    build_site([history], tmp_path / "site")
+    trend = next((tmp_path / "site").glob("trend-history-*.html")).read_text()
+    assert trend.count('class="cp"') >= 4  # TPOT, RPS, throughput, P99 latency stepped
+    assert 'class="gm pt"' in trend and "gate vs history" in trend
+
+
+def test_runs_from_a_store(tmp_path: Path) -> None:
+    history = dashboard.history(tmp_path)
+    db = tmp_path / "runs.db"
+    with open_store(db) as store:
+        for run_file in sorted(history.rglob("run.json")):
+            index_run(store, run_file)
+    written = build_site([], tmp_path / "site", str(db))
+    assert len([p for p in written if p.name.startswith("run-")]) == dashboard.HISTORY
+
+
+def test_a_second_build_replaces_the_first(tmp_path: Path) -> None:
+    build_site([dashboard.hostile(tmp_path)], tmp_path / "site")
+    build_site([RUNS / "rejudge"], tmp_path / "site")
+    assert not list((tmp_path / "site").glob("run-script-*.html"))
+    assert list((tmp_path / "site").glob("run-quickstart-*.html"))
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--out", "{tmp}/site"], "give run folders"),
+        (["--out", "{tmp}/site", "{tmp}/empty"], "no runs found"),
+        (["--out", "{tmp}/site", "{tmp}/nothere"], "no such file or folder"),
+        (["--out", "{tmp}/file", str(RUNS)], "exists and is not a folder"),
+        (["--out", "{tmp}/full", str(RUNS)], "folder is not empty"),
+        (["--out", "{tmp}/site", "{tmp}/bad"], "bad"),
+    ],
+)
+def test_user_mistakes_are_one_line(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, argv: list[str], message: str
+) -> None:
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "file").write_text("x")
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "mine.txt").write_text("keep")
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "run.json").write_text("{not json")
+    code, line = last_error(capsys, "dashboard", *(a.format(tmp=tmp_path) for a in argv))
+    assert code == 2 and message in line and "Traceback" not in line
+    assert (tmp_path / "full" / "mine.txt").read_text() == "keep"
+
+
+def test_chart_escapes_and_formats() -> None:
+    chart = Chart("<b>t</b>", "y", [Line("<i>", [Point(0, 1.5, "<tip>")])], [(0.0, "<x>")])
+    svg = str(render(chart))
+    assert "<b>" not in svg and "&lt;tip&gt;" in svg and "&lt;x&gt;" in svg
+    assert [fmt(v) for v in (0, 123.4, 12.34, 1.234, 0.1234, 0.001234)] == [
+        "0",
+        "123",
+        "12.3",
+        "1.23",
+        "0.123",
+        "1.2e-03",
+    ]
