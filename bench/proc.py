@@ -39,6 +39,7 @@ FIRM = ((signal.SIGTERM, 10.0), (signal.SIGKILL, 5.0))
 WATCHDOG_STEPS = ((signal.SIGTERM, 5.0), (signal.SIGKILL, 5.0))
 POLL_S = 0.05
 LEFTOVER_GRACE_S = 3.0
+REAP_GRACE_S = 2.0  # see stop_group's finally
 
 # child pid → (its watchdog, the write end of the watchdog's pipe)
 _watchdogs: dict[int, tuple[subprocess.Popen[bytes], int]] = {}
@@ -112,7 +113,11 @@ def stop_group(proc: subprocess.Popen[bytes], steps: Sequence[tuple[int, float]]
             if _wait_empty(pgid, wait, lambda: proc.poll() is not None):
                 return
     finally:
-        proc.poll()
+        # The group can look empty while the leader is still being torn down: a dying
+        # multi-threaded leader shows as a zombie in /proc before its last thread has
+        # exited, and cannot be reaped until then. Give it a moment to become reapable.
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=REAP_GRACE_S)
         _release_watchdog(pgid)
 
 

@@ -92,7 +92,7 @@ def provenance_differences(runs: list[RunResult]) -> list[str]:
     provenance only: a published table has none)."""
     out = []
     for run in runs[1:]:
-        diffs = differences(runs[0].provenance, run.provenance)
+        diffs = differences(runs[0].provenance.to_dict(), run.provenance.to_dict())
         if diffs:
             out.append(f"{run_label(runs[0])} vs {run_label(run)}: " + "; ".join(diffs))
     return out

@@ -32,7 +32,7 @@ from bench.analyze.fingerprint import differences
 from bench.errors import UserError, describe_validation_error
 from bench.safeyaml import load_file
 from bench.schema.metrics import BY_KEY, Better, Metric
-from bench.schema.results import LevelResult, RunResult, by_level
+from bench.schema.results import LevelResult, RunResult, by_level, has_metric
 from bench.schema.runfile import read_run
 from bench.schema.runwrite import write_run
 from bench.schema.scenario import GateSpec
@@ -220,7 +220,7 @@ def _mismatches(baseline: RunResult, candidate: RunResult) -> list[str]:
         a, b = getattr(baseline.scenario, name), getattr(candidate.scenario, name)
         if a != b:
             out.append(f"{name}: baseline {a!r}, candidate {b!r}")
-    diffs = differences(baseline.provenance, candidate.provenance)
+    diffs = differences(baseline.provenance.to_dict(), candidate.provenance.to_dict())
     return out + [f"{d} (baseline vs candidate)" for d in diffs]
 
 
@@ -245,6 +245,12 @@ def gate(
     cand = {g[0].parallel: g for g in by_level(candidate.levels)}
     result = GateResult(baseline, candidate, alpha, len(levels), mismatches=mismatches)
     corrected = alpha / len(levels)
+    # A telemetry metric (energy per token) is gated only where both runs measured it.
+    both = [
+        k
+        for k in thresholds
+        if not BY_KEY[k].telemetry or (has_metric(baseline, k) and has_metric(candidate, k))
+    ]
     for conc in levels:
         new_failed = sum(lv.failed for lv in cand[conc])
         if new_failed and not sum(lv.failed for lv in base[conc]):
@@ -252,6 +258,8 @@ def gate(
             detail = f"new failed requests: {new_failed} of {sent}"
             result.cells.append(Cell(conc, "success_rate", "FAILED", [], [], detail=detail))
         for key, threshold in thresholds.items():
+            if key not in both:
+                continue
             b, c = _samples(base[conc], key), _samples(cand[conc], key)
             result.cells.append(judge(conc, BY_KEY[key], b, c, threshold, corrected))
     return result

@@ -75,4 +75,4 @@ def cmd_offline(args: argparse.Namespace) -> int:
     for line in offline_lines(summary, run):
         print(line)
     print(f"\nresults: {out_dir / 'offline.json'}")
-    return 0 if summary["wrong_length"] == 0 else EXIT_RUN_FAILED
+    return 0 if summary.wrong_length == 0 else EXIT_RUN_FAILED

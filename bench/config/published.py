@@ -14,6 +14,7 @@ from pathlib import Path
 
 from bench.errors import UserError
 from bench.schema.metrics import BY_KEY, REFERENCE_COLUMNS, REFERENCE_HEADER
+from bench.schema.provenance import Provenance, Published
 from bench.schema.results import LevelResult, RunResult, RunStatus
 from bench.schema.scenario import Scenario, scenario_hash
 
@@ -188,15 +189,15 @@ def import_table(
         levels.append(level)
     named = {"name": name, "hardware": hardware, "backend": backend}
     resolved = scenario.model_copy(update={k: v for k, v in named.items() if v is not None})
-    provenance = {
-        "published": {
-            "source": path.name,
-            "table": heading,
-            "sha256": hashlib.sha256(text.encode()).hexdigest()[:16],
-            "scenario": scenario.name,
-            "metrics": list(REFERENCE_COLUMNS),
-        }
-    }
+    provenance = Provenance(
+        published=Published(
+            source=path.name,
+            table=heading,
+            sha256=hashlib.sha256(text.encode()).hexdigest()[:16],
+            scenario=scenario.name,
+            metrics=list(REFERENCE_COLUMNS),
+        )
+    )
     return RunResult(
         "published", name, resolved, scenario_hash(scenario), provenance, levels, RunStatus.COMPLETE
     )

@@ -11,6 +11,7 @@ from bench import imaging, ovd
 from bench.errors import UserError
 from bench.measure.level import now_iso
 from bench.measure.prepare import check_references, resolve_tokenizer
+from bench.schema.attached import AnswerCheckRecord
 from bench.schema.results import Incident, RunResult
 from bench.schema.scenario import Scenario
 from bench.serve import answer, server
@@ -89,7 +90,7 @@ def answer_check_before_sweep(
     if mode == "off":
         return True
     check = answer_check(scenario, handle.url, run_dir / "check")
-    result.check = {"mode": mode, **check.to_dict()}
+    result.check = AnswerCheckRecord.model_validate({"mode": mode, **check.to_dict()})
     colour = "green" if check.valid else ("red" if mode == "required" else "yellow")
     console.print(f"[{colour}]answer check: {check.summary()}[/] ({check.latency_s:.2f} s)")
     if check.valid or mode != "required":

@@ -14,6 +14,8 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from bench.measure.accel import NVSMI_NAME_FIELDS, parse_nvsmi_names
+
 Run = Callable[[list[str]], str | None]
 Read = Callable[[str], str | None]
 
@@ -242,9 +244,26 @@ def _probe(run: Run, argv: list[str], parse: Callable[[str], dict[str, Any]]) ->
         return {"error": _one_line(exc)}
 
 
+def _full_names(run: Run, gpu: Any) -> Any:
+    """The plain table's GPUs with their full names from the CSV query mode, where
+    nvidia-smi answers it (the table truncates long names: "NVIDIA A100-SXM...")."""
+    if not isinstance(gpu, dict) or not gpu.get("devices"):
+        return gpu
+    fields = ",".join(NVSMI_NAME_FIELDS)
+    text = run(["nvidia-smi", f"--query-gpu={fields}", "--format=csv,noheader,nounits"])
+    try:
+        named = {d["index"]: d["name"] for d in parse_nvsmi_names(text or "")}
+    except ValueError:
+        return gpu
+    for device in gpu["devices"]:
+        device["name"] = named.get(device["index"]) or device["name"]
+    return gpu
+
+
 def accelerators(run: Run = run_tool) -> dict[str, Any]:
-    """NPUs from `npu-smi info`, GPUs from `nvidia-smi`: parsed, "absent" or {"error": ...}."""
+    """NPUs from `npu-smi info`, GPUs from `nvidia-smi` (names from its CSV query mode):
+    parsed, "absent" or {"error": ...}."""
     return {
         "npu": _probe(run, ["npu-smi", "info"], parse_npu_smi),
-        "gpu": _probe(run, ["nvidia-smi"], parse_nvidia_smi),
+        "gpu": _full_names(run, _probe(run, ["nvidia-smi"], parse_nvidia_smi)),
     }

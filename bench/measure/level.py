@@ -13,11 +13,14 @@ from rich.progress import Progress
 
 from bench.load import evalscope
 from bench.load.evalscope_db import DB_FILE, read_requests
-from bench.measure import servermetrics, validity
+from bench.measure import servermetrics, telemetry, validity
 from bench.measure.parse import parse_level
 from bench.schema.results import LevelResult, LevelStatus, decide_status
 from bench.schema.scenario import Scenario
 from bench.serve import server
+
+# (source name, readings) of bench.measure.telemetry
+Telemetry = tuple[str | None, list[dict[str, Any]]]
 
 
 def now_iso() -> str:
@@ -48,7 +51,9 @@ def measure(
     folder = evalscope.level_dir(run_dir / "raw", index, parallel, number, repeat)
     log_start = handle.log_offset()
     started = now_iso()
-    outcome, samples, interrupted = _run(scenario, handle, tokenizer, run_dir, slot, progress)
+    outcome, samples, accel, interrupted = _run(
+        scenario, handle, tokenizer, run_dir, slot, progress
+    )
     if (folder / DB_FILE).exists():
         level = parse_level(folder, parallel, number, scenario.load.fixed_output_tokens)
         _count_timeouts(folder, level, scenario.load.request_timeout_s)
@@ -64,7 +69,7 @@ def measure(
     level.started_at, level.finished_at = started, now_iso()
     level.diagnostics.server_log_bytes = [log_start, handle.log_offset()]
     _mark_outcome(scenario, handle, level, outcome, interrupted, slot)
-    _judge(scenario, level, samples)
+    _judge(scenario, level, samples, accel)
     if interrupted:
         raise Interrupted(level)
     return level
@@ -77,9 +82,10 @@ def _run(
     run_dir: Path,
     slot: tuple[int, int, int, int],
     progress: Progress,
-) -> tuple[evalscope.LevelRun, list[dict[str, Any]], bool]:
-    """evalscope's level in a child process, with a progress bar, while /metrics and the
-    client's CPU are sampled: (how it ended, the samples, whether Ctrl-C cut it short)."""
+) -> tuple[evalscope.LevelRun, list[dict[str, Any]], Telemetry, bool]:
+    """evalscope's level in a child process, with a progress bar, while /metrics, the
+    client's CPU and the accelerators are sampled: (how it ended, the /metrics samples,
+    the telemetry, whether Ctrl-C cut it short)."""
     index, repeat, parallel, number = slot
     raw = run_dir / "raw"
     name = evalscope.level_name(index, repeat)
@@ -101,7 +107,14 @@ def _run(
         scenario.load.warmup_for(parallel),
         scenario.validity.scrape_interval_s,
     )
+    accel = telemetry.TelemetryWatch(
+        telemetry.open_source(scenario),
+        telemetry.device_ids(scenario),
+        raw / name,
+        scenario.validity.telemetry_interval_s,
+    )
     watch.start()
+    accel.start()
     interrupted = False
     try:
         outcome = evalscope.run_level(
@@ -117,8 +130,9 @@ def _run(
         interrupted = True
         outcome = evalscope.LevelRun(None)
     finally:
+        readings = accel.stop()
         samples = watch.stop()
-    return outcome, samples, interrupted
+    return outcome, samples, (accel.source.name if accel.source else None, readings), interrupted
 
 
 def _mark_outcome(
@@ -149,12 +163,17 @@ def _mark_outcome(
         mark(level, LevelStatus.PARTIAL, f"server died: {handle.log_tail()}")
 
 
-def _judge(scenario: Scenario, level: LevelResult, samples: list[dict[str, Any]]) -> None:
-    """The level's server view (over the client's measured window) and validity checks."""
+def _judge(
+    scenario: Scenario, level: LevelResult, samples: list[dict[str, Any]], accel: Telemetry
+) -> None:
+    """The level's server view and telemetry (over the client's measured window) and
+    validity checks."""
     window = level.client.window
-    level.server = servermetrics.summarise(
-        samples, (window[0], window[1]) if window else None, measured=level.succeeded
-    )
+    span = (window[0], window[1]) if window else None
+    level.server = servermetrics.summarise(samples, span, measured=level.succeeded)
+    if level.measured:
+        tokens = level.output_tokens_avg * level.succeeded
+        level.telemetry = telemetry.summarise(accel[0], accel[1], span, tokens)
     level.checks = validity.judge_level(
         level,
         level.server,

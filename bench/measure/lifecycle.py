@@ -14,6 +14,7 @@ from bench.errors import ServerError
 from bench.load import evalscope
 from bench.measure import provenance
 from bench.measure.level import measure, now_iso
+from bench.schema.provenance import ServerSide
 from bench.schema.results import Incident, LevelResult, RunResult
 from bench.schema.scenario import Scenario
 from bench.serve import server
@@ -64,15 +65,17 @@ def start_ready(
         _never_ready(result, run_dir, exc, False, slot)
         raise
     if handle.proc is not None:
-        result.provenance.setdefault("server_pids", []).append(handle.proc.pid)
+        result.provenance.append("server_pids", handle.proc.pid)
     ready = False
     try:
         console.print(f"server ({scenario.server.kind}) starting: {handle.url}")
         waited = handle.wait_ready()
         ready = True
-        result.provenance.setdefault("server_ready_s", []).append(round(waited, 2))
+        result.provenance.append("server_ready_s", round(waited, 2))
         pid = handle.proc.pid if handle.proc is not None else None
-        result.provenance["server"] = provenance.server_side(handle.url, pid, handle.container)
+        result.provenance.server = ServerSide.model_validate(
+            provenance.server_side(handle.url, pid, handle.container)
+        )
         console.print(f"server ready after {waited:.1f} s")
         if scenario.server.warmup_requests:
             handle.warm_up(scenario.server.warmup_requests)
@@ -110,7 +113,7 @@ def between_levels(
     if scenario.sweep.cooldown_s:
         time.sleep(scenario.sweep.cooldown_s)
     if scenario.sweep.reset_caches:
-        result.provenance["cache_reset"] = handle.reset_caches()
+        result.provenance.cache_reset = handle.reset_caches()
     if handle.alive():
         return handle
     incident = Incident(

@@ -30,6 +30,7 @@ from bench.measure.prepare import check_references, resolve_tokenizer
 from bench.proc import FIRM, spawn, stop_group
 from bench.redact import redact_value, resolve_map, resolve_value
 from bench.schema import figures
+from bench.schema.attached import OfflineSummary
 from bench.schema.results import RunResult
 from bench.schema.runfile import read_run
 from bench.schema.runwrite import write_run
@@ -123,7 +124,7 @@ def run_batch(
 
 def measure(
     scenario: Scenario, run_dir: Path | None, output_dir: Path | None, count: int | None
-) -> tuple[dict[str, Any], RunResult | None, Path]:
+) -> tuple[OfflineSummary, RunResult | None, Path]:
     """`vlm-bench offline`: the batch, its summary attached to `run_dir`'s run (report
     re-rendered) or kept in a new `offline-<time>` folder; (summary, run, folder)."""
 
@@ -141,7 +142,9 @@ def measure(
     count = count or batch_size(scenario)
     model = scenario.offline.model or scenario.model.path
     log.info("offline: %d prompts through vllm.LLM (%s), log in %s", count, model, out_dir)
-    summary = run_batch(scenario, resolve_tokenizer(scenario), out_dir, count)
+    summary = OfflineSummary.model_validate(
+        run_batch(scenario, resolve_tokenizer(scenario), out_dir, count)
+    )
     if run is not None and run_dir is not None:
         run.offline = summary
         write_run(run, run_dir)

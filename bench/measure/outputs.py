@@ -30,11 +30,12 @@ from rich.console import Console
 from bench.errors import EXIT_RUN_FAILED, UserError
 from bench.measure.level import now_iso
 from bench.measure.lock import RunLock
-from bench.report import plots
+from bench.report import plots, telemetry
 from bench.report.markdown import plot_caption, render_report
 from bench.schema.results import RunResult, aggregate
 from bench.schema.runfile import read_run
 from bench.schema.runwrite import write_atomic, write_run
+from bench.store.auto import index_finished_run
 
 log = logging.getLogger(__name__)
 
@@ -174,7 +175,7 @@ def finish(
         stop()
     finally:
         try:
-            run.provenance["ended_at"] = now_iso()
+            run.provenance.ended_at = now_iso()
             failed = write_outputs(run, run_dir, console, report, reserve) or failed
         finally:
             if reserve is not None:
@@ -182,6 +183,8 @@ def finish(
             lock.release()
     if failed is not None:
         raise OutputError(_message(failed, run_dir)) from None
+    # Into the default store (docs/store.md; VLM_BENCH_DB=off: not): only ever a warning.
+    index_finished_run(run_dir)
 
 
 def _message(exc: OSError, run_dir: Path) -> str:
@@ -206,6 +209,7 @@ def write_report(run: RunResult, run_dir: Path, note: str = "") -> None:
     try:
         series = [(run.scenario_name, aggregate(run.levels))]
         names = plots.write_all(series, plot_caption(run), run_dir)
+        names += telemetry.write_plot(series, plot_caption(run), run_dir)
     except OSError as exc:  # disk full: one line, and report.md is tried all the same
         log.warning("plots not written: %s: %s", exc.filename, exc.strerror or exc)
     except Exception:  # matplotlib trouble must not lose the results

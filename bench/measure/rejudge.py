@@ -31,7 +31,7 @@ REJUDGED = "report-rejudged.md"
 # The prefix of the run's `reason` that thresholds decide (bench/measure/sweep.py).
 FAILED_PREFIX = "failed requests beyond validity.max_failed_ratio"
 # Validity fields that decide how a level is measured, not how it is judged.
-NOT_THRESHOLDS = {"scrape_interval_s"}
+NOT_THRESHOLDS = {"scrape_interval_s", "telemetry", "telemetry_interval_s"}
 
 
 def thresholds(run: RunResult, overrides: dict[str, Any]) -> ValiditySpec:

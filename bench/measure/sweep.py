@@ -41,6 +41,7 @@ from bench.measure.outputs import (
 from bench.measure.prepare import check_references, resolve_tokenizer
 from bench.report.markdown import what_happened
 from bench.safepath import writing
+from bench.schema.provenance import Provenance
 from bench.schema.results import CheckStatus, LevelResult, RunResult, RunStatus
 from bench.schema.runfile import read_run
 from bench.schema.scenario import Scenario, scenario_hash
@@ -107,7 +108,7 @@ def _begin(
             )
         result.status = RunStatus.RUNNING
         result.reason = ""  # why the earlier attempt stopped; this one says its own
-        result.provenance.setdefault("resumed_at", []).append(now_iso())
+        result.provenance.append("resumed_at", now_iso())
         return result, resume
     run_id, run_dir = new_run_dir(scenario, output_dir)
     # Everything written goes through bench.redact (the server's own server.log aside).
@@ -115,8 +116,10 @@ def _begin(
     with writing(run_dir, "output_dir"):  # the check above cannot foresee a full disk
         run_dir.mkdir(parents=True)
         (run_dir / "scenario.yaml").write_text(yaml.safe_dump(resolved, sort_keys=False))
-    prov = provenance.collect(server.server_argv(scenario, tokenizer, run_dir), scenario.server.env)
-    prov["started_at"] = now_iso()
+    prov = Provenance.model_validate(
+        provenance.collect(server.server_argv(scenario, tokenizer, run_dir), scenario.server.env)
+    )
+    prov.started_at = now_iso()
     # The run keeps the scenario as written, secrets redacted, as read_run would give it.
     kept = validate(resolved, run_dir / "run.json")
     return RunResult(run_id, scenario.name, kept, scenario_hash(scenario), prov), run_dir
@@ -153,7 +156,7 @@ def run(
     result, run_dir = _begin(scenario, output_dir, resume, tokenizer)
     lock = RunLock(run_dir)  # exit 2 while another vlm-bench runs in this directory
     reserve = Reserve(run_dir)  # room for the last run.json on a disk that fills up
-    result.provenance["evalscope"] = version
+    result.provenance.evalscope = version
     todo = _todo(scenario, result)
     held = _Held()
     failed_write: OSError | None = None

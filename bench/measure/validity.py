@@ -6,7 +6,8 @@ ignored), requests failed (blamed on the server unless the client was saturated)
 server did not see the target concurrency (the load generator, a rate limit or another
 tenant decided it), caches warmed by earlier requests flattered the level, the load
 generator itself was saturated (its CPU, its delay in starting a request after a slot
-freed), and the client measured much more latency than the server did.
+freed), the client measured much more latency than the server did, and the accelerator
+sat mostly idle (bench/measure/telemetry.py).
 
 A check is `ok`, `flag` (with the reason) or `n/a` (its data is missing, e.g. a server
 without /metrics). A flagged level stays in the results, marked, never silently valid.
@@ -220,6 +221,25 @@ def _ttft_gap(level: LevelResult, server: ServerView, lim: ValiditySpec) -> Chec
     return _check("TTFT gap", flagged, detail)
 
 
+def _accelerator(level: LevelResult, lim: ValiditySpec) -> Check:
+    """A level whose accelerators were mostly idle measured something else: the client,
+    the network, the server's front end, or devices other than those sampled."""
+    tel = level.telemetry
+    if tel.util_mean_pct is None:
+        return _check("accelerator", None, "no accelerator telemetry")
+    peak = f", peak {tel.util_max_pct:.0f} %" if tel.util_max_pct is not None else ""
+    detail = (
+        f"utilisation {tel.util_mean_pct:.1f} % mean{peak} ({tel.source}, {tel.samples} samples)"
+    )
+    idle = tel.util_mean_pct < 100 * lim.min_accelerator_util
+    if idle:
+        detail += (
+            f" — mostly idle, below {_pct(lim.min_accelerator_util)} "
+            "(validity.min_accelerator_util): the accelerator did not do this level's work"
+        )
+    return _check("accelerator", idle, detail)
+
+
 def judge_level(
     level: LevelResult,
     server: ServerView,
@@ -241,4 +261,5 @@ def judge_level(
         *_caches(level, server, limits, prefix_length),
         _client(level, server, client, limits, paced),
         _ttft_gap(level, server, limits),
+        _accelerator(level, limits),
     ]

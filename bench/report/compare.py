@@ -34,6 +34,8 @@ FAMILIES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("TTFT", ("ttft_avg_s", "ttft_p99_s")),
     ("TPOT", ("tpot_avg_s", "tpot_p99_s")),
     ("Success rate", ("success_rate",)),
+    # Shown only when a run measured accelerator telemetry (docs/telemetry.md).
+    ("Energy", ("energy_per_token_j", "output_tok_per_j")),
 )
 HEADLINE = ("output_tok_s", "ttft_avg_s", "tpot_avg_s")
 
@@ -53,9 +55,10 @@ def run_description(run: RunResult) -> str:
     if scale := sim_time_scale(scenario):
         where += f"; simulator at time scale {scale}, rescaled to the modelled hardware"
     if is_published(run):
-        pub = run.provenance["published"]
-        return f"{where}; published table {pub['table'].split()[0]!r} of {pub['source']}"
-    return f"{where}; measured {run.provenance.get('started_at', '?')}"
+        pub = run.provenance.published
+        assert pub is not None
+        return f"{where}; published table {pub.table.split()[0]!r} of {pub.source}"
+    return f"{where}; measured {run.provenance.started_at or '?'}"
 
 
 def _measured(level: LevelResult | None) -> bool:
@@ -165,7 +168,11 @@ def render(comparison: Comparison, plots: list[str] | None = None) -> str:
             (chr(ord("A") + k), run_label(run), run_description(run)) for k, run in enumerate(runs)
         ],
         headline=comparison.headline(),
-        families=[(title, comparison.table(keys)) for title, keys in FAMILIES],
+        families=[
+            (title, comparison.table(keys))
+            for title, keys in FAMILIES
+            if any(has_metric(run, key) for run in runs for key in keys)
+        ],
         published=any(is_published(run) for run in runs),
         plots=plots or [],
         mismatches=comparison.mismatches,

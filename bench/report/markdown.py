@@ -6,6 +6,7 @@ import dataclasses
 from typing import Any
 
 from bench.analyze.fingerprint import fingerprint
+from bench.report import telemetry
 from bench.report.serverview import server_view
 from bench.report.tables import (
     FAILED,
@@ -16,6 +17,7 @@ from bench.report.tables import (
     markdown_table,
     template,
 )
+from bench.schema.attached import OfflineSummary
 from bench.schema.metrics import METRICS, REFERENCE_COLUMNS, REFERENCE_HEADER
 from bench.schema.results import LevelResult, RunResult, aggregate, by_level, median_level
 from bench.schema.scenario import Scenario
@@ -183,30 +185,31 @@ def render_report(run: RunResult, plots: list[str] | None = None) -> str:
         offline=offline_lines(run.offline, run) if run.offline else [],
         plots=plots or [],
         view=server_view(run.levels),
-        stack=stack_line(run.provenance),
+        telemetry=telemetry.table(aggregate(run.levels)),
+        stack=stack_line(run.provenance.to_dict()),
         happened=[] if run.ok else what_happened(run),
     )
 
 
-def offline_lines(offline: dict[str, Any], run: RunResult | None) -> list[str]:
+def offline_lines(offline: OfflineSummary, run: RunResult | None) -> list[str]:
     """The offline batch's throughput, and the run's best online level beside it."""
     lines = [
-        f"Offline (vllm.LLM, one batch of {offline['requests']} prompts, "
-        f"{offline['max_tokens']} output tokens each): "
-        f"{offline['rps']:.2f} req/s, {offline['output_tok_s']:.2f} output "
-        f"tok/s; batch {offline['generate_s']:.2f} s, engine start {offline['init_s']:.1f} s"
-        f" (vLLM {offline.get('vllm_version') or '?'})."
+        f"Offline (vllm.LLM, one batch of {offline.requests} prompts, "
+        f"{offline.max_tokens} output tokens each): "
+        f"{offline.rps:.2f} req/s, {offline.output_tok_s:.2f} output "
+        f"tok/s; batch {offline.generate_s:.2f} s, engine start {offline.init_s:.1f} s"
+        f" (vLLM {offline.vllm_version or '?'})."
     ]
-    if offline["wrong_length"]:
+    if offline.wrong_length:
         lines.append(
-            f"{NOT_HONOURED} {offline['wrong_length']} of {offline['requests']} offline requests "
-            f"did not produce {offline['max_tokens']} tokens "
-            f"({offline['output_tokens_min']}..{offline['output_tokens_max']})."
+            f"{NOT_HONOURED} {offline.wrong_length} of {offline.requests} offline requests "
+            f"did not produce {offline.max_tokens} tokens "
+            f"({offline.output_tokens_min}..{offline.output_tokens_max})."
         )
     ok = [lv for lv in aggregate(run.levels if run else []) if lv.status == "ok" and lv.succeeded]
     if ok:
         best = max(ok, key=lambda lv: lv.output_tok_s)
-        share = 100 * best.output_tok_s / offline["output_tok_s"]
+        share = 100 * best.output_tok_s / offline.output_tok_s
         lines.append(
             f"Online, best level (conc {best.parallel}): {best.output_tok_s:.2f} Gen. toks/s "
             f"= {share:.1f} % of offline; {best.rps:.2f} req/s."

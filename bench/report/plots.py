@@ -310,6 +310,27 @@ def latency_vs_throughput(series: list[Series], caption: str) -> Figure:
     return fig
 
 
+def energy(series: list[Series], caption: str) -> Figure:
+    """Accelerator energy per output token and tokens per joule against concurrency
+    (drawn only for runs with telemetry: bench/report/telemetry.py)."""
+    return _per_concurrency(
+        series,
+        caption,
+        [
+            (
+                "energy_per_token_j",
+                f"Energy per output token ({BY_KEY['energy_per_token_j'].unit})",
+                1.0,
+            ),
+            (
+                "output_tok_per_j",
+                f"Output tokens per joule ({BY_KEY['output_tok_per_j'].unit})",
+                1.0,
+            ),
+        ],
+    )
+
+
 FIGURES: dict[str, Callable[[list[Series], str], Figure]] = {
     "throughput": throughput,
     "ttft": ttft,

@@ -29,6 +29,9 @@ class Metric:
     # (absolute, in the metric's unit) to count. Metrics without a band are not gated.
     band: float | None = None
     floor: float = 0.0
+    # Measured only with accelerator telemetry (docs/telemetry.md): a run without it does
+    # not hold the metric, and the gate judges it only where both runs do.
+    telemetry: bool = False
 
     @property
     def name(self) -> str:
@@ -67,6 +70,10 @@ METRICS: tuple[Metric, ...] = (
     Metric("tpot_p99_s", "P99 TPOT(s)", "s", Better.LOWER, 3, band=0.15, floor=0.002),
     Metric("itl_avg_s", "Avg ITL(s)", "s", Better.LOWER, 3),
     Metric("success_rate", "Success Rate", "%", Better.HIGHER, 1),
+    # Accelerator energy over the measured window / its output tokens. The band: power
+    # is steady within ~1-2 % at a fixed load, throughput within the 5 % gated above.
+    Metric("energy_per_token_j", "Energy/tok(J)", "J/tok", Better.LOWER, 4, 0.05, 1e-4, True),
+    Metric("output_tok_per_j", "Gen. toks/J", "tok/J", Better.HIGHER, 2, telemetry=True),
 )
 BY_KEY = {m.key: m for m in METRICS}
 

@@ -1,23 +1,44 @@
 """Normalised results: one `LevelResult` per (parallel, number) level, one `RunResult` per run.
 
 All times are seconds and all rates per second, whatever units evalscope printed. A run
-is written after every level (`write_run`: temp file, then rename), so an interrupted
-sweep keeps what it finished. `schema_version` changes whenever a field changes meaning.
+is written after every level (bench.schema.runwrite), so an interrupted sweep keeps what
+it finished. `schema_version` changes whenever a field changes meaning.
+
+The types are pydantic dataclasses: built in code as plain dataclasses (positional
+arguments, `replace`), validated when built, and the one definition of run.json's shape —
+bench.schema.runfile validates a stored file against them, `vlm-bench schema` prints their
+JSON Schema. The field types say what a file may hold: counts are integers >= 0, figures
+finite numbers, no string read as a number (`Strict`).
 """
 
 from __future__ import annotations
 
-import json
+import math
 import statistics
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, field, fields, replace
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import ConfigDict, Field, Strict
+from pydantic.dataclasses import dataclass
 
 from bench.redact import redact_scenario
+from bench.schema import provenance as prov_
+from bench.schema.attached import AnswerCheckRecord, OfflineSummary
 from bench.schema.incident import Incident
-from bench.schema.metrics import REFERENCE_COLUMNS
-from bench.schema.scenario import Scenario
-from bench.schema.views import ClientView, ServerView
+from bench.schema.metrics import BY_KEY, REFERENCE_COLUMNS
+from bench.schema.provenance import Provenance
+from bench.schema.scenario import Scenario, without_quiet_defaults
+from bench.schema.views import ClientView, ServerView, TelemetryView
+
+# An int beyond this is not a count anyone measured, and not exact as a float.
+MAX_INT = 2**53
+Count = Annotated[int, Strict(), Field(ge=0, le=MAX_INT)]
+Positive = Annotated[int, Strict(), Field(ge=1, le=MAX_INT)]
+# A figure is finite (run.json refuses NaN and Infinity before this; the bound refuses
+# 1e999-sized values that overflow every sum).
+Figure = Annotated[float, Strict(), Field(ge=-1e300, le=1e300)]
+Text = Annotated[str, Strict()]
 
 # The history of versions is in docs/results.md; bench.schema.upgrade reads older ones.
 SCHEMA_VERSION = 2
@@ -57,65 +78,65 @@ def decide_status(succeeded: int, cut_short: bool) -> LevelStatus:
 class Check:
     """One validity check's verdict on a level (bench.measure.validity)."""
 
-    name: str
+    name: Text
     status: CheckStatus
-    detail: str
+    detail: Text
 
 
-@dataclass
+@dataclass(config=ConfigDict(extra="forbid"))
 class Diagnostics:
     """What a level noted about its own measurement (schema 1 kept these in `extra`).
-    None: not noted."""
+    None: not noted. A key it lacks would be lost on reading, so a file's is refused."""
 
-    server_log_bytes: list[int] | None = None  # [start, end] offsets of the level in server.log
-    timed_out: int | None = None  # requests that hit the client's request timeout
-    request_timeout_s: float | None = None
-    recorded_requests: int | None = None  # rows evalscope wrote for the level
-    undefined: list[str] | None = None  # figures stored as NaN: no request defined them
+    server_log_bytes: list[Count] | None = None  # [start, end] offsets of the level in server.log
+    timed_out: Count | None = None  # requests that hit the client's request timeout
+    request_timeout_s: Annotated[float, Strict(), Field(ge=0, le=1e300)] | None = None
+    recorded_requests: Count | None = None  # rows evalscope wrote for the level
+    undefined: list[Text] | None = None  # figures stored as NaN: no request defined them
     # Cross-checks against evalscope's own summary and percentile files.
-    summary_check: str | None = None
-    summary_mismatch: str | None = None
-    percentile_check: str | None = None
-    percentile_mismatch: str | None = None
-    repeats: int | None = None  # set on a median standing for its repeats
+    summary_check: Text | None = None
+    summary_mismatch: Text | None = None
+    percentile_check: Text | None = None
+    percentile_mismatch: Text | None = None
+    repeats: Positive | None = None  # set on a median standing for its repeats
 
 
 @dataclass
 class LevelResult:
-    parallel: int
-    number: int
-    index: int = 0  # 1-based position in the sweep
-    repeat: int = 1  # 1-based measurement of this level (sweep.repeats)
+    parallel: Positive
+    number: Positive
+    index: Count = 0  # 1-based position in the sweep
+    repeat: Count = 1  # 1-based measurement of this level (sweep.repeats)
     status: LevelStatus = LevelStatus.OK  # decide_status
-    reason: str = ""  # why it is not ok, or what was flagged
-    succeeded: int = 0
-    failed: int = 0
-    duration_s: float = 0.0
-    rps: float = 0.0
-    latency_avg_s: float = 0.0
-    latency_p50_s: float = 0.0
-    latency_p90_s: float = 0.0
-    latency_p99_s: float = 0.0
-    ttft_avg_s: float = 0.0
-    ttft_p50_s: float = 0.0
-    ttft_p99_s: float = 0.0
-    tpot_avg_s: float = 0.0
-    tpot_p50_s: float = 0.0
-    tpot_p99_s: float = 0.0
-    itl_avg_s: float = 0.0
-    output_tok_s: float = 0.0
-    total_tok_s: float = 0.0
-    input_tokens_avg: float = 0.0
-    output_tokens_avg: float = 0.0
+    reason: Text = ""  # why it is not ok, or what was flagged
+    succeeded: Count = 0
+    failed: Count = 0
+    duration_s: Figure = 0.0
+    rps: Figure = 0.0
+    latency_avg_s: Figure = 0.0
+    latency_p50_s: Figure = 0.0
+    latency_p90_s: Figure = 0.0
+    latency_p99_s: Figure = 0.0
+    ttft_avg_s: Figure = 0.0
+    ttft_p50_s: Figure = 0.0
+    ttft_p99_s: Figure = 0.0
+    tpot_avg_s: Figure = 0.0
+    tpot_p50_s: Figure = 0.0
+    tpot_p99_s: Figure = 0.0
+    itl_avg_s: Figure = 0.0
+    output_tok_s: Figure = 0.0
+    total_tok_s: Figure = 0.0
+    input_tokens_avg: Figure = 0.0
+    output_tokens_avg: Figure = 0.0
     # Output-length check: with a fixed length (min == max tokens), how many successful
     # requests produced a different count (from the server's usage), and the range seen.
-    expected_output_tokens: int | None = None
-    output_tokens_min: int = 0
-    output_tokens_max: int = 0
-    wrong_length: int = 0
-    raw_dir: str = ""  # relative to the run directory
-    started_at: str = ""
-    finished_at: str = ""
+    expected_output_tokens: Count | None = None
+    output_tokens_min: Count = 0
+    output_tokens_max: Count = 0
+    wrong_length: Count = 0
+    raw_dir: Text = ""  # relative to the run directory
+    started_at: Text = ""
+    finished_at: Text = ""
     # The server's view (bench.measure.servermetrics.summarise), the load generator's
     # (bench.measure.parse.client_stats) and the validity checks
     # (bench.measure.validity.judge_level).
@@ -123,6 +144,9 @@ class LevelResult:
     client: ClientView = field(default_factory=ClientView)
     checks: list[Check] = field(default_factory=list)
     diagnostics: Diagnostics = field(default_factory=Diagnostics)
+    # The accelerators over the measured window (bench.measure.telemetry.summarise);
+    # run.json leaves it out when nothing was measured.
+    telemetry: TelemetryView = field(default_factory=TelemetryView)
 
     @property
     def success_rate(self) -> float:
@@ -148,32 +172,36 @@ class LevelResult:
     def tokens_honoured(self) -> bool:
         return self.expected_output_tokens is None or self.wrong_length == 0
 
+    @property
+    def energy_per_token_j(self) -> float:
+        """Accelerator energy per output token (J); NaN when not measured."""
+        value = self.telemetry.energy_per_token_j
+        return math.nan if value is None else value
+
+    @property
+    def output_tok_per_j(self) -> float:
+        """Output tokens per joule of accelerator energy; NaN when not measured."""
+        value = self.telemetry.output_tok_per_j
+        return math.nan if value is None else value
+
     def value(self, key: str) -> float:
         """A metric by its key (bench.schema.metrics), derived ones included."""
         return float(getattr(self, key))
 
     def to_dict(self) -> dict[str, Any]:
-        """The stored fields as JSON values; the views keep only what they measured."""
-        data = asdict(self)
+        """The stored fields as run.json writes them, with the derived ones beside: the
+        views and diagnostics keep only what was measured or noted."""
+        data = {f.name: getattr(self, f.name) for f in fields(self)}
+        data["checks"] = [asdict(c) for c in self.checks]
         data["server"], data["client"] = self.server.to_dict(), self.client.to_dict()
+        data["diagnostics"] = {k: v for k, v in asdict(self.diagnostics).items() if v is not None}
+        data.pop("telemetry")
+        if not self.telemetry.empty:  # runs without telemetry keep their bytes
+            data["telemetry"] = self.telemetry.to_dict()
+        data["success_rate"] = self.success_rate
+        data["tokens_honoured"] = self.tokens_honoured
+        data["flags"] = self.flags
         return data
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> LevelResult:
-        """From a checked schema-2 level (bench.schema.runfile)."""
-        typed = {"status", "checks", "diagnostics", "server", "client"}
-        known = {f.name for f in fields(cls)} - typed
-        return cls(
-            **{k: v for k, v in data.items() if k in known},
-            status=LevelStatus(data.get("status", "ok")),
-            server=ServerView.model_validate(data.get("server", {})),
-            client=ClientView.model_validate(data.get("client", {})),
-            checks=[
-                Check(c["name"], CheckStatus(c["status"]), c["detail"])
-                for c in data.get("checks", [])
-            ],
-            diagnostics=Diagnostics(**data.get("diagnostics", {})),
-        )
 
 
 def by_level(levels: list[LevelResult]) -> list[list[LevelResult]]:
@@ -210,6 +238,7 @@ def median_level(group: list[LevelResult]) -> LevelResult:
     out.reason = "; ".join(dict.fromkeys(lv.reason for lv in group if lv.reason))
     out.server = ServerView.median([lv.server for lv in measured])
     out.client = ClientView.median([lv.client for lv in measured])
+    out.telemetry = TelemetryView.median([lv.telemetry for lv in measured])
     out.checks = _worst_checks(group)
     return out
 
@@ -233,19 +262,19 @@ def aggregate(levels: list[LevelResult]) -> list[LevelResult]:
 
 @dataclass
 class RunResult:
-    run_id: str
-    scenario_name: str
+    run_id: Text
+    scenario_name: Text
     scenario: Scenario  # as written: secrets already redacted (bench.measure.sweep._begin)
-    scenario_hash: str
-    provenance: dict[str, Any]
+    scenario_hash: Text
+    provenance: Provenance = field(default_factory=Provenance)
     levels: list[LevelResult] = field(default_factory=list)
     status: RunStatus = RunStatus.RUNNING
     incidents: list[Incident] = field(default_factory=list)  # server deaths, restarts
     # Why the run is not clean, in one line: why it failed, or what a complete run's levels
     # got wrong (failed requests beyond validity.max_failed_ratio). "" when clean.
-    reason: str = ""
-    check: dict[str, Any] | None = None  # the answer check before the sweep (bench/ovd.py)
-    offline: dict[str, Any] | None = None  # `vlm-bench offline --run` (bench/measure/offline.py)
+    reason: Text = ""
+    check: AnswerCheckRecord | None = None  # the answer check before the sweep (bench/ovd.py)
+    offline: OfflineSummary | None = None  # `vlm-bench offline --run` (measure/offline.py)
     schema_version: int = SCHEMA_VERSION
 
     @property
@@ -254,81 +283,44 @@ class RunResult:
         return self.status == "complete" and not self.incidents and not self.reason
 
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        # Redacted again on the way out: whoever built the run, no secret is written.
-        data["scenario"] = redact_scenario(self.scenario.model_dump(mode="json"))
-        data["incidents"] = [inc.to_dict() for inc in self.incidents]
-        for level, obj in zip(data["levels"], self.levels, strict=True):
-            level["success_rate"] = obj.success_rate
-            level["tokens_honoured"] = obj.tokens_honoured
-            level["flags"] = obj.flags
-            level["server"], level["client"] = obj.server.to_dict(), obj.client.to_dict()
-            # Only what was noted: a level's diagnostics are mostly empty.
-            level["diagnostics"] = {k: v for k, v in level["diagnostics"].items() if v is not None}
-        return data
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> RunResult:
-        return cls(
-            run_id=data["run_id"],
-            scenario_name=data["scenario_name"],
-            scenario=_scenario(data["scenario"]),
-            scenario_hash=data["scenario_hash"],
-            provenance=data.get("provenance", {}),
-            levels=[LevelResult.from_dict(lv) for lv in data.get("levels", [])],
-            status=RunStatus(data.get("status", "complete")),
-            incidents=[Incident.from_dict(inc) for inc in data.get("incidents", [])],
-            reason=data.get("reason", ""),  # absent before runs recorded one
-            check=data.get("check"),
-            offline=data.get("offline"),
-            schema_version=data.get("schema_version", SCHEMA_VERSION),
-        )
-
-
-def _scenario(value: Scenario | dict[str, Any]) -> Scenario:
-    """runfile.check hands over the model it validated; a plain mapping is validated here."""
-    return value if isinstance(value, Scenario) else Scenario.model_validate(value)
+        """run.json's content: every field, the parts as their own `to_dict` writes them."""
+        return {
+            "run_id": self.run_id,
+            "scenario_name": self.scenario_name,
+            # Redacted again on the way out: whoever built the run, no secret is written.
+            "scenario": redact_scenario(
+                without_quiet_defaults(self.scenario.model_dump(mode="json"))
+            ),
+            "scenario_hash": self.scenario_hash,
+            "provenance": self.provenance.to_dict(),
+            "levels": [level.to_dict() for level in self.levels],
+            "status": self.status,
+            "incidents": [inc.to_dict() for inc in self.incidents],
+            "reason": self.reason,
+            "check": self.check.to_dict() if self.check else None,
+            "offline": self.offline.to_dict() if self.offline else None,
+            "schema_version": self.schema_version,
+        }
 
 
 def server_version(run: RunResult) -> str | None:
     """The serving engine's version as its /version answered it during the run
-    (provenance.server.version: vLLM's {"version": "0.10.1"}, or a bare string); None
-    when it was not asked (a published table) or did not answer."""
-    server = run.provenance.get("server")
-    answer = server.get("version") if isinstance(server, dict) else None
-    if isinstance(answer, dict):
-        answer = answer.get("version")
-    return answer if isinstance(answer, str) and answer else None
+    (provenance.server.version); None when it was not asked or did not answer."""
+    return prov_.server_version(run.provenance)
 
 
 def provenance_columns(run: RunResult) -> dict[str, Any]:
-    """The provenance a table of many runs keeps, flat: where, when, with what.
-    The one place a store, an export or a dashboard reads a run's provenance from."""
-    prov = run.provenance
-
-    def mapping(key: str) -> dict[str, Any]:
-        value = prov.get(key)
-        return value if isinstance(value, dict) else {}
-
-    git, packages, accel = mapping("git"), mapping("packages"), mapping("accelerators")
-    return {
-        "host": prov.get("host"),
-        "started_at": prov.get("started_at"),
-        "ended_at": prov.get("ended_at"),
-        "commit": git.get("commit"),
-        "dirty": git.get("dirty"),
-        "server_version": server_version(run),
-        "evalscope": prov.get("evalscope") or packages.get("evalscope"),
-        "vlm_bench": packages.get("vlm-bench"),
-        "accelerators": json.dumps(accel, sort_keys=True) if accel else None,
-        "published": is_published(run),
-    }
+    """The provenance a table of many runs keeps, flat (bench.schema.provenance.columns)."""
+    return prov_.columns(run.provenance)
 
 
 def is_published(run: RunResult) -> bool:
-    return "published" in run.provenance
+    return run.provenance.published is not None
 
 
 def has_metric(run: RunResult, key: str) -> bool:
-    """Whether a run holds `key` (a published table has only the reference's columns)."""
+    """Whether a run holds `key`: a published table has only the reference's columns, a
+    telemetry metric needs a level that measured it."""
+    if key in BY_KEY and BY_KEY[key].telemetry:
+        return any(math.isfinite(lv.value(key)) for lv in run.levels)
     return not is_published(run) or key in REFERENCE_COLUMNS

@@ -17,11 +17,20 @@ from pathlib import Path
 from bench.schema.metrics import BY_KEY
 from bench.schema.results import LevelResult, RunResult
 
+# Accelerator telemetry (LevelResult.telemetry), last: column -> the view's field. Empty
+# where the level has none.
+TELEMETRY_COLUMNS = {
+    "accel_util_mean_pct": "util_mean_pct",
+    "accel_power_mean_w": "power_mean_w",
+    "accel_energy_j": "energy_j",
+    "energy_per_token_j": "energy_per_token_j",
+    "output_tok_per_j": "output_tok_per_j",
+}
 CSV_FIELDS = [
     f.name
     for f in fields(LevelResult)
-    if f.name not in ("diagnostics", "server", "client", "checks")
-] + ["success_rate", "tokens_honoured", "flags"]
+    if f.name not in ("diagnostics", "server", "client", "checks", "telemetry")
+] + ["success_rate", "tokens_honoured", "flags", *TELEMETRY_COLUMNS]
 
 
 def levels_csv(run: RunResult) -> str:
@@ -29,15 +38,17 @@ def levels_csv(run: RunResult) -> str:
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=["run_id", *CSV_FIELDS], lineterminator="\n")
     writer.writeheader()
-    published = run.provenance.get("published")
+    published = run.provenance.published
     absent = (
-        {k for k in BY_KEY if k not in published["metrics"]}
+        {k for k in BY_KEY if k not in published.metrics}
         | {"duration_s", "input_tokens_avg", "output_tokens_avg"}
         if published
         else set()
     )
     for row in run.to_dict()["levels"]:
         row["flags"] = "; ".join(row["flags"])
+        telemetry = row.get("telemetry", {})
+        row.update({col: telemetry.get(key, "") for col, key in TELEMETRY_COLUMNS.items()})
         cells = {k: "" if k in absent else row[k] for k in CSV_FIELDS}
         writer.writerow({"run_id": run.run_id, **cells})
     return out.getvalue()

@@ -156,6 +156,16 @@ class ValiditySpec(Strict):
         le=1,
         description="failed requests a level may have before it is flagged and the run exits 1",
     )
+    # Accelerator telemetry (docs/telemetry.md): where from, how often, and the idle check.
+    telemetry: Literal["auto", "nvml", "nvidia-smi", "npu-smi", "off"] = Field(
+        "auto", description="auto: NVML, nvidia-smi, then npu-smi (not for the simulator)"
+    )
+    telemetry_interval_s: float = Field(
+        0.25, ge=0.05, le=10, description="accelerator sampling period (default 4 Hz)"
+    )
+    min_accelerator_util: float = Field(
+        0.10, ge=0, le=1, description="flag a level whose accelerators' mean utilisation is lower"
+    )
 
 
 class SloSpec(Strict):
@@ -202,7 +212,27 @@ LATER_FIELDS: dict[tuple[str, str], Any] = {
     ("load", "api_key"): None,
     ("load", "headers"): {},
     ("validity", "max_failed_ratio"): 0.0,
+    ("validity", "telemetry"): "auto",
+    ("validity", "telemetry_interval_s"): 0.25,
+    ("validity", "min_accelerator_util"): 0.10,
 }
+
+
+# Of LATER_FIELDS, those run.json also leaves out at their default (a reader fills the
+# default back in), so runs written before them re-serialise byte for byte.
+UNWRITTEN_AT_DEFAULT = (
+    ("validity", "telemetry"),
+    ("validity", "telemetry_interval_s"),
+    ("validity", "min_accelerator_util"),
+)
+
+
+def without_quiet_defaults(data: dict[str, Any]) -> dict[str, Any]:
+    """A dumped scenario without the UNWRITTEN_AT_DEFAULT fields that hold their default."""
+    for section, key in UNWRITTEN_AT_DEFAULT:
+        if data.get(section, {}).get(key, None) == LATER_FIELDS[(section, key)]:
+            data[section].pop(key)
+    return data
 
 
 def scenario_hash(scenario: Scenario) -> str:

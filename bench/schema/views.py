@@ -38,11 +38,11 @@ class _View(BaseModel):
     def median(cls, views: list[Self]) -> Self:
         """Each figure over the repeats that have it: floats their median, counts the
         lower median (an observed count), flags true only if true in every repeat;
-        lists (the client's window) are not carried: they belong to one repeat."""
+        lists (the client's window) and words are not carried: they belong to one repeat."""
         out: dict[str, Any] = {}
         for name, info in cls.model_fields.items():
             values = [v for view in views if (v := getattr(view, name)) is not None]
-            if not values or isinstance(values[0], list):
+            if not values or isinstance(values[0], list | str):
                 continue
             if info.annotation == bool | None:
                 out[name] = all(values)
@@ -111,3 +111,40 @@ class ClientView(_View):
     start_delay_p50_s: float | None = None
     start_delay_p90_s: float | None = None
     start_delay_max_s: float | None = None
+
+
+class TelemetryView(_View):
+    """bench.measure.telemetry.summarise: the accelerators the server used, over the
+    client's measured window (docs/telemetry.md). Utilisation is the devices' mean;
+    memory and power are their totals; energy is by NVML's counter where every device
+    has one (`energy_method` "counter"), else ∫ power dt ("integral")."""
+
+    source: str | None = None  # nvml | nvidia-smi | npu-smi
+    devices: list[int] | None = None  # the device ids sampled
+    samples: int | None = None  # readings inside the window
+    interval_s: float | None = None  # median time between readings
+    util_mean_pct: float | None = None  # time-weighted, the devices' mean
+    util_max_pct: float | None = None
+    memory_used_max_mb: float | None = None
+    memory_total_mb: float | None = None
+    power_mean_w: float | None = None
+    power_max_w: float | None = None
+    temperature_max_c: float | None = None
+    energy_integral_j: float | None = None
+    energy_counter_j: float | None = None
+    energy_j: float | None = None
+    energy_method: str | None = None  # counter | integral
+    output_tokens: int | None = None  # of the measured requests: energy is divided by it
+    energy_per_token_j: float | None = None
+    output_tok_per_j: float | None = None
+
+    @classmethod
+    def median(cls, views: list[Self]) -> Self:
+        """As `_View.median` for the figures; the words (source, method) kept when every
+        repeat agrees."""
+        out = super().median(views).model_dump(exclude_none=True)
+        for name in ("source", "energy_method"):
+            words = {getattr(v, name) for v in views if getattr(v, name) is not None}
+            if len(words) == 1:
+                out[name] = words.pop()
+        return cls(**out)

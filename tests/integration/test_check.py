@@ -75,8 +75,8 @@ def test_required_check_stops_before_the_sweep(tmp_path: Path) -> None:
     (run_dir,) = (out / "chk").iterdir()
     run = read_run(run_dir)
     assert run.status == "failed" and run.levels == []
-    assert run.check is not None and run.check["valid"] is False
-    assert run.check["mode"] == "required"
+    assert run.check is not None and run.check.valid is False
+    assert run.check.mode == "required"
     assert run.incidents[0].kind.startswith("answer check failed")
     assert "format invalid" in (run_dir / "report.md").read_text()
     assert (run_dir / "check" / "answer.txt").read_text()
@@ -93,7 +93,7 @@ def test_sweep_where_text_only_requests_are_refused(tmp_path: Path) -> None:
     (run_dir,) = (out / "chk").iterdir()
     run = read_run(run_dir)
     assert run.status == "complete" and [lv.success_rate for lv in run.levels] == [100, 100]
-    assert run.check is not None and run.check["valid"] is True
+    assert run.check is not None and run.check.valid is True
     assert "Answer check (warn): format valid" in (run_dir / "report.md").read_text()
 
 

@@ -91,7 +91,7 @@ def test_a_death_during_the_retry_is_an_incident(tmp_path: Path) -> None:
     assert kinds == ["server died", "server died again while the level was measured again"]
     assert result.incidents[0].restarted is True
     assert "exiting after 3 requests" in result.incidents[1].detail
-    assert len(result.provenance["server_pids"]) == 2
+    assert len(result.provenance.server_pids) == 2
     assert "conc 2" in result.reason and "server died" in result.reason
     section = what_happened(run_dir)
     assert "server died, restarted and the level measured again" in section

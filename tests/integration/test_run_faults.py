@@ -26,7 +26,7 @@ def test_slow_readiness_within_the_timeout_and_server_warmup(tmp_path: Path) -> 
     done, run_dir = run(tmp_path, write(tmp_path, args="['--ready-delay', '2']", server_warmup=2))
     assert done.returncode == 0, done.stderr[-2000:]
     result = read_run(run_dir)
-    assert result.status == "complete" and result.provenance["server_ready_s"][0] >= 2
+    assert result.status == "complete" and result.provenance.server_ready_s[0] >= 2
     trace = [json.loads(x) for x in (run_dir / "sim-trace.jsonl").read_text().splitlines()]
     # The multimodal readiness probe, the server's warm-up, then the measured requests.
     assert len(trace) == 1 + 2 + (2 + 4)
@@ -92,7 +92,7 @@ def test_server_death_with_restart_policy_measures_the_level_again(tmp_path: Pat
     # The console's "What happened" block (stderr) says it, as the report does.
     assert "restarted and the level measured again" in " ".join(done.stderr.split())
     assert "restarted and the level measured again" in report(run_dir)
-    assert len(result.provenance["server_pids"]) == 2
+    assert len(result.provenance.server_pids) == 2
 
 
 def test_error_storm_is_recorded_as_failed_requests(tmp_path: Path) -> None:

@@ -70,6 +70,7 @@ def test_clean_level_passes_and_server_ttft_matches_the_trace(tmp_path: Path) ->
         "prefix cache": "ok",
         "client": "ok",
         "TTFT gap": "ok" if level.server.window_exact else "n/a",
+        "accelerator": "n/a",  # the simulator: no accelerator telemetry
     }
     srv = level.server.to_dict()
     finished = [

@@ -10,12 +10,16 @@ from __future__ import annotations
 import copy
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from bench.schema.provenance import Provenance
 from bench.schema.results import Diagnostics, LevelResult, RunResult
 from bench.schema.runfile import read_run
 from bench.schema.scenario import Scenario
 from tests.support.paths import REFERENCE, RUNS
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 STARTED_AT = "2026-11-27T06:00:00+00:00"
 
@@ -67,7 +71,7 @@ def repeated(base: RunResult, tpot_scale: float, failed_at: int | None = None) -
     """`base` with 5 repeats per level: small deterministic spread, TPOT scaled; at
     concurrency `failed_at` the first repeat lost 2 requests."""
     out = copy.deepcopy(base)
-    out.provenance = {"started_at": STARTED_AT}
+    out.provenance = Provenance(started_at=STARTED_AT)
     out.run_id = f"r{tpot_scale}"
     levels = []
     for lv0 in base.levels:
@@ -92,7 +96,7 @@ def measured(base: RunResult, scale: float, run_id: str) -> RunResult:
     """A measured-looking run: `base` with times scaled, level 8 failed, level 16 short."""
     out = copy.deepcopy(base)
     out.run_id, out.scenario_name = run_id, "vlm-r1-ovd-800ta2"
-    out.provenance = {"started_at": STARTED_AT}
+    out.provenance = Provenance(started_at=STARTED_AT)
     for lv in out.levels:
         for key in ("latency_avg_s", "latency_p99_s", "ttft_avg_s", "ttft_p99_s"):
             setattr(lv, key, getattr(lv, key) * scale)
@@ -116,3 +120,47 @@ def write_json(folder: Path, text: str) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "run.json").write_text(text)
     return folder
+
+
+def tidy_runs(values: list[float | list[float]], **columns: Any) -> pd.DataFrame:
+    """The store's tidy frame (bench.store.load_runs' columns) of one series: run i holds
+    `values[i]` (a list: one value per repeat) for tpot_avg_s at concurrency 32, started
+    an hour after run i - 1; `columns` set any column for every row (a list: per run)."""
+    import pandas as pd
+
+    rows = []
+    for i, value in enumerate(values):
+        per_run = {k: v[i] if isinstance(v, list) else v for k, v in columns.items()}
+        for r, v in enumerate(value if isinstance(value, list) else [value], start=1):
+            rows.append(
+                {
+                    "run_id": f"run-{i:02d}",
+                    "run_dir": f"runs/run-{i:02d}",
+                    "scenario_name": "s",
+                    "scenario_hash": "h",
+                    "hardware": "sim",
+                    "backend": "sim",
+                    "model": "m",
+                    "run_status": "complete",
+                    "host": "host",
+                    "started_at": f"2026-11-{1 + i // 24:02d}T{i % 24:02d}:00:00+00:00",
+                    "ended_at": None,
+                    "commit": f"{i:040x}",
+                    "dirty": False,
+                    "server_version": f"0.{i}.0",
+                    "evalscope": "1.14.1",
+                    "vlm_bench": "0.1.0",
+                    "accelerators": None,
+                    "published": False,
+                    "level_index": 0,
+                    "parallel": 32,
+                    "number": 128,
+                    "repeat": r,
+                    "level_status": "ok",
+                    "trusted": True,
+                    "metric": "tpot_avg_s",
+                    "value": v,
+                    **per_run,
+                }
+            )
+    return pd.DataFrame(rows)

@@ -81,7 +81,7 @@ def leftovers(run_dir: Path) -> list[str]:
 
 def all_gone(run_dir: Path) -> None:
     """No server the run started (checked by PID) and no process of the run is alive."""
-    for pid in read_run(run_dir).provenance.get("server_pids", []):
+    for pid in read_run(run_dir).provenance.server_pids or []:
         status = Path(f"/proc/{pid}/status")
         assert not status.exists() or "zombie" in status.read_text(), f"server {pid} alive"
     assert not leftovers(run_dir)

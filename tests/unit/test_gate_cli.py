@@ -9,6 +9,7 @@ import pytest
 from bench.analyze import gate
 from bench.cli import main
 from bench.report.gate import render as render_gate
+from bench.schema.provenance import Provenance
 from bench.schema.results import Check, CheckStatus, RunResult
 from bench.schema.runfile import read_run
 from bench.schema.runwrite import write_run
@@ -89,13 +90,15 @@ def measured(run: RunResult, vllm: str, npu_sample: str) -> RunResult:
 
     out = repeated(run, 1.0)
     text = (Path(__file__).parent.parent / "data" / "provenance" / npu_sample).read_text()
-    out.provenance = {
-        "cpu": "Kunpeng-920",
-        "accelerators": {"npu": parse_npu_smi(text), "gpu": "absent"},
-        "ascend": {"driver": "25.3.rc1", "cann": "8.2.RC1"},
-        "packages": {"evalscope": "1.14.1"},
-        "server": {"packages": {"vllm": vllm, "vllm-ascend": "0.10.0rc1", "torch": "2.5.1"}},
-    }
+    out.provenance = Provenance.model_validate(
+        {
+            "cpu": "Kunpeng-920",
+            "accelerators": {"npu": parse_npu_smi(text), "gpu": "absent"},
+            "ascend": {"driver": "25.3.rc1", "cann": "8.2.RC1"},
+            "packages": {"evalscope": "1.14.1"},
+            "server": {"packages": {"vllm": vllm, "vllm-ascend": "0.10.0rc1", "torch": "2.5.1"}},
+        }
+    )
     return out
 
 

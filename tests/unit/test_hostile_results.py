@@ -325,6 +325,8 @@ def _nan_rps(conc: int | None) -> tuple[Any, Any]:
     for level in cand.levels:
         if conc is None or level.parallel == conc:
             for key in gate.default_thresholds():
+                if gate.BY_KEY[key].telemetry:
+                    continue  # not held by these runs (no telemetry): never gated here
                 if conc is None or key == "rps":
                     setattr(level, key, math.nan)
     return base, cand

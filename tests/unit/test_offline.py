@@ -17,7 +17,8 @@ from bench.config.scenario import load_scenario
 from bench.measure import offline
 from bench.measure.sweep import resolve_tokenizer
 from bench.report.markdown import offline_lines
-from bench.schema.results import LevelResult, RunResult
+from bench.schema.attached import OfflineSummary
+from bench.schema.results import LevelResult, LevelStatus, RunResult
 from bench.schema.runfile import read_run
 from tests.support import factories
 
@@ -59,7 +60,7 @@ def test_summary_rates_and_length_check() -> None:
     assert summary["total_tok_s"] == (64 * 3 + 10 + 2400) / 2.0
     assert summary["wrong_length"] == 1 and summary["output_tokens_min"] == 10
     assert offline.summarise(result, 64, ignore_eos=False)["wrong_length"] == 0
-    lines = offline_lines(summary, None)
+    lines = offline_lines(OfflineSummary.model_validate(summary), None)
     assert lines[0].startswith("Offline (vllm.LLM, one batch of 4 prompts, 64 output tokens")
     assert lines[1].startswith("† 1 of 4 offline requests did not produce 64 tokens")
 
@@ -77,12 +78,12 @@ def test_offline_beside_the_best_online_level() -> None:
         ignore_eos=True,
     )
     levels = [
-        LevelResult(1, 2, status="ok", succeeded=2, output_tok_s=50.0, rps=0.5),
-        LevelResult(4, 8, status="ok", succeeded=8, output_tok_s=150.0, rps=1.5),
-        LevelResult(8, 16, status="failed", succeeded=0, output_tok_s=900.0),
+        LevelResult(1, 2, status=LevelStatus.OK, succeeded=2, output_tok_s=50.0, rps=0.5),
+        LevelResult(4, 8, status=LevelStatus.OK, succeeded=8, output_tok_s=150.0, rps=1.5),
+        LevelResult(8, 16, status=LevelStatus.FAILED, succeeded=0, output_tok_s=900.0),
     ]
     run = factories.run(levels)
-    assert offline_lines(summary, run)[-1] == (
+    assert offline_lines(OfflineSummary.model_validate(summary), run)[-1] == (
         "Online, best level (conc 4): 150.00 Gen. toks/s = 75.0 % of offline; 1.50 req/s."
     )
 
@@ -107,8 +108,8 @@ def test_a_run_stored_with_the_old_offline_keys_still_loads_and_renders(tmp_path
     (tmp_path / "run.json").write_text(json.dumps(data))
     stored = read_run(tmp_path).offline
     assert stored is not None
-    assert (stored["rps"], stored["output_tok_s"], stored["total_tok_s"]) == (2.0, 128.0, 300.0)
-    assert "requests_per_s" not in stored
+    assert (stored.rps, stored.output_tok_s, stored.total_tok_s) == (2.0, 128.0, 300.0)
+    assert "requests_per_s" not in stored.to_dict()
     assert "2.00 req/s, 128.00 output tok/s" in offline_lines(stored, None)[0]
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from bench.report import release
 from bench.report.markdown import level_row, render_report, what_happened
 from bench.report.tables import PARTIAL
+from bench.schema import runfile
 from bench.schema.results import (
     Check,
     CheckStatus,
@@ -65,10 +66,10 @@ def test_a_reason_alone_makes_a_complete_run_not_ok() -> None:
 
 def test_reason_round_trips_and_old_files_read_without_it() -> None:
     run = never_ready()
-    assert RunResult.from_dict(run.to_dict()).reason == run.reason
+    assert runfile.check(run.to_dict(), Path("run.json")).reason == run.reason
     old = run.to_dict()
     del old["reason"]
-    assert RunResult.from_dict(old).reason == ""
+    assert runfile.check(old, Path("run.json")).reason == ""
 
 
 def partial(level: LevelResult) -> LevelResult:

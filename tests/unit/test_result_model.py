@@ -20,6 +20,7 @@ import jsonschema
 import pytest
 
 from bench.cli import main
+from bench.errors import UserError
 from bench.report import release
 from bench.schema import runfile
 from bench.schema.incident import Incident
@@ -36,6 +37,7 @@ from bench.schema.runfile import read_run
 from bench.schema.runschema import run_json_schema
 from bench.schema.runwrite import write_run
 from bench.schema.upgrade import upgrade, v1_to_v2
+from tests.support.factories import reference_json
 from tests.support.golden import assert_golden
 from tests.support.paths import REFERENCE, RUNS
 
@@ -115,14 +117,30 @@ def test_a_level_status_is_decided_in_one_place() -> None:
     assert json.dumps([LevelStatus.PARTIAL, CheckStatus.NOT_APPLICABLE]) == '["partial", "n/a"]'
 
 
-def test_the_reader_checks_every_diagnostics_field() -> None:
-    """runfile's table lists Diagnostics' fields: a field added to one and not the other
-    would either be refused on reading or reach Diagnostics(**...) unchecked."""
-    fields = {f.name for f in dataclasses.fields(Diagnostics)}
-    data = {f: None for f in fields}
-    runfile._DIAGNOSTICS(data, "$")  # every field is known to the table
-    with pytest.raises(runfile._Bad, match=r"\$\.new: unknown field"):
-        runfile._DIAGNOSTICS({"new": 1}, "$")
+def test_every_diagnostics_field_round_trips_and_an_unknown_one_is_refused(
+    tmp_path: Path,
+) -> None:
+    """The reader is the type: every Diagnostics field a file holds is read back, and a
+    key Diagnostics lacks (it would be lost on reading) is refused with its path."""
+    noted = {
+        "server_log_bytes": [0, 10],
+        "timed_out": 1,
+        "request_timeout_s": 3.0,
+        "recorded_requests": 4,
+        "undefined": ["tpot_avg_s"],
+        "summary_check": "ok",
+        "summary_mismatch": "x",
+        "percentile_check": "ok",
+        "percentile_mismatch": "y",
+        "repeats": 2,
+    }
+    assert set(noted) == {f.name for f in dataclasses.fields(Diagnostics)}
+    data = runfile.check(reference_json(), Path("run.json")).to_dict()
+    data["levels"][0]["diagnostics"] = noted
+    assert runfile.check(data, Path("run.json")).to_dict()["levels"][0]["diagnostics"] == noted
+    data["levels"][0]["diagnostics"] = {"new": 1}
+    with pytest.raises(UserError, match=r"levels\[0\]\.diagnostics\.new: unknown field"):
+        runfile.check(data, Path("run.json"))
 
 
 def schema_checks(data: dict[str, Any]) -> None:

@@ -52,7 +52,7 @@ def test_a_stored_run_round_trips_its_views_unchanged() -> None:
 @pytest.mark.parametrize(
     ("block", "view", "words"),
     [
-        ("server", {"samples": 1.5}, "levels[0].server.samples: Input should be a valid integer"),
+        ("server", {"samples": 1.5}, "levels[0].server.samples: expected an integer"),
         ("server", {"colour": 1}, "levels[0].server.colour: unknown field"),
         ("server", {"ttft_avg_s": "0.1"}, "levels[0].server.ttft_avg_s"),
         ("client", {"window": [0.0, "x"]}, "levels[0].client.window[1]"),
