@@ -9,6 +9,7 @@ import logging
 import sys
 from collections.abc import Callable
 
+from bench.cli.fleet import cmd_fleet
 from bench.cli.gate import cmd_baseline, cmd_gate
 from bench.cli.parser import build_parser as _build
 from bench.cli.run import cmd_check, cmd_offline, cmd_run
@@ -38,6 +39,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "schema": cmd_schema,
     "tiny-model": cmd_tiny_model,
     "tokenizer": cmd_tokenizer,
+    "fleet": cmd_fleet,
 }
 
 

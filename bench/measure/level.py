@@ -12,9 +12,9 @@ from typing import Any
 from rich.progress import Progress
 
 from bench.load import evalscope
-from bench.load.evalscope_db import DB_FILE, read_requests
-from bench.measure import servermetrics, validity
-from bench.measure.parse import parse_level
+from bench.load.evalscope_db import DB_FILE, RequestRow, read_requests
+from bench.measure import level_split, servermetrics, validity
+from bench.measure.parse import parse_level, parse_rows
 from bench.schema.results import LevelResult, LevelStatus, decide_status
 from bench.schema.scenario import Scenario
 from bench.serve import server
@@ -44,23 +44,18 @@ def measure(
     """Measure one level (`slot`: index, repeat, parallel, number) against a ready server
     and judge it; raises Interrupted, carrying the level cut short, on Ctrl-C."""
     index, repeat, parallel, number = slot
-    level_log = run_dir / "raw" / evalscope.level_name(index, repeat) / evalscope.LOG_FILE
-    folder = evalscope.level_dir(run_dir / "raw", index, parallel, number, repeat)
     log_start = handle.log_offset()
     started = now_iso()
-    outcome, samples, interrupted = _run(scenario, handle, tokenizer, run_dir, slot, progress)
-    if (folder / DB_FILE).exists():
-        level = parse_level(folder, parallel, number, scenario.load.fixed_output_tokens)
-        _count_timeouts(folder, level, scenario.load.request_timeout_s)
+    k = level_split.worker_count(scenario, parallel, number)
+    if k > 1 or level_split.split(scenario):
+        level, outcome, samples, interrupted = _measure_split(
+            scenario, handle, tokenizer, run_dir, slot, progress, k
+        )
     else:
-        level = LevelResult(
-            parallel,
-            number,
-            status=LevelStatus.FAILED,
-            reason=f"evalscope wrote no results (exit {outcome.returncode}): {tail(level_log)}",
+        level, outcome, samples, interrupted = _measure_one(
+            scenario, handle, tokenizer, run_dir, slot, progress
         )
     level.index, level.repeat = index, repeat
-    level.raw_dir = str(folder.relative_to(run_dir))
     level.started_at, level.finished_at = started, now_iso()
     level.diagnostics.server_log_bytes = [log_start, handle.log_offset()]
     _mark_outcome(scenario, handle, level, outcome, interrupted, slot)
@@ -68,6 +63,59 @@ def measure(
     if interrupted:
         raise Interrupted(level)
     return level
+
+
+def _measure_one(
+    scenario: Scenario,
+    handle: server.ServerHandle,
+    tokenizer: str,
+    run_dir: Path,
+    slot: tuple[int, int, int, int],
+    progress: Progress,
+) -> tuple[LevelResult, evalscope.LevelRun, list[dict[str, Any]], bool]:
+    """The level as one evalscope process: (parsed level, how it ended, samples, Ctrl-C)."""
+    index, repeat, parallel, number = slot
+    level_log = run_dir / "raw" / evalscope.level_name(index, repeat) / evalscope.LOG_FILE
+    folder = evalscope.level_dir(run_dir / "raw", index, parallel, number, repeat)
+    outcome, samples, interrupted = _run(scenario, handle, tokenizer, run_dir, slot, progress)
+    if (folder / DB_FILE).exists():
+        level = parse_level(folder, parallel, number, scenario.load.fixed_output_tokens)
+        _count_timeouts(read_requests(folder), level, scenario.load.request_timeout_s)
+    else:
+        level = LevelResult(
+            parallel,
+            number,
+            status=LevelStatus.FAILED,
+            reason=f"evalscope wrote no results (exit {outcome.returncode}): {tail(level_log)}",
+        )
+    level.raw_dir = str(folder.relative_to(run_dir))
+    return level, outcome, samples, interrupted
+
+
+def _measure_split(
+    scenario: Scenario,
+    handle: server.ServerHandle,
+    tokenizer: str,
+    run_dir: Path,
+    slot: tuple[int, int, int, int],
+    progress: Progress,
+    k: int,
+) -> tuple[LevelResult, evalscope.LevelRun, list[dict[str, Any]], bool]:
+    """The level as `k` load workers (bench/measure/level_split.py), from their merged rows;
+    a worker that died fails the level with its reason."""
+    _, _, parallel, number = slot
+    timeout = _level_timeout(scenario, parallel, number)
+    got = level_split.run_split(scenario, handle, tokenizer, run_dir, slot, progress, k, timeout)
+    level = parse_rows(got.rows, parallel, number, scenario.load.fixed_output_tokens)
+    _count_timeouts(got.rows, level, scenario.load.request_timeout_s)
+    level.diagnostics.workers = got.stats
+    level.raw_dir = str(got.folder.relative_to(run_dir))
+    if got.run.dead:
+        dead = next(o for o in got.run.outputs if o.exit_code not in (0, None))
+        mark(level, LevelStatus.FAILED, f"{got.run.dead}: {dead.log_tail}")
+        level.status = LevelStatus.FAILED
+    outcome = evalscope.LevelRun(got.run.returncode, timed_out=got.run.timed_out)
+    return level, outcome, got.samples, got.interrupted
 
 
 def _run(
@@ -165,13 +213,12 @@ def _judge(scenario: Scenario, level: LevelResult, samples: list[dict[str, Any]]
     )
 
 
-def _count_timeouts(folder: Path, level: LevelResult, timeout_s: float) -> None:
+def _count_timeouts(records: list[RequestRow], level: LevelResult, timeout_s: float) -> None:
     """How many failed requests ran into load.request_timeout_s. evalscope stores no error
     for a failed request, but its start and end: a failed one that lasted the timeout
     (its log says TimeoutError) was left unanswered by the server."""
     if not level.failed:
         return
-    records = read_requests(folder)
     hung = sum(
         1 for r in records if not r.success and r.completed_time - r.start_time >= 0.95 * timeout_s
     )

@@ -63,6 +63,22 @@ class Check:
 
 
 @dataclass
+class WorkerStat:
+    """One load worker of a level split across several (load.workers, docs/workers.md)."""
+
+    worker: int  # 1-based
+    host: str
+    parallel: int  # its share of the level's
+    number: int
+    seed: int  # its data: distinct per worker, so no two send the same prompts
+    rows: int = 0  # requests it recorded
+    exit_code: int | None = None
+    cpu_mean: float | None = None  # cores, from its release to its exit
+    start_delay_s: float | None = None  # its release after the common start time
+    clock_offset_s: float = 0.0  # added to its times to put them on this run's clock
+
+
+@dataclass
 class Diagnostics:
     """What a level noted about its own measurement (schema 1 kept these in `extra`).
     None: not noted."""
@@ -78,6 +94,14 @@ class Diagnostics:
     percentile_check: str | None = None
     percentile_mismatch: str | None = None
     repeats: int | None = None  # set on a median standing for its repeats
+    workers: list[WorkerStat] | None = None  # set when the level was split
+
+    def __post_init__(self) -> None:
+        # From run.json the workers come as mappings (checked by bench.schema.runfile).
+        if self.workers is not None:
+            self.workers = [
+                w if isinstance(w, WorkerStat) else WorkerStat(**w) for w in self.workers
+            ]
 
 
 @dataclass

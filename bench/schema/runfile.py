@@ -169,6 +169,15 @@ def model(cls: type[BaseModel]) -> Spec:
     return check
 
 
+# WorkerStat's fields (bench.schema.results), all of them written.
+_WORKER = mapping(
+    {k: integer(1) for k in ("worker", "parallel")}
+    | {k: integer(0) for k in ("number", "seed", "rows")}
+    | {"host": text(), "clock_offset_s": number(), "exit_code": optional(integer())}
+    | {"cpu_mean": optional(number(0)), "start_delay_s": optional(number())},
+    values=unknown,
+)
+
 # Diagnostics' fields; a key it lacks would be lost on reading, so it is refused.
 _DIAGNOSTICS = mapping(
     optional_fields={
@@ -182,6 +191,7 @@ _DIAGNOSTICS = mapping(
         "percentile_check": optional(text()),
         "percentile_mismatch": optional(text()),
         "repeats": optional(integer(1)),
+        "workers": optional(list_of(_WORKER)),
     },
     values=unknown,
 )

@@ -22,8 +22,10 @@ from pydantic import (
     NonNegativeFloat,
     PositiveFloat,
     PositiveInt,
+    SerializerFunctionWrapHandler,
     ValidationError,
     field_validator,
+    model_serializer,
     model_validator,
 )
 
@@ -156,6 +158,22 @@ class ValiditySpec(Strict):
         le=1,
         description="failed requests a level may have before it is flagged and the run exits 1",
     )
+    max_client_error_ratio: NonNegativeFloat = Field(
+        0.02, description="flag a level whose client error exceeds this share of its TTFT"
+    )
+    max_client_error_s: NonNegativeFloat = Field(
+        0.002, description="... and this many seconds (the larger of the two is the tolerance)"
+    )
+
+    @model_serializer(mode="wrap")
+    def _quiet(self, handler: SerializerFunctionWrapHandler) -> Any:
+        # The client-error limits are left out while at their default, so a stored
+        # scenario that does not use them reads (and is written) as it always was.
+        data = handler(self)
+        for key in ("max_client_error_ratio", "max_client_error_s"):
+            if isinstance(data, dict) and data.get(key) == type(self).model_fields[key].default:
+                data.pop(key, None)
+        return data
 
 
 class SloSpec(Strict):
@@ -202,6 +220,9 @@ LATER_FIELDS: dict[tuple[str, str], Any] = {
     ("load", "api_key"): None,
     ("load", "headers"): {},
     ("validity", "max_failed_ratio"): 0.0,
+    ("load", "calibrate"): "auto",
+    ("validity", "max_client_error_ratio"): 0.02,
+    ("validity", "max_client_error_s"): 0.002,
 }
 
 
