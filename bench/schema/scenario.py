@@ -181,6 +181,20 @@ class SloSpec(Strict):
     tpot_p99_s: PositiveFloat | None = None
 
 
+class ClusterSpec(Strict):
+    """Where the load workers run (docs/workers.md): `local` (this host, the default) or
+    as Ray actors on the cluster's client nodes."""
+
+    engine: Literal["local", "ray"] = "local"
+    address: str = Field(
+        "auto", min_length=1, description="ray.init address: auto, HOST:PORT or ray://HOST:PORT"
+    )
+    resources: dict[str, PositiveFloat] = Field(
+        default_factory=lambda: {"vlm_bench_client": 1.0},
+        description="Ray resources each load worker needs (one per client node by default)",
+    )
+
+
 class Scenario(Strict):
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$", max_length=MAX_NAME)
     description: str = ""
@@ -196,6 +210,15 @@ class Scenario(Strict):
     offline: OfflineSpec = Field(default_factory=OfflineSpec)
     validity: ValiditySpec = Field(default_factory=ValiditySpec)
     output_dir: str = "reports"
+    cluster: ClusterSpec | None = None
+
+    @model_serializer(mode="wrap")
+    def _quiet(self, handler: SerializerFunctionWrapHandler) -> Any:
+        # Left out while unset, so a stored scenario without it reads as it always did.
+        data = handler(self)
+        if isinstance(data, dict) and data.get("cluster") is None:
+            data.pop("cluster", None)
+        return data
 
     @model_validator(mode="after")
     def _tokenizer(self) -> Scenario:
@@ -231,8 +254,9 @@ def scenario_hash(scenario: Scenario) -> str:
     from the hash, and a rotated key is the same benchmark), `${env:NAME}` kept as text."""
     data = redact_scenario(scenario.model_dump(mode="json"))
     for (section, key), default in LATER_FIELDS.items():
-        if data[section].get(key, default) == default:
-            data[section].pop(key, None)
+        where = data[section] if section else data
+        if where.get(key, default) == default:
+            where.pop(key, None)
     canonical = json.dumps(data, sort_keys=True)
     return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 

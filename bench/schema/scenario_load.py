@@ -29,6 +29,7 @@ from bench.schema.scenario_base import (
     MAX_SEED,
     MAX_TIMEOUT_S,
     MAX_TOKENS,
+    MAX_WORKERS,
     Strict,
     json_only,
 )
@@ -72,11 +73,28 @@ class LoadSpec(Strict):
         "auto (reuse the cache), always (measure again), off",
     )
 
+    workers: int | Literal["auto"] = Field(
+        "auto",
+        description="evalscope processes sharing each level's parallel (docs/workers.md); "
+        "auto: 1 on small clients and below 64 concurrent requests",
+    )
+
+    @field_validator("workers", mode="before")
+    @classmethod
+    def _workers(cls, value: Any) -> Any:
+        if value == "auto" or (
+            isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_WORKERS
+        ):
+            return value
+        raise ValueError(f"expected 'auto' or a count from 1 to {MAX_WORKERS}")
+
     @model_serializer(mode="wrap")
     def _quiet(self, handler: SerializerFunctionWrapHandler) -> Any:
         # Left out while at its default, so every stored scenario (run.json) that does
         # not use it reads as it did before it existed.
         data = handler(self)
+        if isinstance(data, dict) and data.get("workers") == "auto":
+            data.pop("workers")
         if isinstance(data, dict) and data.get("calibrate") == "auto":
             data.pop("calibrate")
         return data
@@ -133,6 +151,13 @@ class LoadSpec(Strict):
 
     def warmup_for(self, parallel: int) -> int:
         return parallel if self.warmup_requests == "parallel" else self.warmup_requests
+
+    def workers_for(self, parallel: int, number: int, cores: int) -> int:
+        """How many evalscope processes share a level: `workers`, or with auto one per
+        64 concurrent requests up to half the client's cores (1 on a 2- or 3-core client);
+        never more than the level has requests in parallel or in all."""
+        wanted = self.workers if self.workers != "auto" else min(cores // 2, parallel // 64)
+        return max(1, min(wanted, parallel, number))
 
     @property
     def fixed_output_tokens(self) -> int | None:
