@@ -42,7 +42,7 @@ from bench.tools.tokenizer import cache_root
 
 log = logging.getLogger(__name__)
 
-WAVES = 2  # measured waves per calibration (after the warm-up wave)
+WAVES = 1  # measured waves per calibration (after the warm-up wave)
 MIN_REQUESTS = 4
 SIM_MODEL = "sim-model"  # the fixed profile's served name
 
