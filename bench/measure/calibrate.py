@@ -27,10 +27,11 @@ from rich.console import Console
 from rich.progress import Progress
 
 import bench
-from bench.load.evalscope_db import read_requests
+from bench.errors import UserError
 from bench.measure import clienterror, validity
 from bench.measure.clienterror import ClientError
 from bench.measure.level import measure
+from bench.measure.level_split import level_rows
 from bench.schema.results import LevelResult
 from bench.schema.scenario import Scenario, ValiditySpec
 from bench.schema.scenario_load import SweepSpec
@@ -157,11 +158,15 @@ class Calibrator:
             number = max(WAVES * level.parallel, MIN_REQUESTS)
             slot = (level.index, level.repeat, level.parallel, number)
             measured = measure(cal, handle, self.tokenizer, self.dir, slot, progress)
-            rows = read_requests(self.dir / measured.raw_dir) if measured.measured else []
+            rows = level_rows(self.dir, measured) if measured.measured else []
             client = ((r.request_sha, r.ttft_s, r.tpot_s) for r in rows if r.success)
-            return clienterror.estimate(
-                *clienterror.paired_errors(client, server_truth(trace, offset))
-            )
+            truth = server_truth(trace, offset)
+            return clienterror.estimate(*clienterror.paired_errors(client, truth))
+        except (UserError, OSError, ValueError, TypeError) as exc:
+            # A calibration that cannot run (the simulator, a raw file) costs the level
+            # its "client error" figure, never the sweep.
+            log.warning("client self-calibration at conc %d failed: %s", level.parallel, exc)
+            return None
         finally:
             self.spent_s += time.monotonic() - started
 
