@@ -10,6 +10,7 @@ import sys
 from collections.abc import Callable
 
 from bench.cli.dashboard import cmd_dashboard
+from bench.cli.fleet import cmd_fleet
 from bench.cli.gate import cmd_baseline, cmd_gate
 from bench.cli.history import cmd_history
 from bench.cli.parser import build_parser as _build
@@ -45,6 +46,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "export": cmd_export,
     "tiny-model": cmd_tiny_model,
     "tokenizer": cmd_tokenizer,
+    "fleet": cmd_fleet,
 }
 
 

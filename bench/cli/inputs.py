@@ -37,6 +37,8 @@ def _scenario(args: argparse.Namespace) -> Any:
     if getattr(args, "number", None):
         overrides["sweep.number"] = args.number
         overrides["sweep.requests_per_level"] = None
+    if getattr(args, "cluster", None):
+        overrides["cluster.engine"], overrides["cluster.address"] = "ray", args.cluster
     if getattr(args, "url", None):
         return attach.scenario(args.scenario, args.url, args.model, args.tokenizer, overrides)
     if getattr(args, "model", None) or getattr(args, "tokenizer", None):

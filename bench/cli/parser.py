@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import __version__
+from bench.cli.parser_fleet import add_cluster, add_fleet
 from bench.cli.parser_history import add_history_command
 from bench.cli.parser_store import add_store_commands
 from bench.schema.scenario_base import MAX_NUMBER
@@ -226,8 +227,10 @@ def build_parser(
         )
     run.add_argument("--repeats", type=_positive_int, help="override sweep.repeats")
     run.add_argument("--skip-check", action="store_true", help="no answer check before the sweep")
+    add_cluster(run)
     _add_json(run, "{run_dir, status, levels, incidents}")
     run.set_defaults(func=commands["run"])
+    add_fleet(sub, commands["fleet"])
 
     chk = sub.add_parser(
         "check",

@@ -54,6 +54,7 @@ from importlib import metadata
 from pathlib import Path
 
 from bench.errors import UserError
+from bench.load import barrier
 from bench.load.evalscope_db import count_rows
 from bench.proc import spawn, stop_group
 from bench.redact import resolve, scrub_tree, secret_name
@@ -187,9 +188,11 @@ def level_argv(
     number: int,
     outputs_dir: Path,
     repeat: int = 1,
+    worker: int = 0,
 ) -> list[str]:
     """Level `index` (1-based), repeat `repeat` (1-based), as vlm-bench runs it. Each
-    level and repeat draws its own data (seed), so no image repeats across them."""
+    level and repeat draws its own data (seed), so no image repeats across them; so does
+    each `worker` (0-based) of a split level, `parallel` and `number` being its share."""
     warmup = scenario.load.warmup_for(parallel)
     return [
         *evalscope_command(),
@@ -200,7 +203,7 @@ def level_argv(
         str(number),
         *workload_args(scenario, tokenizer),
         "--seed",
-        str(level_seed(scenario, index, repeat)),
+        str(level_seed(scenario, index, repeat, worker)),
         *(["--warmup-num", str(warmup)] if warmup else []),
         "--url",
         url + scenario.load.endpoint,
@@ -219,11 +222,18 @@ def level_argv(
     ]
 
 
-def level_seed(scenario: Scenario, index: int, repeat: int = 1) -> int:
-    """The reference's data for this level and repeat: its own unless `load.vary_seed` is off."""
-    if not scenario.load.vary_seed:
-        return scenario.load.seed
-    return scenario.load.seed + index - 1 + 1000 * (repeat - 1)
+# Worker w (0-based) of a split level draws from its level's seed + w * this: far from
+# every level's and repeat's own offsets, and under numpy's 2**32 for 256 workers.
+WORKER_SEED_STRIDE = 1_000_000
+
+
+def level_seed(scenario: Scenario, index: int, repeat: int = 1, worker: int = 0) -> int:
+    """The reference's data for this level and repeat: its own unless `load.vary_seed` is
+    off; worker `worker` (0-based) of a split level gets its own on top."""
+    base = scenario.load.seed
+    if scenario.load.vary_seed:
+        base += index - 1 + 1000 * (repeat - 1)
+    return base + WORKER_SEED_STRIDE * worker
 
 
 def level_name(index: int, repeat: int = 1) -> str:
@@ -310,10 +320,32 @@ def _child_main() -> None:
 
     gc.collect()
     gc.freeze()
+    _hold_at_barrier()
     # Popped, so nothing evalscope starts inherits it.
     hidden = json.loads(os.environ.pop(SECRET_ARGS_ENV, "[]"))
     sys.argv = ["evalscope", *sys.argv[1:], *hidden]
     run_cmd()
+
+
+def _hold_at_barrier() -> None:
+    """With `barrier.BARRIER_ENV` set (one of a level's workers), wait for the common start
+    just before the first request: evalscope's `connect_test`, awaited right after its
+    start-up and right before its client sends anything, is wrapped to wait there too."""
+    folder = os.environ.pop(barrier.BARRIER_ENV, None)
+    if not folder:
+        return
+    import atexit
+
+    import evalscope.perf.benchmark as perf_benchmark
+
+    original = perf_benchmark.connect_test
+
+    async def connect_then_wait(*args: object, **kwargs: object) -> None:
+        await original(*args, **kwargs)
+        await barrier.wait_released(Path(folder))
+
+    perf_benchmark.connect_test = connect_then_wait
+    atexit.register(barrier.write_end, Path(folder))
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
-"""One level measured and judged: evalscope in a child process while the server's
-/metrics and the client's CPU are sampled, then the parsed result, the server's and the
-client's view, and the validity checks (bench/measure/validity.py)."""
+"""One level measured and judged: evalscope in a child process (or split across load
+workers) while the server's /metrics, the client's CPU and the accelerators are sampled,
+then the parsed result, the server's, the client's and the accelerators' view, and the
+validity checks (bench/measure/validity.py)."""
 
 from __future__ import annotations
 
@@ -12,9 +13,9 @@ from typing import Any
 from rich.progress import Progress
 
 from bench.load import evalscope
-from bench.load.evalscope_db import DB_FILE, read_requests
-from bench.measure import servermetrics, telemetry, validity
-from bench.measure.parse import parse_level
+from bench.load.evalscope_db import DB_FILE, RequestRow, read_requests
+from bench.measure import level_split, servermetrics, telemetry, validity
+from bench.measure.parse import parse_level, parse_rows
 from bench.schema.results import LevelResult, LevelStatus, decide_status
 from bench.schema.scenario import Scenario
 from bench.serve import server
@@ -47,16 +48,55 @@ def measure(
     """Measure one level (`slot`: index, repeat, parallel, number) against a ready server
     and judge it; raises Interrupted, carrying the level cut short, on Ctrl-C."""
     index, repeat, parallel, number = slot
-    level_log = run_dir / "raw" / evalscope.level_name(index, repeat) / evalscope.LOG_FILE
-    folder = evalscope.level_dir(run_dir / "raw", index, parallel, number, repeat)
     log_start = handle.log_offset()
     started = now_iso()
-    outcome, samples, accel, interrupted = _run(
-        scenario, handle, tokenizer, run_dir, slot, progress
+    k = level_split.worker_count(scenario, parallel, number)
+    folder = run_dir / "raw" / evalscope.level_name(index, repeat)
+    folder.mkdir(parents=True, exist_ok=True)
+    accel = telemetry.TelemetryWatch(
+        telemetry.open_source(scenario),
+        telemetry.device_ids(scenario),
+        folder,
+        scenario.validity.telemetry_interval_s,
     )
+    accel.start()
+    try:
+        if k > 1 or level_split.split(scenario):
+            level, outcome, samples, interrupted = _measure_split(
+                scenario, handle, tokenizer, run_dir, slot, progress, k
+            )
+        else:
+            level, outcome, samples, interrupted = _measure_one(
+                scenario, handle, tokenizer, run_dir, slot, progress
+            )
+    finally:
+        readings = accel.stop()
+    level.index, level.repeat = index, repeat
+    level.started_at, level.finished_at = started, now_iso()
+    level.diagnostics.server_log_bytes = [log_start, handle.log_offset()]
+    _mark_outcome(scenario, handle, level, outcome, interrupted, slot)
+    _judge(scenario, level, samples, (accel.source.name if accel.source else None, readings))
+    if interrupted:
+        raise Interrupted(level)
+    return level
+
+
+def _measure_one(
+    scenario: Scenario,
+    handle: server.ServerHandle,
+    tokenizer: str,
+    run_dir: Path,
+    slot: tuple[int, int, int, int],
+    progress: Progress,
+) -> tuple[LevelResult, evalscope.LevelRun, list[dict[str, Any]], bool]:
+    """The level as one evalscope process: (parsed level, how it ended, samples, Ctrl-C)."""
+    index, repeat, parallel, number = slot
+    level_log = run_dir / "raw" / evalscope.level_name(index, repeat) / evalscope.LOG_FILE
+    folder = evalscope.level_dir(run_dir / "raw", index, parallel, number, repeat)
+    outcome, samples, interrupted = _run(scenario, handle, tokenizer, run_dir, slot, progress)
     if (folder / DB_FILE).exists():
         level = parse_level(folder, parallel, number, scenario.load.fixed_output_tokens)
-        _count_timeouts(folder, level, scenario.load.request_timeout_s)
+        _count_timeouts(read_requests(folder), level, scenario.load.request_timeout_s)
     else:
         level = LevelResult(
             parallel,
@@ -64,15 +104,34 @@ def measure(
             status=LevelStatus.FAILED,
             reason=f"evalscope wrote no results (exit {outcome.returncode}): {tail(level_log)}",
         )
-    level.index, level.repeat = index, repeat
     level.raw_dir = str(folder.relative_to(run_dir))
-    level.started_at, level.finished_at = started, now_iso()
-    level.diagnostics.server_log_bytes = [log_start, handle.log_offset()]
-    _mark_outcome(scenario, handle, level, outcome, interrupted, slot)
-    _judge(scenario, level, samples, accel)
-    if interrupted:
-        raise Interrupted(level)
-    return level
+    return level, outcome, samples, interrupted
+
+
+def _measure_split(
+    scenario: Scenario,
+    handle: server.ServerHandle,
+    tokenizer: str,
+    run_dir: Path,
+    slot: tuple[int, int, int, int],
+    progress: Progress,
+    k: int,
+) -> tuple[LevelResult, evalscope.LevelRun, list[dict[str, Any]], bool]:
+    """The level as `k` load workers (bench/measure/level_split.py), from their merged rows;
+    a worker that died fails the level with its reason."""
+    _, _, parallel, number = slot
+    timeout = _level_timeout(scenario, parallel, number)
+    got = level_split.run_split(scenario, handle, tokenizer, run_dir, slot, progress, k, timeout)
+    level = parse_rows(got.rows, parallel, number, scenario.load.fixed_output_tokens)
+    _count_timeouts(got.rows, level, scenario.load.request_timeout_s)
+    level.diagnostics.workers = got.stats
+    level.raw_dir = str(got.folder.relative_to(run_dir))
+    if got.run.dead:
+        dead = next(o for o in got.run.outputs if o.exit_code not in (0, None))
+        mark(level, LevelStatus.FAILED, f"{got.run.dead}: {dead.log_tail}")
+        level.status = LevelStatus.FAILED
+    outcome = evalscope.LevelRun(got.run.returncode, timed_out=got.run.timed_out)
+    return level, outcome, got.samples, got.interrupted
 
 
 def _run(
@@ -82,10 +141,9 @@ def _run(
     run_dir: Path,
     slot: tuple[int, int, int, int],
     progress: Progress,
-) -> tuple[evalscope.LevelRun, list[dict[str, Any]], Telemetry, bool]:
-    """evalscope's level in a child process, with a progress bar, while /metrics, the
-    client's CPU and the accelerators are sampled: (how it ended, the /metrics samples,
-    the telemetry, whether Ctrl-C cut it short)."""
+) -> tuple[evalscope.LevelRun, list[dict[str, Any]], bool]:
+    """evalscope's level in a child process, with a progress bar, while /metrics and the
+    client's CPU are sampled: (how it ended, the samples, whether Ctrl-C cut it short)."""
     index, repeat, parallel, number = slot
     raw = run_dir / "raw"
     name = evalscope.level_name(index, repeat)
@@ -107,14 +165,7 @@ def _run(
         scenario.load.warmup_for(parallel),
         scenario.validity.scrape_interval_s,
     )
-    accel = telemetry.TelemetryWatch(
-        telemetry.open_source(scenario),
-        telemetry.device_ids(scenario),
-        raw / name,
-        scenario.validity.telemetry_interval_s,
-    )
     watch.start()
-    accel.start()
     interrupted = False
     try:
         outcome = evalscope.run_level(
@@ -130,9 +181,8 @@ def _run(
         interrupted = True
         outcome = evalscope.LevelRun(None)
     finally:
-        readings = accel.stop()
         samples = watch.stop()
-    return outcome, samples, (accel.source.name if accel.source else None, readings), interrupted
+    return outcome, samples, interrupted
 
 
 def _mark_outcome(
@@ -184,13 +234,12 @@ def _judge(
     )
 
 
-def _count_timeouts(folder: Path, level: LevelResult, timeout_s: float) -> None:
+def _count_timeouts(records: list[RequestRow], level: LevelResult, timeout_s: float) -> None:
     """How many failed requests ran into load.request_timeout_s. evalscope stores no error
     for a failed request, but its start and end: a failed one that lasted the timeout
     (its log says TimeoutError) was left unanswered by the server."""
     if not level.failed:
         return
-    records = read_requests(folder)
     hung = sum(
         1 for r in records if not r.success and r.completed_time - r.start_time >= 0.95 * timeout_s
     )

@@ -226,11 +226,21 @@ def parse_level(
     no request succeeded is returned with status "failed".
     """
     records = read_requests(level_dir)
+    result = parse_rows(records, parallel, number, expected_output_tokens)
+    result.raw_dir = level_dir.name
+    _cross_check(level_dir, _figures(records), result)
+    return result
+
+
+def parse_rows(
+    records: Sequence[RequestRow], parallel: int, number: int, expected_output_tokens: int | None
+) -> LevelResult:
+    """A LevelResult from request rows: one evalscope folder's, or a split level's merged
+    rows (bench/load/pool.py), every figure from the raw values."""
     ok = [r for r in records if r.success]
     result = LevelResult(
         parallel=parallel,
         number=number,
-        raw_dir=level_dir.name,
         expected_output_tokens=expected_output_tokens,
         succeeded=len(ok),
         failed=len(records) - len(ok),
@@ -249,5 +259,4 @@ def parse_level(
     _check_lengths(result, ok)
     result.client = client_stats(records, parallel)
     _set_status(result, len(records))
-    _cross_check(level_dir, figures, result)
     return result

@@ -26,6 +26,7 @@ from bench.errors import ServerError, UserError
 from bench.load import evalscope
 from bench.measure import provenance
 from bench.measure.answercheck import answer_check_before_sweep
+from bench.measure.calibrate import Calibrator
 from bench.measure.level import Interrupted, now_iso
 from bench.measure.lifecycle import between_levels, level_with_retry, start_ready
 from bench.measure.lock import RunLock
@@ -131,8 +132,11 @@ class _Held:
     is current when the run ends is the one stopped."""
 
     handle: server.ServerHandle | None = None
+    calibrator: Calibrator | None = None  # the client self-calibration's simulator
 
     def stop(self) -> None:
+        if self.calibrator is not None:
+            self.calibrator.close()
         if self.handle is not None:
             self.handle.stop()
 
@@ -158,7 +162,7 @@ def run(
     reserve = Reserve(run_dir)  # room for the last run.json on a disk that fills up
     result.provenance.evalscope = version
     todo = _todo(scenario, result)
-    held = _Held()
+    held = _Held(calibrator=Calibrator(scenario, run_dir, tokenizer, version, result.provenance))
     failed_write: OSError | None = None
     try:
         save(result, run_dir)
@@ -239,6 +243,8 @@ def _sweep(
                 scenario, handle, tokenizer, run_dir, result, slot, progress, console
             )
             held.handle = handle
+            if held.calibrator is not None:
+                held.calibrator.attach(level, progress, console)
             result.levels.append(level)
             result.levels.sort(key=_order)
             save(result, run_dir)

@@ -6,8 +6,9 @@ ignored), requests failed (blamed on the server unless the client was saturated)
 server did not see the target concurrency (the load generator, a rate limit or another
 tenant decided it), caches warmed by earlier requests flattered the level, the load
 generator itself was saturated (its CPU, its delay in starting a request after a slot
-freed), the client measured much more latency than the server did, and the accelerator
-sat mostly idle (bench/measure/telemetry.py).
+freed), the client measured much more latency than the server did, the accelerator sat
+mostly idle (bench/measure/telemetry.py), and the client's own error, self-measured at
+the level's shape, exceeds the tolerance.
 
 A check is `ok`, `flag` (with the reason) or `n/a` (its data is missing, e.g. a server
 without /metrics). A flagged level stays in the results, marked, never silently valid.
@@ -240,6 +241,27 @@ def _accelerator(level: LevelResult, lim: ValiditySpec) -> Check:
     return _check("accelerator", idle, detail)
 
 
+def _client_error(level: LevelResult, client: ClientView, lim: ValiditySpec) -> list[Check]:
+    """The load generator's own TTFT error at this level's shape, measured against a
+    server with known timings (bench/measure/calibrate.py): flagged above the larger of
+    `max_client_error_ratio` of the level's mean TTFT and `max_client_error_s`. Only
+    calibrated levels carry this check, so the others keep the checks they always had."""
+    error = client.ttft_error_s
+    if error is None:
+        return []
+    ttft = level.ttft_avg_s
+    tolerance = max(lim.max_client_error_ratio * ttft, lim.max_client_error_s)
+    detail = f"client error ≤ {SCALE * error:.1f} {MS} of TTFT {SCALE * ttft:.1f} {MS}" + (
+        f" ({_pct(error / ttft)})" if ttft > 0 else ""
+    )
+    if client.tpot_error_s is not None:
+        detail += f", TPOT ≤ {SCALE * client.tpot_error_s:.2f} {MS}"
+    flagged = error > tolerance
+    if flagged:
+        detail += f" > tolerance {SCALE * tolerance:.1f} {MS}"
+    return [_check("client error", flagged, detail)]
+
+
 def judge_level(
     level: LevelResult,
     server: ServerView,
@@ -262,4 +284,5 @@ def judge_level(
         _client(level, server, client, limits, paced),
         _ttft_gap(level, server, limits),
         _accelerator(level, limits),
+        *_client_error(level, client, limits),
     ]

@@ -37,6 +37,9 @@ def level_summary(level: LevelResult) -> dict[str, Any]:
         out[metric.key] = _number(level.value(metric.key))
     out["wrong_length"] = level.wrong_length
     out["checks_flagged"] = level.flags
+    if level.client.ttft_error_s is not None:  # only calibrated levels (load.calibrate)
+        out["client_ttft_error_s"] = level.client.ttft_error_s
+        out["client_tpot_error_s"] = level.client.tpot_error_s
     return out
 
 

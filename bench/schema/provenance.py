@@ -82,6 +82,7 @@ class Provenance(_Record):
     server_ready_s: list[float] | None = None
     server: ServerSide | None = None
     cache_reset: Any = None
+    client_calibration: dict[str, Any] | None = None  # bench/measure/calibrate.py
     ended_at: Text | None = None
 
     def package(self, name: str) -> Any:

@@ -84,6 +84,22 @@ class Check:
 
 
 @dataclass(config=ConfigDict(extra="forbid"))
+class WorkerStat:
+    """One load worker of a level split across several (load.workers, docs/workers.md)."""
+
+    worker: Positive  # 1-based
+    host: Text
+    parallel: Positive  # its share of the level's
+    number: Count
+    seed: Annotated[int, Strict(), Field(ge=-MAX_INT, le=MAX_INT)]  # distinct per worker
+    rows: Count = 0  # requests it recorded
+    exit_code: Annotated[int, Strict()] | None = None
+    cpu_mean: Figure | None = None  # cores, from its release to its exit
+    start_delay_s: Figure | None = None  # its release after the common start time
+    clock_offset_s: Figure = 0.0  # added to its times to put them on this run's clock
+
+
+@dataclass(config=ConfigDict(extra="forbid"))
 class Diagnostics:
     """What a level noted about its own measurement (schema 1 kept these in `extra`).
     None: not noted. A key it lacks would be lost on reading, so a file's is refused."""
@@ -99,6 +115,7 @@ class Diagnostics:
     percentile_check: Text | None = None
     percentile_mismatch: Text | None = None
     repeats: Positive | None = None  # set on a median standing for its repeats
+    workers: list[WorkerStat] | None = None  # set when the level was split
 
 
 @dataclass

@@ -166,11 +166,31 @@ class ValiditySpec(Strict):
     min_accelerator_util: float = Field(
         0.10, ge=0, le=1, description="flag a level whose accelerators' mean utilisation is lower"
     )
+    max_client_error_ratio: NonNegativeFloat = Field(
+        0.02, description="flag a level whose client error exceeds this share of its TTFT"
+    )
+    max_client_error_s: NonNegativeFloat = Field(
+        0.002, description="... and this many seconds (the larger of the two is the tolerance)"
+    )
 
 
 class SloSpec(Strict):
     ttft_p99_s: PositiveFloat | None = None
     tpot_p99_s: PositiveFloat | None = None
+
+
+class ClusterSpec(Strict):
+    """Where the load workers run (docs/workers.md): `local` (this host, the default) or
+    as Ray actors on the cluster's client nodes."""
+
+    engine: Literal["local", "ray"] = "local"
+    address: str = Field(
+        "auto", min_length=1, description="ray.init address: auto, HOST:PORT or ray://HOST:PORT"
+    )
+    resources: dict[str, PositiveFloat] = Field(
+        default_factory=lambda: {"vlm_bench_client": 1.0},
+        description="Ray resources each load worker needs (one per client node by default)",
+    )
 
 
 class Scenario(Strict):
@@ -188,6 +208,7 @@ class Scenario(Strict):
     offline: OfflineSpec = Field(default_factory=OfflineSpec)
     validity: ValiditySpec = Field(default_factory=ValiditySpec)
     output_dir: str = "reports"
+    cluster: ClusterSpec | None = None
 
     @model_validator(mode="after")
     def _tokenizer(self) -> Scenario:
@@ -215,23 +236,30 @@ LATER_FIELDS: dict[tuple[str, str], Any] = {
     ("validity", "telemetry"): "auto",
     ("validity", "telemetry_interval_s"): 0.25,
     ("validity", "min_accelerator_util"): 0.10,
+    ("load", "calibrate"): "auto",
+    ("validity", "max_client_error_ratio"): 0.02,
+    ("validity", "max_client_error_s"): 0.002,
+    ("load", "workers"): "auto",
+    ("", "cluster"): None,  # top level
 }
 
 
 # Of LATER_FIELDS, those run.json also leaves out at their default (a reader fills the
 # default back in), so runs written before them re-serialise byte for byte.
-UNWRITTEN_AT_DEFAULT = (
-    ("validity", "telemetry"),
-    ("validity", "telemetry_interval_s"),
-    ("validity", "min_accelerator_util"),
+# (Those three were written before this list existed.)
+UNWRITTEN_AT_DEFAULT = tuple(
+    k
+    for k in LATER_FIELDS
+    if k not in {("load", "api_key"), ("load", "headers"), ("validity", "max_failed_ratio")}
 )
 
 
 def without_quiet_defaults(data: dict[str, Any]) -> dict[str, Any]:
     """A dumped scenario without the UNWRITTEN_AT_DEFAULT fields that hold their default."""
     for section, key in UNWRITTEN_AT_DEFAULT:
-        if data.get(section, {}).get(key, None) == LATER_FIELDS[(section, key)]:
-            data[section].pop(key)
+        where = data.get(section, {}) if section else data
+        if isinstance(where, dict) and key in where and where[key] == LATER_FIELDS[(section, key)]:
+            where.pop(key)
     return data
 
 
@@ -240,8 +268,9 @@ def scenario_hash(scenario: Scenario) -> str:
     from the hash, and a rotated key is the same benchmark), `${env:NAME}` kept as text."""
     data = redact_scenario(scenario.model_dump(mode="json"))
     for (section, key), default in LATER_FIELDS.items():
-        if data[section].get(key, default) == default:
-            data[section].pop(key, None)
+        where = data[section] if section else data
+        if where.get(key, default) == default:
+            where.pop(key, None)
     canonical = json.dumps(data, sort_keys=True)
     return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 

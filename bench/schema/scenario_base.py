@@ -21,6 +21,7 @@ MAX_IMAGES = 1_000  # per request
 MAX_PARALLEL = 100_000
 MAX_NUMBER = 10_000_000  # requests in one level (also warm-ups)
 MAX_REPEATS = 1_000
+MAX_WORKERS = 256  # evalscope processes per level (load.workers)
 MAX_SEED = 2**31 - 1  # leaves room for the per-level/-repeat offsets under numpy's 2**32
 MAX_TIMEOUT_S = 7 * 86_400.0  # a week; every timing field is finite and at most this
 MAX_NAME = 100  # scenario names become folder names

@@ -27,6 +27,7 @@ from bench.schema.scenario_base import (
     MAX_SEED,
     MAX_TIMEOUT_S,
     MAX_TOKENS,
+    MAX_WORKERS,
     Strict,
     json_only,
 )
@@ -64,6 +65,27 @@ class LoadSpec(Strict):
         description="give up on a level after this long (default: from the request timeout)",
     )
     extra_body: dict[str, Any] = Field(default_factory=dict)
+    calibrate: Literal["off", "auto", "on", "always"] = Field(
+        "auto",
+        description="measure the client's own error per level against the simulator: "
+        "on (reuse the cache), always (measure again), off; auto: on, except when the "
+        "server under test is the simulator itself",
+    )
+
+    workers: int | Literal["auto"] = Field(
+        "auto",
+        description="evalscope processes sharing each level's parallel (docs/workers.md); "
+        "auto: 1 on small clients and below 64 concurrent requests",
+    )
+
+    @field_validator("workers", mode="before")
+    @classmethod
+    def _workers(cls, value: Any) -> Any:
+        if value == "auto" or (
+            isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_WORKERS
+        ):
+            return value
+        raise ValueError(f"expected 'auto' or a count from 1 to {MAX_WORKERS}")
 
     @field_validator("warmup_requests", mode="before")
     @classmethod
@@ -117,6 +139,13 @@ class LoadSpec(Strict):
 
     def warmup_for(self, parallel: int) -> int:
         return parallel if self.warmup_requests == "parallel" else self.warmup_requests
+
+    def workers_for(self, parallel: int, number: int, cores: int) -> int:
+        """How many evalscope processes share a level: `workers`, or with auto one per
+        64 concurrent requests up to half the client's cores (1 on a 2- or 3-core client);
+        never more than the level has requests in parallel or in all."""
+        wanted = self.workers if self.workers != "auto" else min(cores // 2, parallel // 64)
+        return max(1, min(wanted, parallel, number))
 
     @property
     def fixed_output_tokens(self) -> int | None:

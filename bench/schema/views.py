@@ -111,6 +111,11 @@ class ClientView(_View):
     start_delay_p50_s: float | None = None
     start_delay_p90_s: float | None = None
     start_delay_max_s: float | None = None
+    # The client's own error at this level's shape, measured against a server with known
+    # timings (bench/measure/calibrate.py): an upper bound (mean + 2 standard errors) on how
+    # much of the level's mean TTFT / TPOT is the load generator's. None: not calibrated.
+    ttft_error_s: float | None = None
+    tpot_error_s: float | None = None
 
 
 class TelemetryView(_View):

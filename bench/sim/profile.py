@@ -15,6 +15,7 @@ from pydantic import (
     ConfigDict,
     Field,
     NonNegativeFloat,
+    PositiveFloat,
     ValidationError,
     model_validator,
 )
@@ -98,12 +99,19 @@ class Profile(BaseModel):
     step_scale: float = Field(
         1.0, gt=0, le=100.0, description="multiplies each engine step's cost (not the front end)"
     )
+    # Fixed timing (bench/sim/fixed.py): with both set, the engine is bypassed and every
+    # request's first token leaves `fixed_ttft_s` after its arrival, each next one
+    # `fixed_tpot_s` later, whatever the load: the client's own error is then the only error.
+    fixed_ttft_s: PositiveFloat | None = Field(None, le=3600, description="constant TTFT")
+    fixed_tpot_s: PositiveFloat | None = Field(None, le=3600, description="constant TPOT")
     faults: Faults = Field(default_factory=Faults)
 
     @model_validator(mode="after")
     def _check(self) -> Profile:
         if self.image_min_pixels > self.image_max_pixels:
             raise ValueError("image_min_pixels must not exceed image_max_pixels")
+        if (self.fixed_ttft_s is None) != (self.fixed_tpot_s is None):
+            raise ValueError("give both fixed_ttft_s and fixed_tpot_s, or neither")
         return self
 
 

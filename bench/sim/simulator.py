@@ -24,7 +24,7 @@ from typing import IO, Any
 from aiohttp import web
 
 from bench import ovd
-from bench.sim import faults
+from bench.sim import faults, fixed
 from bench.sim.engine import Engine, FrontEnd, Sequence
 from bench.sim.metrics import Metrics
 from bench.sim.openai import ApiError, Chunks, ParsedRequest, parse_request
@@ -178,8 +178,14 @@ class Simulator:
         )
         seq = Sequence(n, req.prompt_tokens, req.images, target, arrival)
         event = self._events[n] = asyncio.Event()
+        timer: asyncio.Task[None] | None = None
         try:
-            await self._admit(req, seq, rec)
+            if fixed.enabled(self.profile):  # no engine: the request's own clock
+                rec.engine = arrival
+                timing = fixed.timings(self.profile, request.headers)
+                timer = asyncio.create_task(fixed.emit(seq, event, arrival, *timing))
+            else:
+                await self._admit(req, seq, rec)
             chunks = Chunks(
                 f"{'chatcmpl' if chat else 'cmpl'}-sim{n}", int(time.time()), req.model, chat
             )
@@ -191,6 +197,8 @@ class Simulator:
             return web.Response(status=499)
         finally:
             del self._events[n]
+            if timer is not None:
+                timer.cancel()
             if seq.finished is None:
                 self.engine.abort(seq)
             settle(rec, req, seq, self.metrics)

@@ -59,7 +59,9 @@ def check(level: LevelResult, name: str) -> Check:
 
 
 def test_clean_level_passes_and_server_ttft_matches_the_trace(tmp_path: Path) -> None:
-    run_result, run_dir = run(tmp_path, "[4]", "[16]")
+    # The client's self-calibration is tested in test_calibrate.py (on a busy host its
+    # honest "client error" may flag this level).
+    run_result, run_dir = run(tmp_path, "[4]", "[16]", load=", calibrate: off")
     (level,) = run_result.levels
     assert level.flags == [], level.checks
     assert {c.name: c.status for c in level.checks} == {

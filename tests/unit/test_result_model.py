@@ -133,7 +133,11 @@ def test_every_diagnostics_field_round_trips_and_an_unknown_one_is_refused(
         "percentile_check": "ok",
         "percentile_mismatch": "y",
         "repeats": 2,
-    }
+        "workers": [
+            {"worker": 1, "host": "h", "parallel": 2, "number": 4, "seed": 0, "rows": 4,
+             "exit_code": 0, "cpu_mean": 0.5, "start_delay_s": 0.01, "clock_offset_s": 0.0}
+        ],
+    }  # fmt: skip
     assert set(noted) == {f.name for f in dataclasses.fields(Diagnostics)}
     data = runfile.check(reference_json(), Path("run.json")).to_dict()
     data["levels"][0]["diagnostics"] = noted

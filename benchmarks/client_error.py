@@ -1,0 +1,133 @@
+"""vlm-bench's own TTFT error against an independent server with known timings.
+
+    python benchmarks/client_error.py [--quick] [--workers 1,2,4]
+
+The server is benchmarks/fixed_server.py (standard library only, not the simulator): TTFT
+200 ms, TPOT 20 ms, 64 tokens, one 640x640 image per request, no /metrics. For each K
+(load.workers) the script runs one vlm-bench sweep over conc 1, 8, 32, 64, 128 (--quick:
+1, 32, 128 and K = 1 only) with the client self-calibration measured afresh
+(load.calibrate: always), and prints per level the measured Avg TTFT, its error against
+the true 200 ms, the level's self-measured "client error ≤ x ms", whether it was flagged,
+and the verdict: `within` (|error| ≤ max(2 %, 2 ms)), `flagged`, or `MISSED` (neither).
+Note the host's load (uptime) with the figures: on a shared 2-core machine they move.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.schema.runfile import read_run  # noqa: E402
+
+TTFT, TPOT, TOKENS = 0.2, 0.02, 64
+SCENARIO = """\
+name: client-error
+model: {{served_name: fixed-model, tokenizer_path: generated}}
+server: {{kind: external, url: "{url}"}}
+load: {{image_width: 640, image_height: 640, min_prompt_length: 100, max_prompt_length: 100,
+        min_tokens: {tokens}, max_tokens: {tokens}, request_timeout_s: 120, calibrate: always}}
+sweep: {{parallel: {parallel}, requests_per_level: {per}x}}
+check: off
+"""
+
+
+def start_server(work: Path) -> tuple[subprocess.Popen[bytes], str]:
+    port_file = work / "port"
+    cmd = [
+        sys.executable,
+        str(ROOT / "benchmarks" / "fixed_server.py"),
+        "--port-file",
+        str(port_file),
+    ]
+    proc = subprocess.Popen([*cmd, "--ttft", str(TTFT), "--tpot", str(TPOT)])
+    while not (port_file.exists() and port_file.read_text()):
+        if proc.poll() is not None:
+            raise SystemExit("fixed_server.py did not start")
+        time.sleep(0.05)
+    return proc, f"http://127.0.0.1:{port_file.read_text()}"
+
+
+def sweep(work: Path, url: str, parallel: list[int], per: int, workers: int) -> Path | str:
+    """One sweep; its run directory, or why it could not run."""
+    path = work / f"k{workers}.yaml"
+    path.write_text(SCENARIO.format(url=url, tokens=TOKENS, parallel=parallel, per=per))
+    out = work / f"out-k{workers}"
+    sets = [] if workers == 1 else ["--set", f"load.workers={workers}"]
+    cmd = [sys.executable, "-m", "bench", "run", str(path), "--output-dir", str(out), *sets]
+    done = subprocess.run(
+        cmd, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)}
+    )
+    if done.returncode == 2:
+        return done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "exit 2"
+    (run_dir,) = (out / "client-error").iterdir()
+    return run_dir
+
+
+def rows(run_dir: Path, workers: int) -> list[str]:
+    out = []
+    for level in read_run(run_dir).levels:
+        error = level.ttft_avg_s - TTFT
+        tolerance = max(0.02 * TTFT, 0.002)
+        own = level.client.ttft_error_s
+        check = next((c for c in level.checks if c.name == "client error"), None)
+        flagged = check is not None and check.status == "flag"
+        verdict = "within" if abs(error) <= tolerance else ("flagged" if flagged else "MISSED")
+        own_text = "—" if own is None else f"≤ {1000 * own:5.1f} ms"
+        out.append(
+            f"| {workers} | {level.parallel:>4} | {1000 * level.ttft_avg_s:7.1f} | "
+            f"{1000 * error:+6.1f} ms ({100 * error / TTFT:+5.1f} %) | {own_text} | "
+            f"{'yes' if flagged else 'no'} | {verdict} |"
+        )
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="conc 1, 32, 128; K = 1")
+    parser.add_argument("--workers", default=None, help="K values (default 1,2,4; quick: 1)")
+    args = parser.parse_args()
+    parallel = [1, 32, 128] if args.quick else [1, 8, 32, 64, 128]
+    ks = [int(k) for k in (args.workers or ("1" if args.quick else "1,2,4")).split(",")]
+    print(
+        f"load: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} (1, 5 min), "
+        f"{os.cpu_count()} cores"
+    )
+    print(
+        f"server: fixed_server.py, TTFT {1000 * TTFT:g} ms, TPOT {1000 * TPOT:g} ms, "
+        f"{TOKENS} tokens, 640x640"
+    )
+    print(
+        "| K | conc | Avg TTFT (ms) | error vs truth | self-measured client error "
+        "| flagged | verdict |"
+    )
+    print(
+        "|---|------|---------------|----------------|----------------------------|---------|---------|"
+    )
+    with tempfile.TemporaryDirectory(prefix="client-error-") as tmp:
+        work = Path(tmp)
+        proc, url = start_server(work)
+        try:
+            for k in ks:
+                started = time.monotonic()
+                result = sweep(work, url, parallel, 2 if args.quick else 4, k)
+                if isinstance(result, str):
+                    print(f"| {k} | — | not run: {result} |")
+                    continue
+                for row in rows(result, k):
+                    print(row)
+                print(f"(K={k}: {time.monotonic() - started:.0f} s with calibration)", flush=True)
+        finally:
+            proc.terminate()
+            proc.wait(10)
+
+
+if __name__ == "__main__":
+    main()
