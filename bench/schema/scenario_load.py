@@ -87,6 +87,12 @@ class LoadSpec(Strict):
             return value
         raise ValueError(f"expected 'auto' or a count from 1 to {MAX_WORKERS}")
 
+    @field_validator("calibrate", mode="before")
+    @classmethod
+    def _calibrate(cls, value: Any) -> Any:
+        # YAML reads a bare `on` as true and `off` as false.
+        return {True: "on", False: "off"}.get(value, value) if isinstance(value, bool) else value
+
     @field_validator("warmup_requests", mode="before")
     @classmethod
     def _warmup(cls, value: Any) -> Any:

@@ -135,3 +135,9 @@ def test_server_truth_reads_finished_requests_from_an_offset(tmp_path: Path) -> 
     truth = server_truth(trace, len(text[0]))
     assert list(truth) == ["a"]
     assert math.isclose(truth["a"][0], 0.2) and math.isclose(truth["a"][1] or 0, 0.02)
+
+
+def test_yaml_on_and_off_are_the_modes() -> None:
+    """YAML reads a bare `on`/`off` as a boolean: they mean the modes of those names."""
+    assert small_scenario(load={"calibrate": True}).load.calibrate == "on"
+    assert small_scenario(load={"calibrate": False}).load.calibrate == "off"
