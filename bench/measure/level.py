@@ -14,7 +14,7 @@ from rich.progress import Progress
 
 from bench.load import evalscope
 from bench.load.evalscope_db import DB_FILE, RequestRow, read_requests
-from bench.measure import level_split, servermetrics, telemetry, validity
+from bench.measure import level_split, precision, rounds, servermetrics, telemetry, validity
 from bench.measure.parse import parse_level, parse_rows
 from bench.schema.results import LevelResult, LevelStatus, decide_status
 from bench.schema.scenario import Scenario
@@ -60,8 +60,12 @@ def measure(
         scenario.validity.telemetry_interval_s,
     )
     accel.start()
+    got: rounds.Rounds | None = None
     try:
-        if k > 1 or level_split.split(scenario):
+        if scenario.sweep.stop is not None:
+            got = rounds.measure_rounds(scenario, handle, tokenizer, run_dir, slot, progress)
+            level, outcome, samples, interrupted = got.level, got.outcome, got.samples, False
+        elif k > 1 or level_split.split(scenario):
             level, outcome, samples, interrupted = _measure_split(
                 scenario, handle, tokenizer, run_dir, slot, progress, k
             )
@@ -74,6 +78,9 @@ def measure(
     level.index, level.repeat = index, repeat
     level.started_at, level.finished_at = started, now_iso()
     level.diagnostics.server_log_bytes = [log_start, handle.log_offset()]
+    if level.measured:  # steady state and confidence intervals (measure/precision.py)
+        precision.attach(level, got.rows if got else level_split.level_rows(run_dir, level))
+    interrupted = interrupted or bool(got and got.interrupted)
     _mark_outcome(scenario, handle, level, outcome, interrupted, slot)
     _judge(scenario, level, samples, (accel.source.name if accel.source else None, readings))
     if interrupted:

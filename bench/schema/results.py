@@ -27,6 +27,7 @@ from bench.schema import provenance as prov_
 from bench.schema.attached import AnswerCheckRecord, OfflineSummary
 from bench.schema.incident import Incident
 from bench.schema.metrics import BY_KEY, REFERENCE_COLUMNS
+from bench.schema.precision import PrecisionView, SteadyView
 from bench.schema.provenance import Provenance
 from bench.schema.scenario import Scenario, without_quiet_defaults
 from bench.schema.views import ClientView, ServerView, TelemetryView
@@ -164,6 +165,10 @@ class LevelResult:
     # The accelerators over the measured window (bench.measure.telemetry.summarise);
     # run.json leaves it out when nothing was measured.
     telemetry: TelemetryView = field(default_factory=TelemetryView)
+    # Steady-state figures and confidence intervals (bench/schema/precision.py); left out
+    # of run.json when absent.
+    steady: SteadyView | None = None
+    precision: PrecisionView | None = None
 
     @property
     def success_rate(self) -> float:
@@ -215,6 +220,10 @@ class LevelResult:
         data.pop("telemetry")
         if not self.telemetry.empty:  # runs without telemetry keep their bytes
             data["telemetry"] = self.telemetry.to_dict()
+        for name in ("steady", "precision"):
+            part = data.pop(name)
+            if part is not None:
+                data[name] = part.to_dict()
         data["success_rate"] = self.success_rate
         data["tokens_honoured"] = self.tokens_honoured
         data["flags"] = self.flags
@@ -257,6 +266,7 @@ def median_level(group: list[LevelResult]) -> LevelResult:
     out.client = ClientView.median([lv.client for lv in measured])
     out.telemetry = TelemetryView.median([lv.telemetry for lv in measured])
     out.checks = _worst_checks(group)
+    out.steady = out.precision = None  # one repeat's; over repeats: analyze.precision
     return out
 
 

@@ -29,7 +29,8 @@ TELEMETRY_COLUMNS = {
 CSV_FIELDS = [
     f.name
     for f in fields(LevelResult)
-    if f.name not in ("diagnostics", "server", "client", "checks", "telemetry")
+    if f.name
+    not in ("diagnostics", "server", "client", "checks", "telemetry", "steady", "precision")
 ] + ["success_rate", "tokens_honoured", "flags", *TELEMETRY_COLUMNS]
 
 

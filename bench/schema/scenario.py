@@ -241,6 +241,7 @@ LATER_FIELDS: dict[tuple[str, str], Any] = {
     ("validity", "max_client_error_s"): 0.002,
     ("load", "workers"): "auto",
     ("", "cluster"): None,  # top level
+    ("sweep", "stop"): None,
 }
 
 

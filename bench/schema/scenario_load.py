@@ -31,6 +31,7 @@ from bench.schema.scenario_base import (
     Strict,
     json_only,
 )
+from bench.schema.scenario_stop import StopSpec
 
 
 class LoadSpec(Strict):
@@ -174,6 +175,9 @@ class SweepSpec(Strict):
     )
     interleave: bool = Field(
         False, description="with repeats: sweep all levels once per round (drift spreads evenly)"
+    )
+    stop: StopSpec | None = Field(
+        None, description="measure each level in rounds until precise (scenario_stop.py)"
     )
 
     @model_validator(mode="after")
