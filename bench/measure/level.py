@@ -15,7 +15,7 @@ from rich.progress import Progress
 from bench.load import evalscope
 from bench.load.evalscope_db import DB_FILE, RequestRow, read_requests
 from bench.measure import level_split, precision, rounds, servermetrics, telemetry, validity
-from bench.measure.parse import parse_level, parse_rows
+from bench.measure.parse import parse_level, parse_rows, set_goodput
 from bench.schema.results import LevelResult, LevelStatus, decide_status
 from bench.schema.scenario import Scenario
 from bench.serve import server
@@ -75,7 +75,7 @@ def measure(
             )
     finally:
         readings = accel.stop()
-    level.index, level.repeat = index, repeat
+    level.index, level.repeat, level.rate = index, repeat, scenario.sweep.rate_at(index)
     level.started_at, level.finished_at = started, now_iso()
     level.diagnostics.server_log_bytes = [log_start, handle.log_offset()]
     if level.measured:  # steady state and confidence intervals (measure/precision.py)
@@ -103,7 +103,9 @@ def _measure_one(
     outcome, samples, interrupted = _run(scenario, handle, tokenizer, run_dir, slot, progress)
     if (folder / DB_FILE).exists():
         level = parse_level(folder, parallel, number, scenario.load.fixed_output_tokens)
-        _count_timeouts(read_requests(folder), level, scenario.load.request_timeout_s)
+        rows = read_requests(folder)
+        _count_timeouts(rows, level, scenario.load.request_timeout_s)
+        set_goodput(level, rows, scenario.slo.ttft_p99_s, scenario.slo.tpot_p99_s)
     else:
         level = LevelResult(
             parallel,
@@ -131,6 +133,7 @@ def _measure_split(
     got = level_split.run_split(scenario, handle, tokenizer, run_dir, slot, progress, k, timeout)
     level = parse_rows(got.rows, parallel, number, scenario.load.fixed_output_tokens)
     _count_timeouts(got.rows, level, scenario.load.request_timeout_s)
+    set_goodput(level, got.rows, scenario.slo.ttft_p99_s, scenario.slo.tpot_p99_s)
     level.diagnostics.workers = got.stats
     level.raw_dir = str(got.folder.relative_to(run_dir))
     if got.run.dead:
@@ -237,7 +240,7 @@ def _judge(
         level.client,
         scenario.validity,
         prefix_length=scenario.load.prefix_length,
-        paced=scenario.load.rate is not None,
+        paced=scenario.rate_at(level.index) is not None,
     )
 
 
