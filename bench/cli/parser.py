@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import __version__
+from bench.cli.parser_capacity import add_capacity_command
 from bench.cli.parser_fleet import add_cluster, add_fleet
 from bench.cli.parser_history import add_history_command
 from bench.cli.parser_store import add_store_commands
@@ -390,5 +391,6 @@ def build_parser(
     tok.set_defaults(func=commands["tokenizer"])
     add_store_commands(sub, commands)
     add_history_command(sub, commands)
+    add_capacity_command(sub, commands, (_add_out, _add_set, _add_json))
     _verbose_everywhere(parser)
     return parser
