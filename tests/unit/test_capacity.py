@@ -50,9 +50,7 @@ def test_capacity_without_an_slo_is_a_one_line_exit_2(capsys: pytest.CaptureFixt
 
 def test_a_rate_search_starts_a_rate_sweep_of_one_level() -> None:
     overrides = {"slo.tpot_p99_s": 0.003}
-    scenario, found = capacity.prepare(
-        load_scenario(QUICKSTART, overrides), True, 0.25, 2.0, None
-    )
+    scenario, found = capacity.prepare(load_scenario(QUICKSTART, overrides), True, 0.25, 2.0, None)
     assert scenario.sweep.rate == [2.0] and scenario.sweep.parallel == [32]
     assert scenario.sweep.levels() == [(32, 60)]  # 30 s of arrivals at 2 req/s
     assert (found.start, found.step, found.by) == (8, 0.25, "rate")
