@@ -8,6 +8,7 @@ from typing import Any
 from bench.analyze.fingerprint import fingerprint
 from bench.report import telemetry
 from bench.report.goodput import goodput_table, slo_text
+from bench.report.precision import precision_table
 from bench.report.serverview import server_view
 from bench.report.tables import (
     FAILED,
@@ -194,6 +195,7 @@ def render_report(run: RunResult, plots: list[str] | None = None) -> str:
         stack=stack_line(run.provenance.to_dict()),
         happened=[] if run.ok else what_happened(run),
         goodput=goodput_table(aggregate(run.levels)),
+        precision=precision_table(run.levels),
         slo=slo_text(run.scenario.slo),
     )
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from bench.analyze.gate import GateResult
 from bench.report.compare import Comparison
+from bench.report.precision import precision_summary
 from bench.schema.metrics import METRICS
 from bench.schema.results import LevelResult, RunResult, has_metric
 
@@ -40,6 +41,7 @@ def level_summary(level: LevelResult) -> dict[str, Any]:
     if level.client.ttft_error_s is not None:  # only calibrated levels (load.calibrate)
         out["client_ttft_error_s"] = level.client.ttft_error_s
         out["client_tpot_error_s"] = level.client.tpot_error_s
+    out.update(precision_summary(level))  # only levels measured with it
     return out
 
 

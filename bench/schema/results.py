@@ -253,7 +253,7 @@ def by_level(levels: list[LevelResult]) -> list[list[LevelResult]]:
 _MEDIAN_FIELDS = [
     f.name
     for f in fields(LevelResult)
-    if f.type in ("float", float) and f.name not in ("duration_s",)
+    if f.type in ("float", float, "Figure") and f.name not in ("duration_s",)
 ] + ["duration_s"]
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import random
+from dataclasses import replace
 
 import pytest
 
@@ -12,7 +13,9 @@ from bench.analyze import precision as rules
 from bench.load.evalscope_db import RequestRow
 from bench.measure import precision
 from bench.measure.rounds import abutted
-from bench.schema.results import LevelResult
+from bench.report.precision import precision_summary, precision_table
+from bench.schema.results import LevelResult, median_level
+from bench.schema.scenario import without_quiet_defaults
 
 
 def _row(start: float, end: float, ttft: float = 0.1, tokens: int = 11) -> RequestRow:
@@ -133,3 +136,30 @@ def test_level_keeps_precision_and_leaves_it_out_when_absent() -> None:
         ).precision
         == level.precision
     )
+
+
+def test_precision_table_only_for_runs_with_precision() -> None:
+    plain = LevelResult(2, 4, succeeded=4, ttft_avg_s=0.1)
+    assert precision_table([plain]) == ""
+    level = LevelResult(2, 20, succeeded=20, ttft_avg_s=0.105, tpot_avg_s=0.01, rps=2.0)
+    precision.attach(level, [_row(w * 1.0, w * 1.0 + 1.0) for w in range(10) for _ in range(2)])
+    text = precision_table([level])
+    assert "Avg TTFT(s)" in text and "20 req" in text and "Steady RPS" in text
+    repeats = [replace(level, repeat=k, rps=2.0 + 0.1 * k) for k in (1, 2, 3)]
+    assert "3 repeats" in precision_table(repeats) and "2.20 ± 0.25" in precision_table(repeats)
+    assert "precision" in precision_summary(level) and precision_summary(plain) == {}
+
+
+def test_stop_is_left_out_of_run_json_at_its_default() -> None:
+    data = {"sweep": {"parallel": [1], "stop": None}}
+    assert without_quiet_defaults(data) == {"sweep": {"parallel": [1]}}
+
+
+def test_median_level_takes_the_median_of_every_figure() -> None:
+    """Regression: since LevelResult's figures were typed `Figure` (step 10), median_level
+    matched only fields typed "float" and so kept repeat 1's figures, all but duration_s,
+    instead of the medians over repeats."""
+    group = [
+        LevelResult(2, 4, repeat=k, succeeded=4, rps=r) for k, r in ((1, 3.0), (2, 1.0), (3, 2.0))
+    ]
+    assert median_level(group).rps == 2.0
