@@ -174,3 +174,35 @@ def stop_check(
     if elapsed[1] is not None and elapsed[0] >= elapsed[1]:
         return StopCheck(True, f"max_time_s {elapsed[1]:g} reached", half)
     return StopCheck(False, "", half)
+
+
+def change_interval(
+    base: Sequence[float],
+    cand: Sequence[float],
+    higher_is_better: bool,
+    confidence: float = CONFIDENCE,
+) -> Interval | None:
+    """The relative change in the bad direction (+0.10 = 10 % worse, as the gate's "worse"),
+    candidate against baseline over repeats: Welch's t-interval of the difference of the
+    mean log values (a ratio of geometric means; Welch–Satterthwaite df), mapped by
+    `worse_bounds`. None
+    below 2 positive values a side or with no spread at all."""
+    lb = [math.log(v) for v in base if v > 0 and math.isfinite(v)]
+    lc = [math.log(v) for v in cand if v > 0 and math.isfinite(v)]
+    if len(lb) < 2 or len(lc) < 2 or len(lb) != len(base) or len(lc) != len(cand):
+        return None
+    vb, vc = statistics.variance(lb) / len(lb), statistics.variance(lc) / len(lc)
+    if vb + vc == 0:
+        return None
+    df = (vb + vc) ** 2 / (vb**2 / (len(lb) - 1) + vc**2 / (len(lc) - 1))
+    diff = statistics.fmean(lc) - statistics.fmean(lb)
+    half = _t_quantile(0.5 + confidence / 2, max(1, round(df))) * math.sqrt(vb + vc)
+    return worse_bounds(diff - half, diff + half, higher_is_better)
+
+
+def worse_bounds(lo: float, hi: float, higher_is_better: bool) -> Interval:
+    """Bounds on log(candidate / baseline) as the gate's relative change in the bad
+    direction: (c − b) / b for lower-is-better, (b − c) / b for higher-is-better."""
+    if higher_is_better:
+        return -math.expm1(hi), -math.expm1(lo)
+    return math.expm1(lo), math.expm1(hi)

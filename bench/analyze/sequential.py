@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from statistics import NormalDist
 from typing import Literal
 
+from bench.analyze.precision import worse_bounds
 from bench.schema.metrics import BY_KEY, Better
 from bench.schema.results import RunResult, by_level
 
@@ -80,26 +81,30 @@ def look(
 ) -> Look:
     """One cell at look `at` = (k, K): `errors` = (α for this cell, β)."""
     k, looks = at
-    sign = -1.0 if higher_is_better else 1.0
     lb = [math.log(v) for v in base if v > 0]
     lc = [math.log(v) for v in cand if v > 0]
     if len(lb) < 2 or not lc or len(lb) != len(base) or len(lc) != len(cand):
         return Look(CONTINUE if k < looks else SUSPECT, math.nan, math.nan, math.nan)
-    effect = sign * (statistics.fmean(lc) - statistics.fmean(lb))
+    diff = statistics.fmean(lc) - statistics.fmean(lb)  # log(candidate / baseline)
     ss = sum((x - statistics.fmean(lb)) ** 2 for x in lb) + sum(
         (x - statistics.fmean(lc)) ** 2 for x in lc
     )
     df = len(lb) + len(lc) - 2
     se = math.sqrt(ss / df * (1 / len(lb) + 1 / len(lc)))
-    a, b = increment(k, looks, errors[0], kind), increment(k, looks, errors[1], kind)
-    lower, upper = effect - _t_upper(a, df) * se, effect + _t_upper(b, df) * se
-    worse = math.expm1(effect)
+    ta = _t_upper(increment(k, looks, errors[0], kind), df) * se
+    tb = _t_upper(increment(k, looks, errors[1], kind), df) * se
+    # In the bad direction: the lower bound at level a_k, the upper at b_k.
+    if higher_is_better:
+        lower, upper = worse_bounds(diff - tb, diff + ta, True)
+    else:
+        lower, upper = worse_bounds(diff - ta, diff + tb, False)
+    worse = worse_bounds(diff, diff, higher_is_better)[0]
     b_med, c_med = statistics.median(base), statistics.median(cand)
     beyond = worse > band and abs(c_med - b_med) > floor
-    out = (math.expm1(lower), math.expm1(upper))
+    out = (lower, upper)
     if lower > 0 and beyond:
         return Look(REGRESSION, worse, *out)
-    if upper < math.log1p(band):
+    if upper < band:
         return Look(PASS, worse, *out)
     if k >= looks:
         return Look(SUSPECT if beyond else PASS, worse, *out)

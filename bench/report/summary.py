@@ -11,10 +11,12 @@ import math
 from pathlib import Path
 from typing import Any
 
-from bench.analyze.gate import GateResult
+from bench.analyze import precision
+from bench.analyze.gate import Cell, GateResult
+from bench.analyze.sequential import CellLook
 from bench.report.compare import Comparison
 from bench.report.precision import precision_summary
-from bench.schema.metrics import METRICS
+from bench.schema.metrics import BY_KEY, METRICS, Better
 from bench.schema.results import LevelResult, RunResult, has_metric
 
 
@@ -57,6 +59,33 @@ def run_summary(run: RunResult, run_dir: Path) -> dict[str, Any]:
     }
 
 
+def _change_ci(cell: Cell) -> list[float] | None:
+    """The change's 95 % CI over repeats (analyze.precision.change_interval)."""
+    higher = BY_KEY[cell.key].better is Better.HIGHER
+    got = precision.change_interval(cell.base, cell.cand, higher)
+    return None if got is None else [got[0], got[1]]
+
+
+def sequential_summary(verdict: str, looks: int, cells: list[CellLook]) -> dict[str, Any]:
+    """gate --adaptive → {verdict, looks, cells: [{parallel, metric, decision, worse,
+    lower, upper}]}."""
+    return {
+        "verdict": verdict,
+        "looks": looks,
+        "cells": [
+            {
+                "parallel": c.parallel,
+                "metric": c.key,
+                "decision": c.look.decision,
+                "worse": _number(c.look.worse),
+                "lower": _number(c.look.lower),
+                "upper": _number(c.look.upper),
+            }
+            for c in cells
+        ],
+    }
+
+
 def gate_summary(result: GateResult, strict: bool) -> dict[str, Any]:
     """gate → {verdict, exit_code, summary, counts, mismatches, cells}."""
     return {
@@ -76,6 +105,7 @@ def gate_summary(result: GateResult, strict: bool) -> dict[str, Any]:
                 "metric": cell.key,
                 "verdict": cell.verdict,
                 "worse": _number(cell.worse),
+                "worse_ci": _change_ci(cell),
                 "p": _number(cell.p),
                 "cv": _number(cell.cv),
                 "baseline": [_number(v) for v in cell.base],
