@@ -134,13 +134,20 @@ def main() -> None:
                 totals["fixed_hit"] += fixed_v == "REGRESSION"
             row.append(f"{state} ({used}) {fixed_v}")
         print(f"{k:>4} | {row[0]:<26} | {row[1]}", flush=True)
+        _totals(k, totals, seconds, started)
+    print(f"runs in {work}")
+
+
+def _totals(pairs: int, totals: dict[str, int], seconds: dict[str, float], started: float) -> None:
+    """The running totals after `pairs` pairs (a long run can be read while it goes)."""
     ratio = seconds["adaptive"] / seconds["fixed"]
     print(
-        f"\nadaptive: false alarms {totals['alarm']}/{pairs}, detections {totals['hit']}/{pairs}; "
-        f"fixed 5 repeats: false alarms {totals['fixed_alarm']}/{pairs}, detections "
-        f"{totals['fixed_hit']}/{pairs}\ncandidate wall time: adaptive {seconds['adaptive']:.0f} s,"
-        f" fixed {seconds['fixed']:.0f} s, ratio {ratio:.2f} (goal <= 0.6); "
-        f"{(time.monotonic() - started) / 60:.1f} min; runs in {work}"
+        f"  after {pairs}: adaptive false alarms {totals['alarm']}/{pairs}, detections "
+        f"{totals['hit']}/{pairs}; fixed 5 repeats: false alarms {totals['fixed_alarm']}/{pairs},"
+        f" detections {totals['fixed_hit']}/{pairs}; candidate wall time adaptive "
+        f"{seconds['adaptive']:.0f} s, fixed {seconds['fixed']:.0f} s, ratio {ratio:.2f} "
+        f"(goal <= 0.6); {(time.monotonic() - started) / 60:.1f} min",
+        flush=True,
     )
 
 
