@@ -40,7 +40,7 @@ class Rounds:
     outcome: evalscope.LevelRun
     samples: list[dict[str, Any]]
     interrupted: bool
-    rows: list[RequestRow]  # on the real clock
+    rows: list[RequestRow]  # the rounds end to end (`abutted`), as the level's figures
 
 
 def estimates(rows: list[RequestRow]) -> dict[str, float]:
@@ -189,5 +189,5 @@ def _result(
         stop_reason=check.reason,
         half_width={k: v for k, v in check.half_width.items() if v != float("inf")},
     )
-    out.level, out.rows = level, real
+    out.level, out.rows = level, abutted(got)
     return out

@@ -13,9 +13,12 @@ from bench.analyze import precision as rules
 from bench.load.evalscope_db import RequestRow
 from bench.measure import precision
 from bench.measure.rounds import abutted
+from bench.report.compare import compare
+from bench.report.compare import render as compare_render
 from bench.report.precision import precision_summary, precision_table
 from bench.schema.results import LevelResult, median_level
 from bench.schema.scenario import without_quiet_defaults
+from tests.support.factories import reference, repeated
 
 
 def _row(start: float, end: float, ttft: float = 0.1, tokens: int = 11) -> RequestRow:
@@ -163,3 +166,11 @@ def test_median_level_takes_the_median_of_every_figure() -> None:
         LevelResult(2, 4, repeat=k, succeeded=4, rps=r) for k, r in ((1, 3.0), (2, 1.0), (3, 2.0))
     ]
     assert median_level(group).rps == 2.0
+
+
+def test_compare_shows_precision_only_with_repeats() -> None:
+    base = repeated(reference(), 1.0)
+    slow = repeated(reference(), 1.12)
+    text = compare_render(compare([base, slow]))
+    assert "## Precision" in text and "worse B (95 % CI)" in text
+    assert "## Precision" not in compare_render(compare([reference(), reference()]))
