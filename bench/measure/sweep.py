@@ -154,11 +154,9 @@ def run(
 ) -> Outcome:
     """Run the levels not yet finished; returns the run (complete, failed or interrupted).
 
-    With `resume`, continue that run directory: levels with status ok are kept, the
-    others are measured again (their earlier raw files are set aside). `plan`, given the
-    run, yields the slots to measure instead of the sweep's, one at a time, and may look
-    at the levels measured so far (`vlm-bench capacity`, bench/measure/capacity.py).
-    """
+    `resume`: continue that run directory (ok levels kept, the others measured again).
+    `plan(run)`: the slots to measure instead of the sweep's, yielded one at a time after
+    looking at the levels so far (`vlm-bench capacity`, bench/measure/capacity.py)."""
     console = console or Console(stderr=True)
     check_references(scenario)
     version = evalscope.evalscope_version()
