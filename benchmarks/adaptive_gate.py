@@ -10,6 +10,7 @@ same measurements and the adaptive wall time is the looks it used.
 
     .venv/bin/python -m benchmarks.adaptive_gate --pairs 20     # ~30 min here
     .venv/bin/python -m benchmarks.adaptive_gate --quick        # 3 pairs
+    .venv/bin/python -m benchmarks.adaptive_gate --replay DIR   # re-judge runs kept by --keep
 
 Goal (issue "Step 13"): adaptive wall time <= 0.6 x fixed, false alarms <= 5 %,
 detection >= 95 %.
@@ -30,6 +31,7 @@ from bench.analyze import gate, sequential
 from bench.config.scenario import load_scenario
 from bench.measure import adaptive_gate, sweep
 from bench.schema.results import RunResult
+from bench.schema.runfile import read_run
 
 SCENARIO = """\
 name: adaptive-bench
@@ -99,6 +101,49 @@ def judge(
     return state, used, sum(times[:used]), fixed.verdict()
 
 
+def _stored(folder: Path) -> tuple[RunResult, float]:
+    """A kept run (the one run folder under `folder`) and its wall time: scenario.yaml
+    (written first) to report.md (written last)."""
+    (run_dir,) = (folder / "adaptive-bench").iterdir()
+    seconds = (run_dir / "report.md").stat().st_mtime - (run_dir / "scenario.yaml").stat().st_mtime
+    return read_run(run_dir), seconds
+
+
+def replay(work: Path) -> None:
+    """Judge the pairs kept in `work` (--keep) again with the current sequential design."""
+    totals = {"alarm": 0, "hit": 0, "fixed_alarm": 0, "fixed_hit": 0}
+    seconds = {"adaptive": 0.0, "fixed": 0.0}
+    started, k = time.monotonic(), 0
+    print(f"replay of {work}; design {sequential.DESIGN}")
+    while all((work / f"{n}{k + 1}-look5" / "adaptive-bench").is_dir() for n in "bs"):
+        k += 1
+        base, _ = _stored(work / f"a{k}")
+        row = []
+        for name in "bs":
+            got = [_stored(work / f"{name}{k}-look{j}") for j in range(1, 6)]
+            looks = [
+                replace(r, levels=[replace(lv, repeat=j) for lv in r.levels])
+                for j, (r, _) in enumerate(got, 1)
+            ]
+            state, used, adaptive_s, fixed_v = judge(base, looks, [t for _, t in got])
+            _count(name, state, fixed_v, totals)
+            seconds["adaptive"] += adaptive_s
+            seconds["fixed"] += sum(t for _, t in got)
+            row.append(f"{state} ({used}) {fixed_v}")
+        print(f"{k:>4} | {row[0]:<26} | {row[1]}", flush=True)
+    if k:
+        _totals(k, totals, seconds, started)
+
+
+def _count(name: str, state: str, fixed_v: str, totals: dict[str, int]) -> None:
+    if name == "b":
+        totals["alarm"] += state == sequential.REGRESSION
+        totals["fixed_alarm"] += fixed_v == "REGRESSION"
+    else:
+        totals["hit"] += state == sequential.REGRESSION
+        totals["fixed_hit"] += fixed_v == "REGRESSION"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pairs", type=int, default=20)
@@ -106,7 +151,11 @@ def main() -> None:
     parser.add_argument("--time-scale", type=float, default=0.05)
     parser.add_argument("--slowdown", type=float, default=0.10)
     parser.add_argument("--keep", help="keep the runs in this folder")
+    parser.add_argument("--replay", metavar="DIR", help="judge the runs kept in DIR again")
     args = parser.parse_args()
+    if args.replay:
+        replay(Path(args.replay))
+        return
     pairs = 3 if args.quick else args.pairs
     work = Path(args.keep or tempfile.mkdtemp(prefix="adaptive-bench-"))
     work.mkdir(parents=True, exist_ok=True)
@@ -126,12 +175,7 @@ def main() -> None:
             state, used, adaptive_s, fixed_v = judge(base, looks, times)
             seconds["adaptive"] += adaptive_s
             seconds["fixed"] += sum(times)
-            if name == "b":
-                totals["alarm"] += state == sequential.REGRESSION
-                totals["fixed_alarm"] += fixed_v == "REGRESSION"
-            else:
-                totals["hit"] += state == sequential.REGRESSION
-                totals["fixed_hit"] += fixed_v == "REGRESSION"
+            _count(name, state, fixed_v, totals)
             row.append(f"{state} ({used}) {fixed_v}")
         print(f"{k:>4} | {row[0]:<26} | {row[1]}", flush=True)
         _totals(k, totals, seconds, started)

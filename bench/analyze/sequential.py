@@ -9,12 +9,12 @@ n_base + n_cand − 2; the baseline's repeats give the variance from the first l
 - stop for REGRESSION when the one-sided lower confidence bound of the effect is above 0
   at level a_k AND the point change is beyond the gate's band and floor (the fixed gate's
   rule), a_k being the increment of an alpha-spending function at information k/K
-  (Lan & DeMets 1983); O'Brien-Fleming-type spending by default (almost nothing spent
-  early, so early stops need overwhelming evidence and the last look keeps ~α), Pocock-type
-  as an option;
+  (Lan & DeMets 1983), O'Brien-Fleming-type (almost nothing spent early, so an early
+  REGRESSION needs overwhelming evidence and the last look keeps nearly all of α);
 - stop for PASS when the one-sided upper bound of the effect is below the band at level
-  b_k, the increment of the same spending function for β (a futility bound: a change as
-  large as the band is ruled out).
+  b_k, the increment of a Pocock-type spending function for β (spent evenly over the
+  looks: the common case in CI, no change, can stop after one or two repeats; a futility
+  bound: a change as large as the band is ruled out).
 By the union bound over looks, P(false REGRESSION) <= Σ a_k = α and, for a true change at
 least the band, P(PASS) <= Σ b_k = β, whatever the correlation between looks: conservative,
 and exact boundaries (multivariate-normal integration) are not needed. α is divided over
@@ -36,6 +36,8 @@ from bench.schema.results import RunResult, by_level
 
 Spending = Literal["obrien-fleming", "pocock"]
 REGRESSION, PASS, CONTINUE, SUSPECT = "REGRESSION", "PASS", "CONTINUE", "SUSPECT"
+# (α's spending, β's): false alarms spent late, a clear "no change" allowed to stop early.
+DESIGN: tuple[Spending, Spending] = ("obrien-fleming", "pocock")
 
 
 def spent(t: float, alpha: float, kind: Spending = "obrien-fleming") -> float:
@@ -77,7 +79,7 @@ def look(
     floor: float,
     errors: tuple[float, float],
     at: tuple[int, int],
-    kind: Spending = "obrien-fleming",
+    kinds: tuple[Spending, Spending] = DESIGN,
 ) -> Look:
     """One cell at look `at` = (k, K): `errors` = (α for this cell, β)."""
     k, looks = at
@@ -91,8 +93,8 @@ def look(
     )
     df = len(lb) + len(lc) - 2
     se = math.sqrt(ss / df * (1 / len(lb) + 1 / len(lc)))
-    ta = _t_upper(increment(k, looks, errors[0], kind), df) * se
-    tb = _t_upper(increment(k, looks, errors[1], kind), df) * se
+    ta = _t_upper(increment(k, looks, errors[0], kinds[0]), df) * se
+    tb = _t_upper(increment(k, looks, errors[1], kinds[1]), df) * se
     # In the bad direction: the lower bound at level a_k, the upper at b_k.
     if higher_is_better:
         lower, upper = worse_bounds(diff - tb, diff + ta, True)
@@ -136,7 +138,7 @@ def gate_look(
     thresholds: dict[str, tuple[float, float]],
     errors: tuple[float, float],
     at: tuple[int, int],
-    kind: Spending = "obrien-fleming",
+    kinds: tuple[Spending, Spending] = DESIGN,
 ) -> tuple[str, list[CellLook]]:
     """Every (level, metric) cell of `candidate`'s repeats so far against `baseline`'s at
     look `at`: the gate's state (`verdict`) and each cell's look. `thresholds`: {metric:
@@ -152,6 +154,6 @@ def gate_look(
             b = [lv.value(key) for lv in base[conc] if lv.measured]
             c = [lv.value(key) for lv in cand[conc] if lv.measured]
             higher = metric.better is Better.HIGHER
-            got = look(b, c, higher, band, floor, (alpha, errors[1]), at, kind)
+            got = look(b, c, higher, band, floor, (alpha, errors[1]), at, kinds)
             cells.append(CellLook(conc, key, got))
     return verdict([c.look.decision for c in cells]), cells
