@@ -11,7 +11,8 @@ n_base + n_cand − 2; the baseline's repeats give the variance from the first l
   rule), a_k being the increment of an alpha-spending function at information k/K
   (Lan & DeMets 1983), O'Brien-Fleming-type (almost nothing spent early, so an early
   REGRESSION needs overwhelming evidence and the last look keeps nearly all of α);
-- stop for PASS when the one-sided upper bound of the effect is below the band at level
+- stop for PASS when the one-sided upper bound of the effect is below what a REGRESSION
+  needs (the band, or the floor relative to the baseline where that is larger) at level
   b_k, the increment of a Pocock-type spending function for β (spent evenly over the
   looks: the common case in CI, no change, can stop after one or two repeats; a futility
   bound: a change as large as the band is ruled out).
@@ -106,7 +107,9 @@ def look(
     out = (lower, upper)
     if lower > 0 and beyond:
         return Look(REGRESSION, worse, *out)
-    if upper < band:
+    # What a REGRESSION needs: beyond the band and the floor (relative to the baseline).
+    needed = max(band, floor / abs(b_med)) if b_med else band
+    if upper < needed:
         return Look(PASS, worse, *out)
     if k >= looks:
         return Look(SUSPECT if beyond else PASS, worse, *out)

@@ -84,3 +84,11 @@ def test_false_alarm_rate_held_on_synthetic_repeats() -> None:
                 break
     assert alarms / 400 <= 0.05
     assert looks / 400 < 5
+
+
+def test_a_change_below_the_floor_passes_early() -> None:
+    """Futility is judged against what a REGRESSION needs: beyond the band AND the floor.
+    A metric of ~20 ms with a 10 ms floor cannot regress by less than 50 %."""
+    base = [0.018, 0.019, 0.020, 0.018, 0.021]
+    got = seq.look(base, [0.021, 0.017], False, 0.10, 0.010, (0.025, 0.05), (2, 5))
+    assert got.decision == seq.PASS
