@@ -2,15 +2,21 @@
 Numbers in, numbers out; no I/O.
 
 Points are whole numbers k (a concurrency, or a rate in units of the search's step). An
-exponential probe doubles k from `start` while the SLO holds, up to `top`; then bisection
-over the integers between the highest point that met it and the lowest above that did not,
-until they are adjacent. It assumes that meeting the SLO is monotone in the load (more
+exponential probe doubles k from `start` while the SLO holds, up to `top`; then the
+integers between the highest point that met it and the lowest above that did not are
+narrowed until they are adjacent: by regula falsi on the probes' margins (a probe's worst
+P99 over its bound, 1.0 at the SLO: the P99s grow smoothly with the load, so the line
+between the bracket's ends points near the crossing), clipped strictly inside the
+bracket, and by bisection where a margin is missing or the previous step was itself an
+interpolations that each did not halve the bracket (so it never needs more than about
+three times bisection's steps). It assumes that meeting the SLO is monotone in the load (more
 load never helps a P99), as does every capacity search (MLPerf LoadGen's server-scenario
 binary search, GuideLLM's sweep, vLLM's `--sla-auto-tune`).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 
 
@@ -21,9 +27,15 @@ def bracket(verdicts: Mapping[int, bool]) -> tuple[int, int | None]:
     return low, high
 
 
-def next_point(verdicts: Mapping[int, bool], start: int, top: int) -> int | None:
+def next_point(
+    verdicts: Mapping[int, bool],
+    start: int,
+    top: int,
+    margins: Mapping[int, float] | None = None,
+) -> int | None:
     """The next point to measure, or None when the search is over: the capacity is then
-    `bracket(verdicts)[0]` (0: not even the smallest point met the SLO)."""
+    `bracket(verdicts)[0]` (0: not even the smallest point met the SLO). `margins`: each
+    probed point's worst P99 / bound (optional; without it, plain bisection)."""
     if not verdicts:
         return max(1, min(start, top))
     low, high = bracket(verdicts)
@@ -33,7 +45,30 @@ def next_point(verdicts: Mapping[int, bool], start: int, top: int) -> int | None
         return min(top, 2 * low)
     if high - low <= 1:
         return None
+    guess = _interpolate(low, high, margins or {})
+    if guess is not None and _halving(verdicts, low, high):
+        return min(high - 1, max(low + 1, guess))
     return (low + high) // 2
+
+
+def _interpolate(low: int, high: int, margins: Mapping[int, float]) -> int | None:
+    """Where the line through (low, margin) and (high, margin) crosses 1.0, rounded down."""
+    m_low, m_high = margins.get(low), margins.get(high)
+    if m_low is None or m_high is None or not m_low <= 1.0 < m_high:
+        return None
+    return math.floor(low + (1.0 - m_low) * (high - low) / (m_high - m_low))
+
+
+def _halving(verdicts: Mapping[int, bool], low: int, high: int) -> bool:
+    """Whether interpolating again is fair: not when each of the last two probes left the
+    bracket wider than half what it was (then one bisection guarantees progress)."""
+    order = list(verdicts)
+    widths = []
+    for n in (len(order) - 2, len(order) - 1):
+        got = bracket({k: verdicts[k] for k in order[:n]}) if n > 0 else (0, None)
+        widths.append(None if got[1] is None else got[1] - got[0])
+    w0, w1, w2 = widths[0], widths[1], high - low
+    return w0 is None or w1 is None or 2 * w1 <= w0 or 2 * w2 <= w1
 
 
 def exhaustive_steps(start: int, top: int) -> int:

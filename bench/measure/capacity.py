@@ -69,6 +69,17 @@ def meets_slo(level: LevelResult, scenario: Scenario) -> bool:
     )
 
 
+def margin(level: LevelResult, scenario: Scenario) -> float:
+    """The level's worst P99 over its SLO bound (1.0: exactly at the SLO)."""
+    slo = scenario.slo
+    ratios = [
+        value / bound
+        for value, bound in ((level.ttft_p99_s, slo.ttft_p99_s), (level.tpot_p99_s, slo.tpot_p99_s))
+        if bound is not None
+    ]
+    return max(ratios)
+
+
 def prepare(
     scenario: Scenario, by_rate: bool, step: float | None, start: float | None, top: int | None
 ) -> tuple[Scenario, Search]:
@@ -108,7 +119,8 @@ def plan(scenario: Scenario, search: Search) -> sweep.PlanFn:
 
     def slots(result: RunResult) -> Iterator[sweep.Slot]:
         verdicts: dict[int, bool] = {}
-        while (point := next_point(verdicts, search.start, search.top)) is not None:
+        margins: dict[int, float] = {}
+        while (point := next_point(verdicts, search.start, search.top, margins)) is not None:
             index = len(search.probes) + 1
             for spec in (scenario.sweep, result.scenario.sweep) if index > 1 else ():
                 if search.by == "rate":
@@ -122,6 +134,8 @@ def plan(scenario: Scenario, search: Search) -> sweep.PlanFn:
             ok = meets_slo(level, scenario)
             search.probes.append(Probe(point, point * search.step, level, ok))
             verdicts[point] = ok
+            if level.measured:
+                margins[point] = margin(level, scenario)
 
     return slots
 

@@ -63,3 +63,20 @@ def test_the_probe_table_and_json_say_the_verdicts() -> None:
     data = capacity_json("parallel", 8.0, True, [probe])
     assert data["probes"][0]["meets"] and data["probes"][0]["ttft_p99_ci"] is None
     assert "concurrency 8" in capacity_line("parallel", 8.0, True, 1.0, 1024)
+
+
+def test_margins_interpolate_to_the_crossing_and_never_stall() -> None:
+    def margin(k: int) -> float:
+        return 0.5 + k / 34  # crosses 1.0 at k = 17
+
+    verdicts: dict[int, bool] = {}
+    margins: dict[int, float] = {}
+    while (k := next_point(verdicts, 8, 1024, margins)) is not None:
+        verdicts[k], margins[k] = margin(k) <= 1.0, margin(k)
+    assert bracket(verdicts)[0] == 17 and list(verdicts) == [8, 16, 32, 17, 18]
+    # A margin that misleads (a step at the crossing) still ends at the capacity.
+    for cap in (9, 20, 30):
+        verdicts, margins = {}, {}
+        while (k := next_point(verdicts, 8, 1024, margins)) is not None:
+            verdicts[k], margins[k] = k <= cap, 0.99 if k <= cap else 50.0
+        assert bracket(verdicts)[0] == cap
