@@ -20,6 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -36,7 +37,19 @@ def sweep(scenario: str, mode: str, sets: list[str], out: Path) -> tuple[float, 
     wall = time.monotonic() - began
     if done.returncode not in (0, 1) or not done.stdout.strip():
         sys.exit(f"{mode}: exit {done.returncode}: {done.stderr[-2000:]}")
-    return wall, json.loads(done.stdout)["levels"]
+    summary = json.loads(done.stdout)
+    run = json.loads((Path(summary["run_dir"]) / "run.json").read_text())
+    # Per level: its span (start to end, whole seconds) minus its measured window is
+    # what the level spent outside measuring: evalscope's start-up and the warm-up.
+    spans = [
+        (
+            datetime.fromisoformat(lv["finished_at"]) - datetime.fromisoformat(lv["started_at"])
+        ).total_seconds()
+        for lv in run["levels"]
+    ]
+    outside = sum(spans) - sum(lv["duration_s"] for lv in run["levels"])
+    print(f"{mode:>5}: levels {sum(spans):.0f} s, outside the measured window {outside:.0f} s")
+    return wall, summary["levels"]
 
 
 def compare(scenario: str, sets: list[str], scale: float, noise: bool) -> None:
