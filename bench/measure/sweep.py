@@ -153,7 +153,6 @@ def run(
     plan: PlanFn | None = None,
 ) -> Outcome:
     """Run the levels not yet finished; returns the run (complete, failed or interrupted).
-
     `resume`: continue that run directory (ok levels kept, the others measured again).
     `plan(run)`: the slots to measure instead of the sweep's, yielded one at a time after
     looking at the levels so far (`vlm-bench capacity`, bench/measure/capacity.py)."""
