@@ -9,6 +9,7 @@ import logging
 import sys
 from collections.abc import Callable
 
+from bench.cli.capacity import cmd_capacity
 from bench.cli.dashboard import cmd_dashboard
 from bench.cli.fleet import cmd_fleet
 from bench.cli.gate import cmd_baseline, cmd_gate
@@ -30,6 +31,7 @@ from bench.errors import EXIT_INTERRUPTED, UserError, one_line
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "sim": cmd_sim,
     "run": cmd_run,
+    "capacity": cmd_capacity,
     "check": cmd_check,
     "offline": cmd_offline,
     "import-table": cmd_import_table,

@@ -12,7 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from bench import __version__
+from bench.cli.parser_capacity import add_capacity_command
 from bench.cli.parser_fleet import add_cluster, add_fleet
+from bench.cli.parser_gate import add_adaptive
 from bench.cli.parser_history import add_history_command
 from bench.cli.parser_store import add_store_commands
 from bench.schema.scenario_base import MAX_NUMBER
@@ -329,7 +331,8 @@ def build_parser(
         "only suspect or noisy cells.",
     )
     gat.add_argument("baseline", help="run folder, run.json, or a name under baselines/")
-    gat.add_argument("candidate", help="run folder, run.json, or a name under baselines/")
+    gat.add_argument("candidate", nargs="?", help="run folder, run.json, or baseline name")
+    add_adaptive(gat)
     gat.add_argument("--thresholds", help="YAML: {alpha: 0.05, thresholds: {KEY: {band, floor}}}")
     gat.add_argument("--strict", action="store_true", help="exit 3 on suspect or noisy cells")
     gat.add_argument(
@@ -390,5 +393,6 @@ def build_parser(
     tok.set_defaults(func=commands["tokenizer"])
     add_store_commands(sub, commands)
     add_history_command(sub, commands)
+    add_capacity_command(sub, commands, (_add_out, _add_set, _add_json))
     _verbose_everywhere(parser)
     return parser

@@ -23,7 +23,11 @@ levels 1..k-1. The defaults that would hurt are overridden explicitly:
 - `--warmup-num` (default: one wave, `parallel` requests): each evalscope process pays
   start-up costs on its first wave (measured here: 0.2-1.1 s between a request's start
   and its arrival at the server) and its first wave hits the server as one burst;
-  warm-up requests absorb both and are not measured.
+  warm-up requests absorb both and are not measured. With `load.warmup: cheap` (the
+  default) they are the same requests capped at `CHEAP_WARMUP_TOKENS` output tokens:
+  evalscope has no warm-up settings of its own, so the child wraps its request
+  generator (`_cheap_warmup`) and the wave costs a prefill and a few decode steps
+  instead of a full-length decode (docs/scenarios.md).
 
 The child is evalscope's own CLI, started as `python -m bench.load.evalscope perf …` only to
 freeze the interpreter's GC after evalscope's imports (~215k objects): otherwise a full
@@ -48,10 +52,11 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 from bench.errors import UserError
 from bench.load import barrier
@@ -132,6 +137,11 @@ def workload_args(scenario: Scenario, tokenizer: str) -> list[str]:
 
 
 SECRET_ARGS_ENV = "VLM_BENCH_EVALSCOPE_SECRET_ARGS"
+# Output tokens of a cheap warm-up request: enough to run the decode path, not the length.
+CHEAP_WARMUP_TOKENS = 8
+# Our child's own first argument (`python -m bench.load.evalscope --warmup-tokens=N perf …`),
+# taken off before evalscope parses the rest.
+WARMUP_FLAG = "--warmup-tokens"
 # The child's stdout and stderr, kept beside its level folder (raw/level-NN/).
 LOG_FILE = "evalscope.log"
 
@@ -164,6 +174,7 @@ def evalscope_command() -> list[str]:
 def sweep_argv(scenario: Scenario, url: str, tokenizer: str) -> list[str]:
     """The whole sweep as one evalscope command (what the reference runs; shown by --dry-run)."""
     levels = scenario.sweep.levels()
+    rates = scenario.sweep.rate or []
     return [
         "evalscope",
         "perf",
@@ -172,6 +183,7 @@ def sweep_argv(scenario: Scenario, url: str, tokenizer: str) -> list[str]:
         "--number",
         *(str(n) for _, n in levels),
         *workload_args(scenario, tokenizer),
+        *(["--rate", *(f"{r:g}" for r in rates)] if rates else []),
         "--url",
         url + scenario.load.endpoint,
         "--model",
@@ -194,8 +206,11 @@ def level_argv(
     level and repeat draws its own data (seed), so no image repeats across them; so does
     each `worker` (0-based) of a split level, `parallel` and `number` being its share."""
     warmup = scenario.load.warmup_for(parallel)
+    rate = scenario.sweep.rate_at(index)  # load.rate is in workload_args
+    cheap = warmup and scenario.load.warmup == "cheap"
     return [
         *evalscope_command(),
+        *([f"{WARMUP_FLAG}={CHEAP_WARMUP_TOKENS}"] if cheap else []),
         "perf",
         "--parallel",
         str(parallel),
@@ -205,6 +220,7 @@ def level_argv(
         "--seed",
         str(level_seed(scenario, index, repeat, worker)),
         *(["--warmup-num", str(warmup)] if warmup else []),
+        *(["--rate", f"{rate:g}"] if rate is not None else []),
         "--url",
         url + scenario.load.endpoint,
         "--model",
@@ -321,10 +337,32 @@ def _child_main() -> None:
     gc.collect()
     gc.freeze()
     _hold_at_barrier()
+    args = sys.argv[1:]
+    if args and args[0].startswith(WARMUP_FLAG + "="):
+        _cheap_warmup(int(args.pop(0).partition("=")[2]))
     # Popped, so nothing evalscope starts inherits it.
     hidden = json.loads(os.environ.pop(SECRET_ARGS_ENV, "[]"))
-    sys.argv = ["evalscope", *sys.argv[1:], *hidden]
+    sys.argv = ["evalscope", *args, *hidden]
     run_cmd()
+
+
+def _cheap_warmup(tokens: int) -> None:
+    """Cap evalscope's warm-up requests at `tokens` output tokens (min_tokens too, which a
+    server would otherwise refuse as above max_tokens): its `get_requests` yields
+    (request, is_warmup) pairs and is looked up when each level starts."""
+    import evalscope.perf.benchmark as perf_benchmark
+
+    original = perf_benchmark.get_requests
+
+    async def cheap(*args: Any, **kwargs: Any) -> AsyncIterator[tuple[dict[str, Any], bool]]:
+        async for request, is_warmup in original(*args, **kwargs):
+            if is_warmup:
+                request = {**request, "max_tokens": tokens}
+                if "min_tokens" in request:
+                    request["min_tokens"] = min(int(request["min_tokens"]), tokens)
+            yield request, is_warmup
+
+    perf_benchmark.get_requests = cheap
 
 
 def _hold_at_barrier() -> None:

@@ -14,8 +14,8 @@ from rich.progress import Progress
 
 from bench.load import evalscope
 from bench.load.evalscope_db import DB_FILE, RequestRow, read_requests
-from bench.measure import level_split, servermetrics, telemetry, validity
-from bench.measure.parse import parse_level, parse_rows
+from bench.measure import level_split, precision, rounds, servermetrics, telemetry, validity
+from bench.measure.parse import parse_level, parse_rows, set_goodput
 from bench.schema.results import LevelResult, LevelStatus, decide_status
 from bench.schema.scenario import Scenario
 from bench.serve import server
@@ -60,8 +60,12 @@ def measure(
         scenario.validity.telemetry_interval_s,
     )
     accel.start()
+    got: rounds.Rounds | None = None
     try:
-        if k > 1 or level_split.split(scenario):
+        if scenario.sweep.stop is not None:
+            got = rounds.measure_rounds(scenario, handle, tokenizer, run_dir, slot, progress)
+            level, outcome, samples, interrupted = got.level, got.outcome, got.samples, False
+        elif k > 1 or level_split.split(scenario):
             level, outcome, samples, interrupted = _measure_split(
                 scenario, handle, tokenizer, run_dir, slot, progress, k
             )
@@ -71,9 +75,12 @@ def measure(
             )
     finally:
         readings = accel.stop()
-    level.index, level.repeat = index, repeat
+    level.index, level.repeat, level.rate = index, repeat, scenario.sweep.rate_at(index)
     level.started_at, level.finished_at = started, now_iso()
     level.diagnostics.server_log_bytes = [log_start, handle.log_offset()]
+    if level.measured:  # steady state and confidence intervals (measure/precision.py)
+        precision.attach(level, got.rows if got else level_split.level_rows(run_dir, level))
+    interrupted = interrupted or bool(got and got.interrupted)
     _mark_outcome(scenario, handle, level, outcome, interrupted, slot)
     _judge(scenario, level, samples, (accel.source.name if accel.source else None, readings))
     if interrupted:
@@ -96,7 +103,9 @@ def _measure_one(
     outcome, samples, interrupted = _run(scenario, handle, tokenizer, run_dir, slot, progress)
     if (folder / DB_FILE).exists():
         level = parse_level(folder, parallel, number, scenario.load.fixed_output_tokens)
-        _count_timeouts(read_requests(folder), level, scenario.load.request_timeout_s)
+        rows = read_requests(folder)
+        _count_timeouts(rows, level, scenario.load.request_timeout_s)
+        set_goodput(level, rows, scenario.slo.ttft_p99_s, scenario.slo.tpot_p99_s)
     else:
         level = LevelResult(
             parallel,
@@ -124,6 +133,7 @@ def _measure_split(
     got = level_split.run_split(scenario, handle, tokenizer, run_dir, slot, progress, k, timeout)
     level = parse_rows(got.rows, parallel, number, scenario.load.fixed_output_tokens)
     _count_timeouts(got.rows, level, scenario.load.request_timeout_s)
+    set_goodput(level, got.rows, scenario.slo.ttft_p99_s, scenario.slo.tpot_p99_s)
     level.diagnostics.workers = got.stats
     level.raw_dir = str(got.folder.relative_to(run_dir))
     if got.run.dead:
@@ -230,7 +240,7 @@ def _judge(
         level.client,
         scenario.validity,
         prefix_length=scenario.load.prefix_length,
-        paced=scenario.load.rate is not None,
+        paced=scenario.rate_at(level.index) is not None,
     )
 
 

@@ -28,7 +28,7 @@ from bench.load.evalscope_db import (
     RequestRow,
     read_requests,
 )
-from bench.schema.figures import Timed, level_figures, percentile, wall_time
+from bench.schema.figures import Timed, goodput, level_figures, percentile, wall_time
 from bench.schema.results import LevelResult, LevelStatus, decide_status
 from bench.schema.views import ClientView
 
@@ -260,3 +260,16 @@ def parse_rows(
     result.client = client_stats(records, parallel)
     _set_status(result, len(records))
     return result
+
+
+def set_goodput(
+    result: LevelResult,
+    records: Sequence[RequestRow],
+    ttft_max_s: float | None,
+    tpot_max_s: float | None,
+) -> None:
+    """The level's goodput (figures.goodput) from its successful requests, over the same
+    wall time as its RPS; left None without an SLO or a duration."""
+    ok = [(r.ttft_s, r.tpot_s) for r in records if r.success and r.ttft_s is not None]
+    value = goodput(ok, result.duration_s or None, ttft_max_s, tpot_max_s)
+    result.goodput_rps = value if value is not None and math.isfinite(value) else None

@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import secrets
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -49,6 +50,8 @@ from bench.schema.scenario import Scenario, scenario_hash
 from bench.serve import server
 
 log = logging.getLogger(__name__)
+Slot = tuple[int, int, int, int]  # index, repeat, parallel, number
+PlanFn = Callable[[RunResult], Iterable[Slot]]  # the slots to measure, given the run
 
 
 def scenario_of(run_dir: Path) -> Scenario:
@@ -147,12 +150,12 @@ def run(
     console: Console | None = None,
     resume: Path | None = None,
     skip_check: bool = False,
+    plan: PlanFn | None = None,
 ) -> Outcome:
     """Run the levels not yet finished; returns the run (complete, failed or interrupted).
-
-    With `resume`, continue that run directory: levels with status ok are kept, the
-    others are measured again (their earlier raw files are set aside).
-    """
+    `resume`: continue that run directory (ok levels kept, the others measured again).
+    `plan(run)`: the slots to measure instead of the sweep's, yielded one at a time after
+    looking at the levels so far (`vlm-bench capacity`, bench/measure/capacity.py)."""
     console = console or Console(stderr=True)
     check_references(scenario)
     version = evalscope.evalscope_version()
@@ -161,7 +164,7 @@ def run(
     lock = RunLock(run_dir)  # exit 2 while another vlm-bench runs in this directory
     reserve = Reserve(run_dir)  # room for the last run.json on a disk that fills up
     result.provenance.evalscope = version
-    todo = _todo(scenario, result)
+    todo = plan(result) if plan is not None else _todo(scenario, result)
     held = _Held(calibrator=Calibrator(scenario, run_dir, tokenizer, version, result.provenance))
     failed_write: OSError | None = None
     try:
@@ -217,7 +220,7 @@ def _sweep(
     tokenizer: str,
     run_dir: Path,
     result: RunResult,
-    todo: list[tuple[int, int, int, int]],
+    todo: Iterable[Slot],
     check: bool,
     console: Console,
 ) -> bool:

@@ -23,6 +23,7 @@ from bench.analyze.compare import (
 )
 from bench.errors import UserError
 from bench.report import plots
+from bench.report.compare_precision import precision_section
 from bench.report.markdown import rescale, sim_time_scale
 from bench.report.tables import FAILED, NOT_HONOURED, format_cell, markdown_table, template
 from bench.schema.metrics import BY_KEY
@@ -79,6 +80,7 @@ class Comparison:
     runs: list[RunResult]
     levels: list[int]
     mismatches: list[str] = dataclasses.field(default_factory=list)  # allowed differences
+    raw: list[RunResult] = dataclasses.field(default_factory=list)  # repeats kept (precision)
 
     def level(self, run: RunResult, conc: int) -> LevelResult | None:
         return next((lv for lv in run.levels if lv.parallel == conc), None)
@@ -136,7 +138,7 @@ def compare(runs: list[RunResult], force: bool = False, allow_mismatch: bool = F
     published or measured run."""
     if len(runs) < 2:
         raise UserError("compare needs at least two runs")
-    runs = [_comparable(run) for run in runs]
+    raw, runs = runs, [_comparable(run) for run in runs]
     if not force and (why := workload_difference(runs)):
         raise UserError(f"{why} (--force compares anyway)")
     mismatches = provenance_differences(runs)
@@ -145,7 +147,7 @@ def compare(runs: list[RunResult], force: bool = False, allow_mismatch: bool = F
             f"cannot compare: provenance differs, {mismatches[0]} "
             "(--allow-mismatch compares anyway)"
         )
-    return Comparison(runs, common_levels(runs, force), mismatches)
+    return Comparison(runs, common_levels(runs, force), mismatches, raw)
 
 
 def write_plots(comparison: Comparison, out_dir: Path) -> list[str]:
@@ -176,4 +178,5 @@ def render(comparison: Comparison, plots: list[str] | None = None) -> str:
         published=any(is_published(run) for run in runs),
         plots=plots or [],
         mismatches=comparison.mismatches,
+        precision=precision_section(comparison.raw, comparison.levels),
     )

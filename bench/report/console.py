@@ -7,8 +7,9 @@ in tests/unit/test_golden.py) and the CLI only prints it.
 
 from __future__ import annotations
 
+from bench.report.goodput import goodput_table, slo_text
 from bench.report.markdown import reference_table, rescale, sim_time_scale
-from bench.schema.results import RunResult
+from bench.schema.results import RunResult, aggregate
 
 
 def run_tables(run: RunResult) -> str:
@@ -16,6 +17,10 @@ def run_tables(run: RunResult) -> str:
     table, notes = reference_table(run.levels)
     sim = run.scenario.server.kind == "sim"
     lines = [f"\nResults (measured{', simulator time' if sim else ''}):", table, *notes]
+    good = goodput_table(aggregate(run.levels))
+    if good:
+        slo = slo_text(run.scenario.slo) or "no SLO"
+        lines += [f"\nLoad and goodput (requests meeting {slo}):", good]
     scale = sim_time_scale(run.scenario)
     if scale:
         lines.append(

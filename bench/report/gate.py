@@ -4,11 +4,11 @@ allowed mismatches and the levels a validity check flagged (judging: bench/analy
 
 from __future__ import annotations
 
-from bench.analyze import stats
+from bench.analyze import precision, stats
 from bench.analyze.compare import format_pct, run_label
-from bench.analyze.gate import NO_DATA, GateResult
+from bench.analyze.gate import NO_DATA, Cell, GateResult
 from bench.report.tables import format_cell, markdown_table, template
-from bench.schema.metrics import BY_KEY
+from bench.schema.metrics import BY_KEY, Better
 from bench.schema.results import CheckStatus, aggregate, by_level
 
 
@@ -19,6 +19,15 @@ def _spread(key: str, values: list[float]) -> str:
     if len(values) > 1:
         text += f" [{format_cell(key, min(values))}–{format_cell(key, max(values))}]"
     return text
+
+
+def _change_ci(cell: Cell) -> str:
+    """The change's 95 % confidence interval over repeats (analyze.precision)."""
+    if cell.verdict == NO_DATA:
+        return "—"
+    higher = BY_KEY[cell.key].better is Better.HIGHER
+    got = precision.change_interval(cell.base, cell.cand, higher)
+    return "—" if got is None else f"{format_pct(100 * got[0])} … {format_pct(100 * got[1])}"
 
 
 MARKS = {"REGRESSION": "❌", "FAILED": "❌", "SUSPECT": "⚠️", "NOISY": "〰️", NO_DATA: "❔"}
@@ -45,13 +54,15 @@ def render(result: GateResult) -> str:
             _spread(c.key, c.base),
             _spread(c.key, c.cand),
             format_pct(100 * c.worse) if c.base and c.verdict != NO_DATA else "—",
+            _change_ci(c),
             f"{c.p:.4f}" if c.p is not None else "—",
             f"{100 * c.cv:.1f} %" if len(c.base) > 1 and c.verdict != NO_DATA else "—",
             c.detail,
         ]
         for c in result.flagged()
     ]
-    header = ["", "Conc.", "Metric", "Baseline", "Candidate", "Worse by", "p", "CV", "Note"]
+    header = ["", "Conc.", "Metric", "Baseline", "Candidate", "Worse by", "95 % CI", "p", "CV"]
+    header.append("Note")
     return template("gate.md.j2").render(
         summary=result.summary(),
         baseline=run_label(result.baseline),

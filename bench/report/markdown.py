@@ -7,6 +7,8 @@ from typing import Any
 
 from bench.analyze.fingerprint import fingerprint
 from bench.report import telemetry
+from bench.report.goodput import goodput_table, slo_text
+from bench.report.precision import precision_table
 from bench.report.serverview import server_view
 from bench.report.tables import (
     FAILED,
@@ -88,7 +90,11 @@ def rescale(level: LevelResult, time_scale: float) -> LevelResult:
     """A simulator level in the modelled hardware's time: seconds / scale, rates * scale."""
     out = dataclasses.replace(level, diagnostics=dataclasses.replace(level.diagnostics))
     out.duration_s = level.duration_s / time_scale
+    if level.rate is not None:
+        out.rate = level.rate * time_scale
     for metric in METRICS:
+        if getattr(level, metric.key, 0.0) is None:
+            continue  # not measured (goodput without an SLO)
         if metric.unit == "s":
             setattr(out, metric.key, level.value(metric.key) / time_scale)
         elif metric.unit.endswith("/s"):
@@ -188,6 +194,9 @@ def render_report(run: RunResult, plots: list[str] | None = None) -> str:
         telemetry=telemetry.table(aggregate(run.levels)),
         stack=stack_line(run.provenance.to_dict()),
         happened=[] if run.ok else what_happened(run),
+        goodput=goodput_table(aggregate(run.levels)),
+        precision=precision_table(run.levels),
+        slo=slo_text(run.scenario.slo),
     )
 
 

@@ -11,9 +11,12 @@ import math
 from pathlib import Path
 from typing import Any
 
-from bench.analyze.gate import GateResult
+from bench.analyze import precision
+from bench.analyze.gate import Cell, GateResult
+from bench.analyze.sequential import CellLook
 from bench.report.compare import Comparison
-from bench.schema.metrics import METRICS
+from bench.report.precision import precision_summary
+from bench.schema.metrics import BY_KEY, METRICS, Better
 from bench.schema.results import LevelResult, RunResult, has_metric
 
 
@@ -40,6 +43,7 @@ def level_summary(level: LevelResult) -> dict[str, Any]:
     if level.client.ttft_error_s is not None:  # only calibrated levels (load.calibrate)
         out["client_ttft_error_s"] = level.client.ttft_error_s
         out["client_tpot_error_s"] = level.client.tpot_error_s
+    out.update(precision_summary(level))  # only levels measured with it
     return out
 
 
@@ -52,6 +56,33 @@ def run_summary(run: RunResult, run_dir: Path) -> dict[str, Any]:
         "reason": run.reason,
         "levels": [level_summary(level) for level in run.levels],
         "incidents": [inc.to_dict() for inc in run.incidents],
+    }
+
+
+def _change_ci(cell: Cell) -> list[float] | None:
+    """The change's 95 % CI over repeats (analyze.precision.change_interval)."""
+    higher = BY_KEY[cell.key].better is Better.HIGHER
+    got = precision.change_interval(cell.base, cell.cand, higher)
+    return None if got is None else [got[0], got[1]]
+
+
+def sequential_summary(verdict: str, looks: int, cells: list[CellLook]) -> dict[str, Any]:
+    """gate --adaptive → {verdict, looks, cells: [{parallel, metric, decision, worse,
+    lower, upper}]}."""
+    return {
+        "verdict": verdict,
+        "looks": looks,
+        "cells": [
+            {
+                "parallel": c.parallel,
+                "metric": c.key,
+                "decision": c.look.decision,
+                "worse": _number(c.look.worse),
+                "lower": _number(c.look.lower),
+                "upper": _number(c.look.upper),
+            }
+            for c in cells
+        ],
     }
 
 
@@ -74,6 +105,7 @@ def gate_summary(result: GateResult, strict: bool) -> dict[str, Any]:
                 "metric": cell.key,
                 "verdict": cell.verdict,
                 "worse": _number(cell.worse),
+                "worse_ci": _change_ci(cell),
                 "p": _number(cell.p),
                 "cv": _number(cell.cv),
                 "baseline": [_number(v) for v in cell.base],

@@ -57,6 +57,28 @@ def rate(total: float, seconds: float | None) -> float:
     return total / seconds if seconds else math.nan
 
 
+def goodput(
+    requests: Iterable[tuple[float, float | None]],
+    seconds: float | None,
+    ttft_max_s: float | None,
+    tpot_max_s: float | None,
+) -> float | None:
+    """Requests per second of `seconds` that met the SLO: over (TTFT, TPOT) of each
+    successful request, those with TTFT <= `ttft_max_s` and TPOT <= `tpot_max_s` (a bound
+    that is None is not checked; a request without a TPOT, one token, meets it). None
+    when the scenario sets no SLO; NaN without a duration. The per-request reading of the
+    SLO (DistServe's goodput), not the level's P99 against it."""
+    if ttft_max_s is None and tpot_max_s is None:
+        return None
+    met = sum(
+        1
+        for ttft, tpot_s in requests
+        if (ttft_max_s is None or ttft <= ttft_max_s)
+        and (tpot_max_s is None or tpot_s is None or tpot_s <= tpot_max_s)
+    )
+    return rate(met, seconds)
+
+
 def success_rate(succeeded: int, sent: int) -> float:
     """Percentage of sent requests that succeeded; 0.0 when none was sent."""
     return 100.0 * succeeded / sent if sent else 0.0

@@ -70,6 +70,9 @@ METRICS: tuple[Metric, ...] = (
     Metric("tpot_p99_s", "P99 TPOT(s)", "s", Better.LOWER, 3, band=0.15, floor=0.002),
     Metric("itl_avg_s", "Avg ITL(s)", "s", Better.LOWER, 3),
     Metric("success_rate", "Success Rate", "%", Better.HIGHER, 1),
+    # Successful requests per second that met the scenario's SLO each (TTFT <= slo.ttft_p99_s
+    # and TPOT <= slo.tpot_p99_s); NaN without an SLO (bench/schema/figures.py `goodput`).
+    Metric("goodput_rps", "Goodput", "req/s", Better.HIGHER, 2),
     # Accelerator energy over the measured window / its output tokens. The band: power
     # is steady within ~1-2 % at a fixed load, throughput within the 5 % gated above.
     Metric("energy_per_token_j", "Energy/tok(J)", "J/tok", Better.LOWER, 4, 0.05, 1e-4, True),

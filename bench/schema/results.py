@@ -27,6 +27,7 @@ from bench.schema import provenance as prov_
 from bench.schema.attached import AnswerCheckRecord, OfflineSummary
 from bench.schema.incident import Incident
 from bench.schema.metrics import BY_KEY, REFERENCE_COLUMNS
+from bench.schema.precision import PrecisionView, SteadyView
 from bench.schema.provenance import Provenance
 from bench.schema.scenario import Scenario, without_quiet_defaults
 from bench.schema.views import ClientView, ServerView, TelemetryView
@@ -164,6 +165,14 @@ class LevelResult:
     # The accelerators over the measured window (bench.measure.telemetry.summarise);
     # run.json leaves it out when nothing was measured.
     telemetry: TelemetryView = field(default_factory=TelemetryView)
+    # A rate sweep's arrival rate (req/s, sweep.rate), and the requests per second that
+    # met the scenario's SLO (figures.goodput); run.json leaves out either when None.
+    rate: Figure | None = None
+    goodput_rps: Figure | None = None
+    # Steady-state figures and confidence intervals (bench/schema/precision.py); left out
+    # of run.json when absent.
+    steady: SteadyView | None = None
+    precision: PrecisionView | None = None
 
     @property
     def success_rate(self) -> float:
@@ -203,7 +212,8 @@ class LevelResult:
 
     def value(self, key: str) -> float:
         """A metric by its key (bench.schema.metrics), derived ones included."""
-        return float(getattr(self, key))
+        value = getattr(self, key)
+        return math.nan if value is None else float(value)
 
     def to_dict(self) -> dict[str, Any]:
         """The stored fields as run.json writes them, with the derived ones beside: the
@@ -215,10 +225,21 @@ class LevelResult:
         data.pop("telemetry")
         if not self.telemetry.empty:  # runs without telemetry keep their bytes
             data["telemetry"] = self.telemetry.to_dict()
+        for name in ("steady", "precision"):
+            part = data.pop(name)
+            if part is not None:
+                data[name] = part.to_dict()
+        for name in OPTIONAL_FIGURES:
+            if data[name] is None:  # runs without them keep their bytes
+                data.pop(name)
         data["success_rate"] = self.success_rate
         data["tokens_honoured"] = self.tokens_honoured
         data["flags"] = self.flags
         return data
+
+
+# LevelResult's figures that only some levels hold (rate sweeps, a scenario with an SLO).
+OPTIONAL_FIGURES = ("rate", "goodput_rps")
 
 
 def by_level(levels: list[LevelResult]) -> list[list[LevelResult]]:
@@ -232,7 +253,7 @@ def by_level(levels: list[LevelResult]) -> list[list[LevelResult]]:
 _MEDIAN_FIELDS = [
     f.name
     for f in fields(LevelResult)
-    if f.type in ("float", float) and f.name not in ("duration_s",)
+    if f.type in ("float", float, "Figure") and f.name not in ("duration_s",)
 ] + ["duration_s"]
 
 
@@ -257,6 +278,9 @@ def median_level(group: list[LevelResult]) -> LevelResult:
     out.client = ClientView.median([lv.client for lv in measured])
     out.telemetry = TelemetryView.median([lv.telemetry for lv in measured])
     out.checks = _worst_checks(group)
+    goodputs = [lv.goodput_rps for lv in measured if lv.goodput_rps is not None]
+    out.goodput_rps = statistics.median(goodputs) if goodputs else None
+    out.steady = out.precision = None  # one repeat's; over repeats: analyze.precision
     return out
 
 

@@ -15,7 +15,7 @@ from dataclasses import fields
 from pathlib import Path
 
 from bench.schema.metrics import BY_KEY
-from bench.schema.results import LevelResult, RunResult
+from bench.schema.results import OPTIONAL_FIGURES, LevelResult, RunResult
 
 # Accelerator telemetry (LevelResult.telemetry), last: column -> the view's field. Empty
 # where the level has none.
@@ -29,14 +29,20 @@ TELEMETRY_COLUMNS = {
 CSV_FIELDS = [
     f.name
     for f in fields(LevelResult)
-    if f.name not in ("diagnostics", "server", "client", "checks", "telemetry")
+    if f.name
+    not in ("diagnostics", "server", "client", "checks", "telemetry", "steady", "precision")
+    and f.name not in OPTIONAL_FIGURES
 ] + ["success_rate", "tokens_honoured", "flags", *TELEMETRY_COLUMNS]
 
 
 def levels_csv(run: RunResult) -> str:
     """One row per level; a published run leaves the metrics its table lacks empty."""
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=["run_id", *CSV_FIELDS], lineterminator="\n")
+    rows = run.to_dict()["levels"]
+    # A rate sweep's rate and the goodput (with an SLO) are columns only where a level
+    # holds them, so files of runs without them keep their bytes.
+    names = [*CSV_FIELDS, *(k for k in OPTIONAL_FIGURES if any(k in row for row in rows))]
+    writer = csv.DictWriter(out, fieldnames=["run_id", *names], lineterminator="\n")
     writer.writeheader()
     published = run.provenance.published
     absent = (
@@ -45,11 +51,11 @@ def levels_csv(run: RunResult) -> str:
         if published
         else set()
     )
-    for row in run.to_dict()["levels"]:
+    for row in rows:
         row["flags"] = "; ".join(row["flags"])
         telemetry = row.get("telemetry", {})
         row.update({col: telemetry.get(key, "") for col, key in TELEMETRY_COLUMNS.items()})
-        cells = {k: "" if k in absent else row[k] for k in CSV_FIELDS}
+        cells = {k: "" if k in absent else row.get(k, "") for k in names}
         writer.writerow({"run_id": run.run_id, **cells})
     return out.getvalue()
 

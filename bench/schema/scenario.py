@@ -221,6 +221,18 @@ class Scenario(Strict):
             )
         return self
 
+    @model_validator(mode="after")
+    def _rate_sweep(self) -> Scenario:
+        if self.sweep.rate is not None and self.load.rate is not None:
+            raise ValueError("give load.rate or sweep.rate, not both")
+        if self.sweep.rate is not None and self.load.workers not in ("auto", 1):
+            raise ValueError("a rate sweep runs one load worker per level (load.workers: auto)")
+        return self
+
+    def rate_at(self, index: int) -> float | None:
+        """Level `index`'s (1-based) arrival rate: the rate sweep's, or load.rate's."""
+        return self.sweep.rate_at(index) or self.load.rate
+
     @property
     def tokenizer_path(self) -> str:
         return self.model.tokenizer_path or self.model.path or GENERATED_TOKENIZER
@@ -241,6 +253,9 @@ LATER_FIELDS: dict[tuple[str, str], Any] = {
     ("validity", "max_client_error_s"): 0.002,
     ("load", "workers"): "auto",
     ("", "cluster"): None,  # top level
+    ("sweep", "stop"): None,
+    ("load", "warmup"): "cheap",
+    ("sweep", "rate"): None,
 }
 
 

@@ -20,6 +20,7 @@ MAX_IMAGE_SIDE = 16_384  # pixels
 MAX_IMAGES = 1_000  # per request
 MAX_PARALLEL = 100_000
 MAX_NUMBER = 10_000_000  # requests in one level (also warm-ups)
+MAX_RATE = 1e6  # requests per second (sweep.rate)
 MAX_REPEATS = 1_000
 MAX_WORKERS = 256  # evalscope processes per level (load.workers)
 MAX_SEED = 2**31 - 1  # leaves room for the per-level/-repeat offsets under numpy's 2**32

@@ -5,6 +5,7 @@ order.
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Annotated, Any, Literal
 
@@ -23,6 +24,7 @@ from bench.schema.scenario_base import (
     MAX_IMAGES,
     MAX_NUMBER,
     MAX_PARALLEL,
+    MAX_RATE,
     MAX_REPEATS,
     MAX_SEED,
     MAX_TIMEOUT_S,
@@ -31,6 +33,7 @@ from bench.schema.scenario_base import (
     Strict,
     json_only,
 )
+from bench.schema.scenario_stop import StopSpec
 
 
 class LoadSpec(Strict):
@@ -57,6 +60,11 @@ class LoadSpec(Strict):
     )
     warmup_requests: int | Literal["parallel"] = Field(
         "parallel", description="unmeasured requests before each level; 'parallel' = one wave"
+    )
+    warmup: Literal["cheap", "full", "off"] = Field(
+        "cheap",
+        description="the warm-up requests: cheap (the same requests with a few output "
+        "tokens each), full (as measured ones), off (none, whatever warmup_requests says)",
     )
     request_timeout_s: PositiveInt = Field(600, le=int(MAX_TIMEOUT_S))
     level_timeout_s: PositiveFloat | None = Field(
@@ -144,6 +152,8 @@ class LoadSpec(Strict):
         return self
 
     def warmup_for(self, parallel: int) -> int:
+        if self.warmup == "off":
+            return 0
         return parallel if self.warmup_requests == "parallel" else self.warmup_requests
 
     def workers_for(self, parallel: int, number: int, cores: int) -> int:
@@ -167,7 +177,16 @@ class SweepSpec(Strict):
     )
     number: list[Annotated[int, Field(gt=0, le=MAX_NUMBER)]] | None = None
     requests_per_level: str | None = Field(
-        None, pattern=r"^[1-9][0-9]{0,3}x$", description="e.g. 4x (at most 9999x)"
+        None,
+        pattern=r"^[1-9][0-9]{0,3}[xs]$",
+        description="e.g. 4x: 4 x parallel (at most 9999x); with rate also 60s: rate x 60 s",
+    )
+    rate: list[Annotated[float, Field(gt=0, le=MAX_RATE)]] | None = Field(
+        None,
+        min_length=1,
+        max_length=1000,
+        description="a rate sweep: Poisson arrivals at each rate (req/s), parallel its "
+        "concurrency cap (one value for every rate, or one per rate)",
     )
     cooldown_s: NonNegativeFloat = Field(
         0.0, le=MAX_TIMEOUT_S, description="idle time between levels"
@@ -181,17 +200,33 @@ class SweepSpec(Strict):
     interleave: bool = Field(
         False, description="with repeats: sweep all levels once per round (drift spreads evenly)"
     )
+    stop: StopSpec | None = Field(
+        None, description="measure each level in rounds until precise (scenario_stop.py)"
+    )
 
     @model_validator(mode="after")
     def _counts(self) -> SweepSpec:
         if (self.number is None) == (self.requests_per_level is None):
             raise ValueError("give exactly one of number and requests_per_level")
-        if self.number is not None and len(self.number) != len(self.parallel):
+        size = len(self.rate) if self.rate is not None else len(self.parallel)
+        if self.rate is not None and len(self.parallel) not in (1, size):
             raise ValueError(
-                f"number has {len(self.number)} entries but parallel has "
-                f"{len(self.parallel)}; they are paired level by level"
+                f"parallel has {len(self.parallel)} entries but rate has {size}: give one "
+                "concurrency cap for every rate, or one per rate"
             )
+        if self.number is not None and len(self.number) != size:
+            what = "rate" if self.rate is not None else "parallel"
+            raise ValueError(
+                f"number has {len(self.number)} entries but {what} has "
+                f"{size}; they are paired level by level"
+            )
+        if self.rate is None and (self.requests_per_level or "").endswith("s"):
+            raise ValueError("requests_per_level in seconds (e.g. 60s) needs a rate sweep")
         return self
+
+    def rate_at(self, index: int) -> float | None:
+        """Level `index`'s (1-based) arrival rate in a rate sweep; None in a concurrency sweep."""
+        return self.rate[index - 1] if self.rate is not None else None
 
     def runs(self) -> list[tuple[int, int, int, int]]:
         """(index, repeat, parallel, number) in the order they are measured."""
@@ -202,7 +237,17 @@ class SweepSpec(Strict):
         return [(i, r, p, n) for i, (p, n) in levels for r in rounds]
 
     def levels(self) -> list[tuple[int, int]]:
+        """(parallel, number) per level; in a rate sweep parallel is the level's cap."""
+        rates = self.rate or [0.0] * len(self.parallel)
+        caps = self.parallel * len(rates) if len(self.parallel) == 1 else self.parallel
         if self.number is not None:
-            return list(zip(self.parallel, self.number, strict=True))
-        factor = int(self.requests_per_level[:-1])  # type: ignore[index]
-        return [(p, factor * p) for p in self.parallel]
+            return list(zip(caps, self.number, strict=True))
+        return [(p, self.count_for(p, r)) for p, r in zip(caps, rates, strict=True)]
+
+    def count_for(self, parallel: int, rate: float | None = None) -> int:
+        """requests_per_level for one level: Kx is K x parallel, Ns is rate x N seconds."""
+        rule = self.requests_per_level or "1x"
+        factor = int(rule[:-1])
+        if rule.endswith("s"):
+            return max(1, min(MAX_NUMBER, math.ceil((rate or 0.0) * factor)))
+        return factor * parallel
