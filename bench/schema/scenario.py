@@ -254,7 +254,7 @@ LATER_FIELDS: dict[tuple[str, str], Any] = {
     ("load", "workers"): "auto",
     ("", "cluster"): None,  # top level
     ("sweep", "stop"): None,
-    ("load", "warmup"): "cheap",
+    ("load", "warmup"): "full",
     ("sweep", "rate"): None,
 }
 

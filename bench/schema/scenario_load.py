@@ -62,7 +62,7 @@ class LoadSpec(Strict):
         "parallel", description="unmeasured requests before each level; 'parallel' = one wave"
     )
     warmup: Literal["cheap", "full", "off"] = Field(
-        "cheap",
+        "full",
         description="the warm-up requests: cheap (the same requests with a few output "
         "tokens each), full (as measured ones), off (none, whatever warmup_requests says)",
     )

@@ -23,6 +23,7 @@ SETS = {
     "slo.ttft_p99_s": "30",
     "slo.tpot_p99_s": "1.0",
     "load.warmup_requests": "2",
+    "load.warmup": "cheap",
 }
 
 

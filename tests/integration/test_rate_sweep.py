@@ -22,7 +22,7 @@ model: {served_name: sim-model, tokenizer_path: generated}
 server: {kind: sim, profile: fast}
 load: {image_width: 64, image_height: 64, min_tokens: 24, max_tokens: 24,
        min_prompt_length: 60, max_prompt_length: 60, request_timeout_s: 60,
-       warmup_requests: 2}
+       warmup_requests: 2, warmup: cheap}
 sweep: {parallel: [8], rate: [4, 16], number: [6, 12]}
 slo: {ttft_p99_s: 5.0, tpot_p99_s: 0.5}
 """
