@@ -55,7 +55,7 @@ ensure_vllm() {
     fi
     if [ ! -f "$TINY_MODEL/tiny-model.json" ]; then
         echo "==> generating the tiny Qwen2.5-VL model in $TINY_MODEL"
-        "$VLLM_VENV/bin/python" -m bench tiny-model "$TINY_MODEL" >/dev/null
+        "$VLLM_VENV/bin/python" -m bench.tools.tinymodel "$TINY_MODEL" >/dev/null
     fi
 }
 

@@ -39,7 +39,7 @@ install_postgres() {
 
 as_owner() {  # run a command as the cluster's owner
     if [ "$(id -u)" -eq 0 ]; then
-        runuser -u "$OWNER" -- "$@"
+        (cd / && runuser -u "$OWNER" -- "$@")  # from a folder the owner may enter
     else
         "$@"
     fi

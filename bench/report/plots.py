@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 # matplotlib is imported inside the functions that draw: it is a heavy, report-only
 # dependency, and the command line (which imports this module through the sweep) must
-# also start where it is not installed (`.venv-vllm` runs `python -m bench tiny-model`).
+# also start where it is not installed (the tools under bench/tools run in `.venv-vllm`).
 
 Series = tuple[str, list[LevelResult]]  # (legend label, levels of one run)
 

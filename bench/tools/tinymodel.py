@@ -1,6 +1,6 @@
 """A tiny random-weight Qwen2.5-VL checkpoint, generated offline and deterministically.
 
-    .venv-vllm/bin/python -m bench tiny-model OUT_DIR
+    .venv-vllm/bin/python -m bench.tools.tinymodel OUT_DIR
 
 Real vLLM needs a real checkpoint to serve; none can be downloaded here. This builds a
 `Qwen2_5_VLForConditionalGeneration` (~1 M parameters, float32, seeded weights) around
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import sys
 from pathlib import Path
 
 from bench.errors import UserError
@@ -156,3 +157,11 @@ def _check(folder: Path, torch: object, auto_processor: object, model_cls: objec
         out = model.generate(**inputs, max_new_tokens=4, do_sample=False)
     if out.shape[1] != inputs["input_ids"].shape[1] + 4:
         raise RuntimeError("the tiny model did not generate 4 tokens")
+
+
+if __name__ == "__main__":  # `.venv-vllm/bin/python -m bench.tools.tinymodel OUT_DIR`
+    # Not through the `vlm-bench` command line: .venv-vllm has torch and vLLM but not the
+    # harness's own dependencies (pandas, SQLAlchemy, …) that the CLI's commands import.
+    if len(sys.argv) != 2:
+        sys.exit("usage: python -m bench.tools.tinymodel OUT_DIR")
+    print(build(Path(sys.argv[1])))
