@@ -1,7 +1,7 @@
 """A metric's history: one value per run, in the order the runs started, with its change points.
 
 Input is the store's tidy frame (`bench.store.load_runs`: one row per run, level, repeat
-and metric; columns listed in `COLUMNS`); this module never reads the store itself (the
+and metric; columns listed in bench.schema.tidy); this module never reads the store itself (the
 layer rule: analyze receives DataFrames). `series` keeps one scenario, one metric and one
 concurrency, takes the median over each run's repeats (as the gate does), orders the runs
 by `started_at`, labels each with its date, commit or server version, and marks the runs
@@ -26,34 +26,6 @@ from bench.analyze.changepoint import Change, find_changes
 from bench.errors import UserError
 from bench.schema.metrics import BY_KEY
 
-COLUMNS = (
-    "run_id",
-    "run_dir",
-    "scenario_name",
-    "scenario_hash",
-    "hardware",
-    "backend",
-    "model",
-    "run_status",
-    "host",
-    "started_at",
-    "ended_at",
-    "commit",
-    "dirty",
-    "server_version",
-    "evalscope",
-    "vlm_bench",
-    "accelerators",
-    "published",
-    "level_index",
-    "parallel",
-    "number",
-    "repeat",
-    "level_status",
-    "trusted",
-    "metric",
-    "value",
-)
 By = Literal["date", "commit", "version"]
 BY_VALUES: tuple[By, ...] = ("date", "commit", "version")
 # The columns of `series`, in order.

@@ -102,8 +102,8 @@ def _measure_one(
     folder = evalscope.level_dir(run_dir / "raw", index, parallel, number, repeat)
     outcome, samples, interrupted = _run(scenario, handle, tokenizer, run_dir, slot, progress)
     if (folder / DB_FILE).exists():
-        level = parse_level(folder, parallel, number, scenario.load.fixed_output_tokens)
-        rows = read_requests(folder)
+        rows = read_requests(folder)  # once: parsing, timeouts and goodput all use them
+        level = parse_level(folder, parallel, number, scenario.load.fixed_output_tokens, rows)
         _count_timeouts(rows, level, scenario.load.request_timeout_s)
         set_goodput(level, rows, scenario.slo.ttft_p99_s, scenario.slo.tpot_p99_s)
     else:

@@ -217,15 +217,21 @@ def _set_status(result: LevelResult, recorded: int) -> None:
 
 
 def parse_level(
-    level_dir: Path, parallel: int, number: int, expected_output_tokens: int | None
+    level_dir: Path,
+    parallel: int,
+    number: int,
+    expected_output_tokens: int | None,
+    records: Sequence[RequestRow] | None = None,
 ) -> LevelResult:
     """A normalised LevelResult (seconds, per second) for one evalscope level folder.
 
     `expected_output_tokens` (min == max tokens) enables the output-length check.
     Raises UserError when the database is missing or a file is corrupt; a level where
-    no request succeeded is returned with status "failed".
+    no request succeeded is returned with status "failed". `records`: the folder's rows,
+    when the caller has read them already.
     """
-    records = read_requests(level_dir)
+    if records is None:
+        records = read_requests(level_dir)
     result = parse_rows(records, parallel, number, expected_output_tokens)
     result.raw_dir = level_dir.name
     _cross_check(level_dir, _figures(records), result)

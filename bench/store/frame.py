@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from bench.errors import UserError
 from bench.schema.results import RunResult
 from bench.schema.runfile import read_run
+from bench.schema.tidy import COLUMNS, DTYPES
 from bench.store.db import Store, StoreError, open_store, reason
 from bench.store.index import find_runs
 from bench.store.rows import LEVEL_FIELDS, METRIC_KEYS, RUN_FIELDS, run_rows
@@ -29,22 +30,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# The frame's columns and their types, in order (docs/store.md).
-_TEXT = "string"
-DTYPES: dict[str, str] = {
-    **dict.fromkeys(("run_id", "run_dir", "scenario_name", "scenario_hash"), _TEXT),
-    **dict.fromkeys(("hardware", "backend", "model", "run_status", "host"), _TEXT),
-    **dict.fromkeys(("started_at", "ended_at", "commit"), _TEXT),
-    "dirty": "boolean",  # unknown (not a git checkout): <NA>
-    **dict.fromkeys(("server_version", "evalscope", "vlm_bench", "accelerators"), _TEXT),
-    "published": "bool",
-    **dict.fromkeys(("level_index", "parallel", "number", "repeat"), "int64"),
-    "level_status": _TEXT,
-    "trusted": "bool",
-    "metric": _TEXT,
-    "value": "float64",  # NaN: a figure no request defined
-}
-COLUMNS: tuple[str, ...] = tuple(DTYPES)
 FORMATS = ("parquet", "csv")
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 

@@ -15,6 +15,7 @@ from bench.analyze import history
 from bench.cli import history as cli_history
 from bench.errors import UserError
 from bench.report import history as render
+from bench.schema import tidy
 from tests.support.cli import last_error, run_cli
 from tests.support.factories import tidy_runs
 
@@ -25,7 +26,7 @@ def stepped(n: int = 30, at: int = 20, factor: float = 1.08, seed: int = 0) -> l
 
 
 def test_columns_are_the_stores() -> None:
-    assert list(tidy_runs([1.0]).columns) == list(history.COLUMNS)
+    assert list(tidy_runs([1.0]).columns) == list(tidy.COLUMNS)
 
 
 def test_one_row_per_run_median_over_repeats_in_start_order() -> None:

@@ -20,23 +20,14 @@ from bench.report.dashboard.collect import Entry, GateMark
 from bench.report.dashboard.svgchart import Chart, Line, Marker, Point
 from bench.schema.metrics import BY_KEY
 from bench.schema.results import RunResult
-from bench.store.frame import frame
-from bench.store.rows import run_rows
+from bench.store.frame import runs_frame
 
 TREND_METRICS = ("ttft_avg_s", "tpot_avg_s", "rps", "output_tok_s", "latency_p99_s")
 
 
 def tidy(entries: list[Entry]) -> pd.DataFrame:
     """The store's tidy frame (bench.store.frame) of the runs the site shows."""
-    runs: list[dict[str, Any]] = []
-    levels: list[dict[str, Any]] = []
-    metrics: list[dict[str, Any]] = []
-    for key, entry in enumerate(entries):
-        rows = run_rows(entry.run, entry.path)
-        runs.append({**rows.run, "key": key})
-        levels += [{**lv, "key": key} for lv in rows.levels]
-        metrics += [{**m, "key": key} for m in rows.metrics]
-    return frame(runs, levels, metrics)
+    return runs_frame((entry.run, entry.path) for entry in entries)
 
 
 @dataclass(frozen=True)
