@@ -35,7 +35,7 @@ def one_run(cache: Path, out: Path, label: str) -> None:
     wall = time.monotonic() - started
     (run_dir,) = (out / "quickstart").iterdir()
     run = read_run(run_dir)
-    cal = run.provenance.get("client_calibration", {})
+    cal = run.provenance.client_calibration or {}
     flagged = [lv.parallel for lv in run.levels if "client error" in " ".join(lv.flags)]
     print(
         f"{label}: {wall:6.1f} s wall, calibration {cal.get('seconds', 0):5.1f} s "

@@ -50,6 +50,7 @@ from bench.config.scenario import load_scenario
 from bench.measure import sweep as runner
 from bench.schema.results import RunResult, provenance_columns
 from bench.schema.runfile import read_run
+from bench.schema.tidy import COLUMNS
 
 SCENARIO = """\
 name: changepoint-bench
@@ -111,7 +112,7 @@ def tidy(run: RunResult, run_dir: Path) -> list[dict[str, Any]]:
 
 def frame(run_dirs: list[Path]) -> pd.DataFrame:
     rows = [row for d in run_dirs for row in tidy(read_run(d), d)]
-    return pd.DataFrame(rows, columns=list(history.COLUMNS))
+    return pd.DataFrame(rows, columns=list(COLUMNS))
 
 
 def make_runs(work: Path, runs: int, at: int, parallel: list[int]) -> tuple[list, list]:

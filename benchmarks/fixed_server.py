@@ -33,7 +33,8 @@ def _chunk(data: dict[str, object] | str) -> bytes:
 
 
 def _has_image(body: dict[str, object]) -> bool:
-    for message in body.get("messages", []):  # type: ignore[union-attr]
+    messages = body.get("messages")
+    for message in messages if isinstance(messages, list) else []:
         content = message.get("content") if isinstance(message, dict) else None
         if isinstance(content, list) and any(
             isinstance(p, dict) and p.get("type") == "image_url" for p in content
