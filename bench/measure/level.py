@@ -241,6 +241,7 @@ def _judge(
         scenario.validity,
         prefix_length=scenario.load.prefix_length,
         paced=scenario.rate_at(level.index) is not None,
+        warmup_tokens=scenario.load.warmup_tokens_for(level.parallel),
     )
 
 

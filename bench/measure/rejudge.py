@@ -92,7 +92,8 @@ def rejudge(run: RunResult, overrides: dict[str, Any], source: Path) -> list[str
             level.client,
             limits,
             prefix_length=load.prefix_length,
-            paced=load.rate is not None,
+            paced=run.scenario.rate_at(level.index) is not None,
+            warmup_tokens=load.warmup_tokens_for(level.parallel),
         )
         changes += _changes(level, before)
     if run.status == "complete" and (not run.reason or run.reason.startswith(FAILED_PREFIX)):

@@ -7,8 +7,9 @@ server did not see the target concurrency (the load generator, a rate limit or a
 tenant decided it), caches warmed by earlier requests flattered the level, the load
 generator itself was saturated (its CPU, its delay in starting a request after a slot
 freed), the client measured much more latency than the server did, the accelerator sat
-mostly idle (bench/measure/telemetry.py), and the client's own error, self-measured at
-the level's shape, exceeds the tolerance.
+mostly idle (bench/measure/telemetry.py), the client's own error, self-measured at
+the level's shape, exceeds the tolerance, and a cheap warm-up was too short to carry
+the level's opening burst.
 
 A check is `ok`, `flag` (with the reason) or `n/a` (its data is missing, e.g. a server
 without /metrics). A flagged level stays in the results, marked, never silently valid.
@@ -262,6 +263,24 @@ def _client_error(level: LevelResult, client: ClientView, lim: ValiditySpec) -> 
     return [_check("client error", flagged, detail)]
 
 
+def _warmup(level: LevelResult, tokens: int) -> Check:
+    """A cheap warm-up wave arrives as one burst; its requests must still be decoding when
+    the burst's last prefill is done, or the first measured requests (each sent when a
+    warm-up request ends) queue behind those prefills and read a higher TTFT than a full
+    warm-up would give (benchmarks/warmup.py). The burst's prefill is bounded by the
+    level's P99 TTFT, the warm-up's decode is `tokens` x the median TPOT."""
+    if not (level.tpot_p50_s > 0 and level.ttft_p99_s > 0):
+        return _check("warm-up", None, "no TTFT or TPOT")
+    decode, burst = tokens * level.tpot_p50_s, level.ttft_p99_s
+    flagged = decode < burst
+    detail = f"{tokens} tokens, ~{decode * SCALE:.0f} {MS} of decode"
+    detail += f" vs P99 TTFT {burst * SCALE:.0f} {MS}"
+    if flagged:
+        detail += ": the first measured requests may have queued behind the warm-up's prefills"
+        detail += " (use load.warmup: full)"
+    return _check("warm-up", flagged, detail)
+
+
 def judge_level(
     level: LevelResult,
     server: ServerView,
@@ -269,10 +288,12 @@ def judge_level(
     limits: ValiditySpec,
     prefix_length: int = 0,
     paced: bool = False,
+    warmup_tokens: int | None = None,
 ) -> list[Check]:
     """Every check of one level, in a fixed order. `prefix_length` is the load's shared
     prefix (evalscope --prefix-length); `paced`: the load sets a rate, so requests start
-    on a schedule, not when a slot frees."""
+    on a schedule, not when a slot frees; `warmup_tokens`: the output tokens of the
+    level's cheap warm-up requests (None: a full warm-up, or none)."""
     if not level.measured:
         return [_check("measured", True, level.reason or "nothing measured")]
     return [
@@ -285,4 +306,6 @@ def judge_level(
         _ttft_gap(level, server, limits),
         _accelerator(level, limits),
         *_client_error(level, client, limits),
+        # Only a slot-driven level sends its first measured requests as warm-ups end.
+        *([_warmup(level, warmup_tokens)] if warmup_tokens and not paced else []),
     ]

@@ -35,6 +35,9 @@ from bench.schema.scenario_base import (
 )
 from bench.schema.scenario_stop import StopSpec
 
+# The fewest output tokens of a cheap warm-up request (`LoadSpec.warmup_tokens_for`).
+CHEAP_WARMUP_MIN_TOKENS = 16
+
 
 class LoadSpec(Strict):
     api: Literal["openai"] = "openai"
@@ -63,8 +66,8 @@ class LoadSpec(Strict):
     )
     warmup: Literal["cheap", "full", "off"] = Field(
         "full",
-        description="the warm-up requests: cheap (the same requests with a few output "
-        "tokens each), full (as measured ones), off (none, whatever warmup_requests says)",
+        description="the warm-up requests: cheap (the same requests with a quarter of "
+        "max_tokens each), full (as measured ones), off (none, whatever warmup_requests says)",
     )
     request_timeout_s: PositiveInt = Field(600, le=int(MAX_TIMEOUT_S))
     level_timeout_s: PositiveFloat | None = Field(
@@ -155,6 +158,15 @@ class LoadSpec(Strict):
         if self.warmup == "off":
             return 0
         return parallel if self.warmup_requests == "parallel" else self.warmup_requests
+
+    def warmup_tokens_for(self, parallel: int) -> int | None:
+        """A cheap warm-up request's output tokens (None: no cheap warm-up at this level):
+        a quarter of `max_tokens`, at least `CHEAP_WARMUP_MIN_TOKENS`. It must outlast the
+        warm-up wave's own prefills, or the first measured requests queue behind them
+        (docs/scenarios.md; the level's "warm-up" check tests it)."""
+        if self.warmup != "cheap" or not self.warmup_for(parallel):
+            return None
+        return min(self.max_tokens, max(CHEAP_WARMUP_MIN_TOKENS, self.max_tokens // 4))
 
     def workers_for(self, parallel: int, number: int, cores: int) -> int:
         """How many evalscope processes share a level: `workers`, or with auto one per

@@ -62,30 +62,31 @@ def run_closed_loop(
     output_tokens: int,
     client_delay_s: float = 0.0,
     start: float = 0.0,
+    warmup: int = 0,
+    warmup_tokens: int | None = None,
 ) -> VirtualLevel:
     """`number` requests, at most `parallel` in flight, each sent when a slot frees.
 
     `client_delay_s` is added on the way in and on the way out (the client's own
     per-request work). Pass the same `engine` to consecutive levels to keep its state
-    (a warm image encoder), as one server serves a whole sweep.
+    (a warm image encoder). `warmup` unreported requests of `warmup_tokens` (default:
+    `output_tokens`) go first, in the same slots, as evalscope's warm-up does.
     """
     front = FrontEnd(profile)
     counter = itertools.count()
     events: list[tuple[float, int, str, object]] = []
-    sent_at: dict[int, float] = {}
     done: list[VirtualRequest] = []
-    next_rid = itertools.count()
+    number += warmup
+    warm_len = output_tokens if warmup_tokens is None else warmup_tokens
 
-    def send(t: float) -> None:
-        rid = next(next_rid)
-        sent_at[rid] = t
-        arrival = t + client_delay_s
-        seq = Sequence(rid, prompt_tokens, images, output_tokens, arrival)
-        ready = front.ready_time(arrival, images, len(engine.running))
+    def send(t: float, rid: int) -> None:
+        length = warm_len if rid < warmup else output_tokens
+        seq = Sequence(rid, prompt_tokens, images, length, t + client_delay_s)
+        ready = front.ready_time(seq.arrival, images, len(engine.running))
         heapq.heappush(events, (ready, next(counter), "ready", seq))
 
-    for _ in range(min(parallel, number)):
-        send(start)
+    for rid in range(min(parallel, number)):
+        send(start, rid)
     now, busy, sent = start, False, min(parallel, number)
     while events:
         now, _, kind, obj = heapq.heappop(events)
@@ -98,9 +99,10 @@ def run_closed_loop(
             for seq in engine.complete(obj, now):
                 if seq.finished is None:
                     continue
-                done.append(_as_sent(seq, sent_at[seq.rid], client_delay_s))
+                if seq.rid >= warmup:
+                    done.append(_as_sent(seq, client_delay_s))
                 if sent < number:
-                    send(seq.finished + client_delay_s)
+                    send(seq.finished + client_delay_s, sent)
                     sent += 1
         # Events at the same instant are all applied before the next step is planned.
         if not busy and engine.has_work() and (not events or events[0][0] > now):
@@ -108,13 +110,15 @@ def run_closed_loop(
             heapq.heappush(events, (now + step.duration_s, next(counter), "step", step))
             busy = True
     end = max(r.start + r.latency for r in done)
-    return VirtualLevel(parallel, done, end - start)
+    begin = min(r.start for r in done)
+    return VirtualLevel(parallel, done, end - begin)
 
 
-def _as_sent(seq: Sequence, sent: float, client_delay_s: float) -> VirtualRequest:
+def _as_sent(seq: Sequence, client_delay_s: float) -> VirtualRequest:
     """A finished sequence as its client saw it: times from when it was sent, the client's
     own delay added on the way out."""
     assert seq.first_token is not None and seq.finished is not None
+    sent = seq.arrival - client_delay_s
     return VirtualRequest(
         sent,
         seq.first_token + client_delay_s - sent,

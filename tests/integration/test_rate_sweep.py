@@ -51,9 +51,9 @@ def test_a_rate_sweep_reports_rate_and_goodput_and_warms_up_cheaply(tmp_path: Pa
     assert "## Load and goodput" in (run_dir / "report.md").read_text()
     assert "Load and goodput" in done.stdout
     trace = [json.loads(x) for x in (run_dir / "sim-trace.jsonl").read_text().splitlines()]
-    # Two warm-ups per level at 8 tokens, the measured requests at 24 (and the readiness
+    # Two warm-ups per level at 16 tokens (the floor), the measured at 24 (and the readiness
     # probe and answer check at their own lengths).
     tokens = [r["max_tokens"] for r in trace]
-    assert tokens.count(8) == 4 and tokens.count(24) == 18
+    assert tokens.count(16) == 4 and tokens.count(24) == 18
     summary = json.loads((run_dir / "run.json").read_text())
     assert summary["levels"][0]["rate"] == 4.0 and "goodput_rps" in summary["levels"][0]

@@ -65,7 +65,7 @@ def test_the_rate_and_the_cheap_warm_up_reach_evalscope(tmp_path: Path) -> None:
     argv = evalscope.level_argv(scenario, "http://h:1", "/t", 2, 8, 6, tmp_path)
     assert argv[argv.index("--rate") + 1] == "2"
     assert argv[argv.index("--warmup-num") + 1] == "8"
-    assert argv[len(evalscope.evalscope_command())] == f"{evalscope.WARMUP_FLAG}=8"
+    assert argv[len(evalscope.evalscope_command())] == f"{evalscope.WARMUP_FLAG}=128"
     sweep = evalscope.sweep_argv(scenario, "http://h:1", "/t")
     assert sweep[sweep.index("--rate") + 1 : sweep.index("--rate") + 3] == ["0.5", "2"]
 
