@@ -28,13 +28,16 @@ def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def _level_timeout(scenario: Scenario, parallel: int, number: int) -> float:
+def _level_timeout(scenario: Scenario, slot: tuple[int, int, int, int]) -> float:
     """The scenario's, or generous: every wave (warm-up included) may take the full
-    request timeout."""
+    request timeout; at a rate, the arrivals' own span (number / rate) comes on top."""
     if scenario.load.level_timeout_s is not None:
         return scenario.load.level_timeout_s
+    index, _, parallel, number = slot
     waves = math.ceil(number / parallel) + 2
-    return waves * scenario.load.request_timeout_s + 120
+    rate = scenario.rate_at(index)
+    arrivals = number / rate if rate else 0.0
+    return waves * scenario.load.request_timeout_s + arrivals + 120
 
 
 def measure(
@@ -129,7 +132,7 @@ def _measure_split(
     """The level as `k` load workers (bench/measure/level_split.py), from their merged rows;
     a worker that died fails the level with its reason."""
     _, _, parallel, number = slot
-    timeout = _level_timeout(scenario, parallel, number)
+    timeout = _level_timeout(scenario, slot)
     got = level_split.run_split(scenario, handle, tokenizer, run_dir, slot, progress, k, timeout)
     level = parse_rows(got.rows, parallel, number, scenario.load.fixed_output_tokens)
     _count_timeouts(got.rows, level, scenario.load.request_timeout_s)
@@ -182,7 +185,7 @@ def _run(
             argv,
             evalscope.level_dir(raw, index, parallel, number, repeat),
             raw / name / evalscope.LOG_FILE,
-            _level_timeout(scenario, parallel, number),
+            _level_timeout(scenario, slot),
             on_progress,
             on_start=watch.client,
             secrets=(evalscope.secret_args(scenario), evalscope.secret_values(scenario)),
@@ -205,12 +208,12 @@ def _mark_outcome(
 ) -> None:
     """Say how the level was cut short, if it was: Ctrl-C, its time limit, evalscope's
     exit status, or a server that died during it."""
-    _, _, parallel, number = slot
+    number = slot[3]
     recorded = level.succeeded + level.failed
     if interrupted:
         mark(level, LevelStatus.PARTIAL, f"interrupted after {recorded} of {number} requests")
     elif outcome.timed_out:
-        limit = _level_timeout(scenario, parallel, number)
+        limit = _level_timeout(scenario, slot)
         mark(
             level,
             LevelStatus.PARTIAL,

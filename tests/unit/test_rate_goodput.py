@@ -11,6 +11,7 @@ from pydantic import ValidationError
 
 from bench.config.scenario import load_scenario
 from bench.load import evalscope
+from bench.measure import level as level_mod
 from bench.report.goodput import goodput_table
 from bench.schema.figures import goodput
 from bench.schema.results import LevelResult, RunResult
@@ -112,3 +113,14 @@ def test_goodput_and_rate_show_only_where_a_level_holds_them() -> None:
     assert "Rate (req/s)" in table and "| 2.5 " in table and "75.0%" in table
     header = levels_csv(_run([rated])).splitlines()[0].split(",")
     assert header[-2:] == ["rate", "goodput_rps"]
+
+
+def test_a_rate_levels_time_limit_adds_its_arrivals_span() -> None:
+    base = load_scenario(QUICKSTART)
+    closed = _with(base, parallel=[8], number=[400])
+    paced = _with(base, parallel=[8], rate=[0.5], number=[400])
+    # 400 arrivals at 0.5 req/s take 800 s before any request may time out.
+    gap = level_mod._level_timeout(paced, (1, 1, 8, 400)) - level_mod._level_timeout(
+        closed, (1, 1, 8, 400)
+    )
+    assert gap == pytest.approx(800.0)
