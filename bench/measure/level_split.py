@@ -42,8 +42,8 @@ def level_rows(run_dir: Path, level: LevelResult) -> list[RequestRow]:
 
 def worker_count(scenario: Scenario, parallel: int, number: int) -> int:
     """K for this level (1: one evalscope process, exactly as without workers; always
-    in a rate sweep, whose arrival rate one process keeps)."""
-    if scenario.sweep.rate is not None:
+    in a rate sweep, whose arrival rate one process keeps, and in rounds, `sweep.stop`)."""
+    if scenario.sweep.rate is not None or scenario.sweep.stop is not None:
         return 1
     return scenario.load.workers_for(parallel, number, os.cpu_count() or 1)
 

@@ -227,6 +227,8 @@ class Scenario(Strict):
             raise ValueError("give load.rate or sweep.rate, not both")
         if self.sweep.rate is not None and self.load.workers not in ("auto", 1):
             raise ValueError("a rate sweep runs one load worker per level (load.workers: auto)")
+        if self.sweep.stop is not None and self.load.workers not in ("auto", 1):
+            raise ValueError("sweep.stop runs each round in one load worker (load.workers: auto)")
         return self
 
     def rate_at(self, index: int) -> float | None:

@@ -8,17 +8,18 @@ import random
 from dataclasses import replace
 
 import pytest
+from pydantic import ValidationError
 
 from bench.analyze import precision as rules
 from bench.load.evalscope_db import RequestRow
-from bench.measure import precision
+from bench.measure import level_split, precision
 from bench.measure.rounds import abutted
 from bench.report.compare import compare
 from bench.report.compare import render as compare_render
 from bench.report.precision import precision_summary, precision_table
 from bench.schema.results import LevelResult, median_level
 from bench.schema.scenario import without_quiet_defaults
-from tests.support.factories import reference, repeated
+from tests.support.factories import reference, repeated, small_scenario
 
 
 def _row(start: float, end: float, ttft: float = 0.1, tokens: int = 11) -> RequestRow:
@@ -174,3 +175,17 @@ def test_compare_shows_precision_only_with_repeats() -> None:
     text = compare_render(compare([base, slow]))
     assert "## Precision" in text and "worse B (95 % CI)" in text
     assert "## Precision" not in compare_render(compare([reference(), reference()]))
+
+
+def test_rounds_run_one_load_worker(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`sweep.stop` measures a level in rounds of one evalscope process: a scenario asking
+    for more workers is refused, and `auto` resolves to one (on a 64-core client, where
+    it would otherwise split conc 256 four ways)."""
+    monkeypatch.setattr(level_split.os, "cpu_count", lambda: 64)
+    stop = {"metric": ["tpot_avg_s"], "rel_half_width": 0.05}
+    sweep = {"parallel": [256], "number": [512], "stop": stop}
+    with pytest.raises(ValidationError, match=r"sweep\.stop runs each round in one load worker"):
+        small_scenario(sweep=sweep, load={"workers": 4})
+    scenario = small_scenario(sweep=sweep, load={"workers": "auto"})
+    assert level_split.worker_count(scenario, 256, 512) == 1
+    assert level_split.worker_count(small_scenario(sweep={**sweep, "stop": None}), 256, 512) == 4
