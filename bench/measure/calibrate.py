@@ -156,7 +156,6 @@ class Calibrator:
             sc.validity,
             prefix_length=sc.load.prefix_length,
             paced=sc.rate_at(level.index) is not None,
-            warmup_tokens=sc.load.warmup_tokens_for(level.parallel),
         )
 
     def _measure(self, level: LevelResult, progress: Progress) -> ClientError | None:

@@ -81,6 +81,7 @@ def measure(
     level.index, level.repeat, level.rate = index, repeat, scenario.sweep.rate_at(index)
     level.started_at, level.finished_at = started, now_iso()
     level.diagnostics.server_log_bytes = [log_start, handle.log_offset()]
+    level.diagnostics.warmup_tokens = scenario.load.warmup_tokens_for(parallel)
     if level.measured:  # steady state and confidence intervals (measure/precision.py)
         precision.attach(level, got.rows if got else level_split.level_rows(run_dir, level))
     interrupted = interrupted or bool(got and got.interrupted)
@@ -244,7 +245,6 @@ def _judge(
         scenario.validity,
         prefix_length=scenario.load.prefix_length,
         paced=scenario.rate_at(level.index) is not None,
-        warmup_tokens=scenario.load.warmup_tokens_for(level.parallel),
     )
 
 

@@ -93,7 +93,6 @@ def rejudge(run: RunResult, overrides: dict[str, Any], source: Path) -> list[str
             limits,
             prefix_length=load.prefix_length,
             paced=run.scenario.rate_at(level.index) is not None,
-            warmup_tokens=load.warmup_tokens_for(level.parallel),
         )
         changes += _changes(level, before)
     if run.status == "complete" and (not run.reason or run.reason.startswith(FAILED_PREFIX)):

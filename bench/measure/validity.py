@@ -288,12 +288,11 @@ def judge_level(
     limits: ValiditySpec,
     prefix_length: int = 0,
     paced: bool = False,
-    warmup_tokens: int | None = None,
 ) -> list[Check]:
     """Every check of one level, in a fixed order. `prefix_length` is the load's shared
     prefix (evalscope --prefix-length); `paced`: the load sets a rate, so requests start
-    on a schedule, not when a slot frees; `warmup_tokens`: the output tokens of the
-    level's cheap warm-up requests (None: a full warm-up, or none)."""
+    on a schedule, not when a slot frees."""
+    warmup_tokens = level.diagnostics.warmup_tokens  # a cheap warm-up's, else None
     if not level.measured:
         return [_check("measured", True, level.reason or "nothing measured")]
     return [

@@ -117,6 +117,7 @@ class Diagnostics:
     percentile_mismatch: Text | None = None
     repeats: Positive | None = None  # set on a median standing for its repeats
     workers: list[WorkerStat] | None = None  # set when the level was split
+    warmup_tokens: Count | None = None  # each cheap warm-up request's (load.warmup: cheap)
 
 
 @dataclass
@@ -240,6 +241,27 @@ class LevelResult:
 
 # LevelResult's figures that only some levels hold (rate sweeps, a scenario with an SLO).
 OPTIONAL_FIGURES = ("rate", "goodput_rps")
+
+# A level's load point: (parallel, rate). Closed loop: rate None, `parallel` clients
+# back to back. Open loop (sweep.rate): arrivals at `rate` req/s with at most `parallel`
+# in flight; several rates may share one cap, so the rate is part of the identity.
+LoadPoint = tuple[int, float | None]
+
+
+def load_point(level: LevelResult) -> LoadPoint:
+    return (level.parallel, level.rate)
+
+
+def point_label(point: LoadPoint) -> str:
+    """`8` for concurrency 8 (closed loop), `8 @ 2 req/s` for rate 2 capped at 8."""
+    parallel, rate = point
+    return str(parallel) if rate is None else f"{parallel} @ {rate:g} req/s"
+
+
+def point_order(point: LoadPoint) -> tuple[int, float]:
+    """Sort key: by concurrency (cap), then rate; a closed-loop point before its cap's rates."""
+    parallel, rate = point
+    return (parallel, -math.inf if rate is None else rate)
 
 
 def by_level(levels: list[LevelResult]) -> list[list[LevelResult]]:

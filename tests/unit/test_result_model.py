@@ -133,6 +133,7 @@ def test_every_diagnostics_field_round_trips_and_an_unknown_one_is_refused(
         "percentile_check": "ok",
         "percentile_mismatch": "y",
         "repeats": 2,
+        "warmup_tokens": 128,
         "workers": [
             {"worker": 1, "host": "h", "parallel": 2, "number": 4, "seed": 0, "rows": 4,
              "exit_code": 0, "cpu_mean": 0.5, "start_delay_s": 0.01, "clock_offset_s": 0.0}

@@ -72,7 +72,8 @@ def test_a_warm_up_that_outlasts_its_burst_leaves_ttft_as_a_full_one_does() -> N
 
 def _warmup_check(tokens: int | None, paced: bool = False, **figures: float) -> list[str]:
     level = factories.level(parallel=32, succeeded=128, **figures)
-    checks = judge_level(level, ServerView(), ClientView(), ValiditySpec(), 0, paced, tokens)
+    level.diagnostics.warmup_tokens = tokens
+    checks = judge_level(level, ServerView(), ClientView(), ValiditySpec(), 0, paced)
     return [f"{c.status}: {c.detail}" for c in checks if c.name == "warm-up"]
 
 
