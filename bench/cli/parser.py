@@ -13,6 +13,7 @@ from typing import Any
 
 from bench import __version__
 from bench.cli.parser_capacity import add_capacity_command
+from bench.cli.parser_errors import OneLineParser
 from bench.cli.parser_fleet import add_cluster, add_fleet
 from bench.cli.parser_gate import add_adaptive
 from bench.cli.parser_history import add_history_command
@@ -167,7 +168,7 @@ def build_parser(
     commands: Mapping[str, Callable[[argparse.Namespace], int]],
 ) -> argparse.ArgumentParser:
     """The parser; each subcommand's `func` is `commands[its name]`."""
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="vlm-bench",
         description="Benchmark vision-language-model serving: sweep concurrency levels with "
         "evalscope against a server (started from a scenario file, or already running: "

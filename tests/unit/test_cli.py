@@ -256,3 +256,21 @@ def test_readme_links_resolve_and_first_screen_stays_short() -> None:
         assert (ROOT / link).is_file(), link
     assert len(readme.encode()) < 10_000
     assert "## Benchmark a server that is already running" in readme
+
+
+@pytest.mark.parametrize(
+    ("argv", "says"),
+    [
+        (["compare"], "vlm-bench compare: error: the following arguments are required: RUN"),
+        (["run", "s.yaml", "--repeats", "x"], "vlm-bench run: error: argument --repeats"),
+        (["nope"], "vlm-bench: error: argument COMMAND: invalid choice: 'nope'"),
+    ],
+)
+def test_a_usage_error_is_one_line_and_exit_2(
+    argv: list[str], says: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and err.count("\n") == 1 and err.startswith(says), err
+    assert "--help`)" in err
