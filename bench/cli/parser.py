@@ -168,7 +168,7 @@ def build_parser(
     commands: Mapping[str, Callable[[argparse.Namespace], int]],
 ) -> argparse.ArgumentParser:
     """The parser; each subcommand's `func` is `commands[its name]`."""
-    parser = OneLineParser(
+    parser: argparse.ArgumentParser = OneLineParser(
         prog="vlm-bench",
         description="Benchmark vision-language-model serving: sweep concurrency levels with "
         "evalscope against a server (started from a scenario file, or already running: "
