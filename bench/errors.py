@@ -18,6 +18,7 @@ EXIT_REGRESSION = 1  # gate: a confirmed regression
 EXIT_RUN_FAILED = 1  # run: a level failed, or the server died or never got ready
 EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, as a shell reports a reader that left
 
 
 class UserError(Exception):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Callable
 
@@ -26,7 +27,7 @@ from bench.cli.tools import (
     cmd_tokenizer,
     cmd_validate,
 )
-from bench.errors import EXIT_INTERRUPTED, UserError, one_line
+from bench.errors import EXIT_BROKEN_PIPE, EXIT_INTERRUPTED, UserError, one_line
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "sim": cmd_sim,
@@ -80,6 +81,11 @@ def main(argv: list[str] | None = None) -> int:
         return exc.exit_code
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # The reader left (`vlm-bench … | head`): no traceback, and nothing more to write;
+        # stdout points at /dev/null so the interpreter's own final flush cannot fail too.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
 
 
 if __name__ == "__main__":

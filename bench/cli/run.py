@@ -31,7 +31,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     output_dir = Path(args.out) if args.out else None
     if args.dry_run:
         _, run_dir = sweep.new_run_dir(scenario, output_dir)
-        print(dryrun.dry_run(scenario, run_dir))
+        if args.json:
+            print(json.dumps(dryrun.plan(scenario, run_dir), indent=2))
+        else:
+            print(dryrun.dry_run(scenario, run_dir))
         return 0
     # SIGTERM ends a run like Ctrl-C: stop the server, keep what is finished, exit 130.
     signal.signal(signal.SIGTERM, signal.default_int_handler)

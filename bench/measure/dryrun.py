@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shlex
 from pathlib import Path
+from typing import Any
 
 from bench import redact
 from bench.load import evalscope
@@ -13,30 +14,53 @@ from bench.schema.scenario import Scenario, scenario_hash
 from bench.serve import server
 
 
-def dry_run(scenario: Scenario, run_dir: Path) -> str:
-    """The exact server and load commands, without running anything."""
+def plan(scenario: Scenario, run_dir: Path) -> dict[str, Any]:
+    """The exact server and load commands, without running anything, each argv through
+    bench.redact (`${env:NAME}` shows as written, a literal secret not): what `--dry-run
+    --json` prints."""
     tokenizer = resolve_tokenizer(scenario, must_exist=False)
     url = server.base_url(scenario).replace(":0", ":<free port>")
-    lines = [
-        f"# scenario {scenario.name} ({scenario_hash(scenario)}): "
-        f"{len(scenario.sweep.levels())} levels"
-    ]
-    # Printed through bench.redact: `${env:NAME}` shows as written, a literal secret not.
     argv = redact.redact_argv(server.server_argv(scenario, tokenizer, run_dir))
-    if argv:
-        env = redact.redact_env(scenario.server.env)
-        prefix = " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items())
+    keys = redact.redact_argv(evalscope.secret_args(scenario, resolved=False))
+    levels = [
+        redact.redact_argv(evalscope.level_argv(scenario, url, tokenizer, i, p, n, run_dir / "raw"))
+        for i, (p, n) in enumerate(scenario.sweep.levels(), 1)
+    ]
+    return {
+        "scenario": scenario.name,
+        "scenario_hash": scenario_hash(scenario),
+        "run_dir": str(run_dir),
+        "server": {
+            "kind": scenario.server.kind,
+            "url": url,
+            "argv": argv or None,  # None: an external server, nothing started
+            "env": redact.redact_env(scenario.server.env),
+        },
+        "sweep_argv": redact.redact_argv([*evalscope.sweep_argv(scenario, url, tokenizer), *keys]),
+        "level_argvs": levels,
+        "repeats": scenario.sweep.repeats,
+        "secret_args": keys,  # handed to each level through its environment, not its argv
+    }
+
+
+def dry_run(scenario: Scenario, run_dir: Path) -> str:
+    """`plan` as text: the commands, shell-quoted, with comments."""
+    got = plan(scenario, run_dir)
+    srv, keys = got["server"], got["secret_args"]
+    lines = [
+        f"# scenario {got['scenario']} ({got['scenario_hash']}): {len(got['level_argvs'])} levels"
+    ]
+    if srv["argv"]:
+        prefix = " ".join(f"{k}={shlex.quote(v)}" for k, v in srv["env"].items())
         lines += [
-            f"# server ({scenario.server.kind})",
-            (prefix + " " if prefix and scenario.server.kind != "docker" else "")
-            + shlex.join(argv),
+            f"# server ({srv['kind']})",
+            (prefix + " " if prefix and srv["kind"] != "docker" else "") + shlex.join(srv["argv"]),
         ]
     else:
-        lines.append(f"# server: external, {url}")
-    keys = redact.redact_argv(evalscope.secret_args(scenario, resolved=False))
+        lines.append(f"# server: external, {srv['url']}")
     lines += [
         "# load: the sweep as one evalscope command",
-        shlex.join(redact.redact_argv([*evalscope.sweep_argv(scenario, url, tokenizer), *keys])),
+        shlex.join(got["sweep_argv"]),
         "# vlm-bench runs it one level per process (evalscope's CLI with its GC frozen):",
     ]
     if scenario.sweep.repeats > 1:
@@ -45,9 +69,7 @@ def dry_run(scenario: Scenario, run_dir: Path) -> str:
             f"{' (rounds over all levels)' if scenario.sweep.interleave else ''}; "
             "repeat k adds 1000 * (k - 1) to the seed"
         )
-    for i, (p, n) in enumerate(scenario.sweep.levels(), 1):
-        level = evalscope.level_argv(scenario, url, tokenizer, i, p, n, run_dir / "raw")
-        lines.append(shlex.join(redact.redact_argv(level)))
+    lines += [shlex.join(level) for level in got["level_argvs"]]
     if keys:
         lines.append(f"# each level also gets {shlex.join(keys)} (through its environment)")
     return "\n".join(lines)
