@@ -1,10 +1,11 @@
 """Comparison rules: when runs measure the same thing, and how a figure changed.
 
 Runs are comparable only when their workloads are (the load fields below, equal unless
-`--force`), their concurrency levels are (with `--force`, their intersection), and their
-recorded hardware and software are (bench/analyze/fingerprint.py, unless
-`--allow-mismatch`). Changes are plain relative differences. Used by `compare`
-(bench/report/compare.py renders) and the gate (bench/analyze/gate.py).
+`--force`), their load points are (concurrency levels, or a rate sweep's (cap, rate)
+pairs; with `--force`, their intersection), and their recorded hardware and software are
+(bench/analyze/fingerprint.py, unless `--allow-mismatch`). Changes are plain relative
+differences. Used by `compare` (bench/report/compare.py renders) and the gate
+(bench/analyze/gate.py).
 """
 
 from __future__ import annotations
@@ -13,7 +14,16 @@ import math
 
 from bench.analyze.fingerprint import differences
 from bench.errors import UserError
-from bench.schema.results import RunResult, is_published
+from bench.schema.results import (
+    LevelResult,
+    LoadPoint,
+    RunResult,
+    by_level,
+    is_published,
+    load_point,
+    point_label,
+    point_order,
+)
 from bench.schema.scenario_load import LoadSpec
 
 # What makes two sweeps measure the same thing: every load field but these, which say how
@@ -54,20 +64,41 @@ def workload_difference(runs: list[RunResult]) -> str | None:
     return None
 
 
-def common_levels(runs: list[RunResult], force: bool) -> list[int]:
-    """The concurrency levels all runs share; UserError when they differ (unless `force`)
-    or share none."""
-    sets = [{lv.parallel for lv in run.levels} for run in runs]
+def _listed(points: set[LoadPoint]) -> str:
+    """`[1, 2, 4]` (a list's repr for concurrency levels), `[64 @ 1 req/s, 64 @ 2 req/s]`."""
+    return "[" + ", ".join(point_label(p) for p in sorted(points, key=point_order)) + "]"
+
+
+def common_levels(runs: list[RunResult], force: bool) -> list[LoadPoint]:
+    """The load points (bench.schema.results.load_point: concurrency, and the rate of a
+    rate sweep's level) all runs share, in order; UserError when they differ (unless
+    `force`) or share none. A rate sweep and a closed-loop run share none."""
+    sets = [{load_point(lv) for lv in run.levels} for run in runs]
+    rated = [any(rate is not None for _, rate in s) for s in sets]
+    closed = [bool(s) and not r for s, r in zip(sets, rated, strict=True)]
+    if any(rated) and any(closed):
+        closed_at, paced = closed.index(True), rated.index(True)
+        raise UserError(
+            f"the runs share no load point: {run_label(runs[closed_at])} is a closed-loop run "
+            f"(concurrency {_listed(sets[closed_at])}), {run_label(runs[paced])} a rate sweep "
+            f"({_listed(sets[paced])})"
+        )
+    what = "levels" if any(rated) else "concurrency levels"
     if not force and any(s != sets[0] for s in sets):
         odd = next(k for k, s in enumerate(sets) if s != sets[0])
         raise UserError(
-            f"concurrency levels differ: {run_label(runs[0])} has {sorted(sets[0])}, "
-            f"{run_label(runs[odd])} has {sorted(sets[odd])} (--force compares the common ones)"
+            f"{what} differ: {run_label(runs[0])} has {_listed(sets[0])}, "
+            f"{run_label(runs[odd])} has {_listed(sets[odd])} (--force compares the common ones)"
         )
-    common = sorted(set.intersection(*sets))
+    common = sorted(set.intersection(*sets), key=point_order)
     if not common:
-        raise UserError("the runs share no concurrency level")
+        raise UserError(f"the runs share no {'load point' if any(rated) else 'concurrency level'}")
     return common
+
+
+def by_point(run: RunResult) -> dict[LoadPoint, list[LevelResult]]:
+    """A run's repeats by load point (bench.schema.results.load_point)."""
+    return {load_point(g[0]): g for g in by_level(run.levels)}
 
 
 def change_pct(base: float, new: float) -> float | None:

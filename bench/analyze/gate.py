@@ -1,12 +1,14 @@
 """The regression gate: a candidate run against a baseline, cell by cell.
 
-A cell is one (concurrency, metric). Its sample is the run-level aggregates of that level,
-one per repeat (never per-request values: requests in one batch are correlated). A cell is
+A cell is one (load point, metric), a load point being a concurrency level or a rate
+sweep's (cap, rate) pair (bench.schema.results.load_point). Its sample is the run-level
+aggregates of that level, one per repeat (never per-request values: requests in one batch
+are correlated). A cell is
 - REGRESSION when the candidate's median is worse than the baseline's beyond the metric's
   relative band AND absolute floor, and — with at least 5 repeats a side — a one-sided
-  Mann-Whitney U test gives p < α / L (Bonferroni over the L concurrency levels: the
-  metrics of one level move together and are gated as one family); with fewer repeats, only
-  beyond twice the band (3 vs 3 cannot reach p < 0.05 at all);
+  Mann-Whitney U test gives p < α / L (Bonferroni over the L load points: the metrics of
+  one level move together and are gated as one family); with fewer repeats, only beyond
+  twice the band (3 vs 3 cannot reach p < 0.05 at all);
 - SUSPECT when beyond the band but not significant (or not beyond twice the band);
 - NOISY when either sample's coefficient of variation exceeds 10 %;
 - FAILED when the candidate has failed requests at a level where the baseline had none;
@@ -27,12 +29,12 @@ from pathlib import Path
 from typing import Any
 
 from bench.analyze import stats
-from bench.analyze.compare import common_levels, format_pct, workload_difference
+from bench.analyze.compare import by_point, common_levels, format_pct, workload_difference
 from bench.analyze.fingerprint import differences
 from bench.errors import UserError, describe_validation_error
 from bench.safeyaml import load_file
 from bench.schema.metrics import BY_KEY, Better, Metric
-from bench.schema.results import LevelResult, RunResult, by_level, has_metric
+from bench.schema.results import LevelResult, RunResult, has_metric, point_label
 from bench.schema.runfile import read_run
 from bench.schema.runwrite import write_run
 from bench.schema.scenario import GateSpec
@@ -106,6 +108,12 @@ class Cell:
     p: float | None = None
     cv: float = 0.0
     detail: str = ""
+    rate: float | None = None  # a rate sweep's level: its arrival rate (req/s)
+
+    @property
+    def where(self) -> str:
+        """`conc 8`, or `conc 8 @ 2 req/s` for a rate sweep's level."""
+        return f"conc {point_label((self.parallel, self.rate))}"
 
 
 def _samples(group: list[LevelResult], key: str) -> list[float]:
@@ -130,16 +138,18 @@ def judge(
     cand: list[float],
     threshold: Threshold,
     alpha: float,
+    rate: float | None = None,
 ) -> Cell:
-    """One cell's verdict from its two samples (see the module docstring)."""
+    """One cell's verdict from its two samples (see the module docstring); `rate`: a rate
+    sweep level's arrival rate, with `parallel` its cap."""
     if why := no_data(base, cand):
-        return Cell(parallel, metric.key, NO_DATA, base, cand, detail=why)
+        return Cell(parallel, metric.key, NO_DATA, base, cand, detail=why, rate=rate)
     b, c = stats.median(base), stats.median(cand)
     worse = ((b - c) if metric.better is Better.HIGHER else (c - b)) / b if b else 0.0
     beyond = worse > threshold.band and abs(c - b) > threshold.floor
     # A single value has no known spread (NaN).
     spread = max((v for v in (stats.cv(base), stats.cv(cand)) if not math.isnan(v)), default=0.0)
-    cell = Cell(parallel, metric.key, "OK", base, cand, worse, None, spread)
+    cell = Cell(parallel, metric.key, "OK", base, cand, worse, None, spread, rate=rate)
     if len(base) >= MIN_SAMPLES and len(cand) >= MIN_SAMPLES:
         if metric.better is Better.HIGHER:
             cell.p = stats.mann_whitney_greater(base, cand)
@@ -193,11 +203,11 @@ class GateResult:
         bad = [c for c in self.cells if c.verdict in ("REGRESSION", "FAILED", NO_DATA)]
         head = self.verdict()
         named = ", ".join(
-            f"conc {c.parallel} {BY_KEY[c.key].label} {format_pct(100 * c.worse)} worse"
+            f"{c.where} {BY_KEY[c.key].label} {format_pct(100 * c.worse)} worse"
             if c.verdict == "REGRESSION"
-            else f"conc {c.parallel} {BY_KEY[c.key].label} {c.detail}"
+            else f"{c.where} {BY_KEY[c.key].label} {c.detail}"
             if c.verdict == NO_DATA
-            else f"conc {c.parallel} {c.detail}"
+            else f"{c.where} {c.detail}"
             for c in bad[:SUMMARY_CELLS]
         ) + (f" and {len(bad) - SUMMARY_CELLS} more" if len(bad) > SUMMARY_CELLS else "")
         counts = ", ".join(
@@ -232,7 +242,7 @@ def gate(
     allow_mismatch: bool = False,
 ) -> GateResult:
     """Every gated cell of the candidate against the baseline; UserError when they cannot
-    be compared (workload, concurrency levels, hardware or backend)."""
+    be compared (workload, load points, hardware or backend)."""
     if why := workload_difference([baseline, candidate]):
         raise UserError(f"cannot gate: {why}")
     mismatches = _mismatches(baseline, candidate)
@@ -241,8 +251,8 @@ def gate(
             f"cannot gate: runs differ in {'; '.join(mismatches)} (--allow-mismatch to gate anyway)"
         )
     levels = common_levels([baseline, candidate], force=False)
-    base = {g[0].parallel: g for g in by_level(baseline.levels)}
-    cand = {g[0].parallel: g for g in by_level(candidate.levels)}
+    base = by_point(baseline)
+    cand = by_point(candidate)
     result = GateResult(baseline, candidate, alpha, len(levels), mismatches=mismatches)
     corrected = alpha / len(levels)
     # A telemetry metric (energy per token) is gated only where both runs measured it.
@@ -251,15 +261,17 @@ def gate(
         for k in thresholds
         if not BY_KEY[k].telemetry or (has_metric(baseline, k) and has_metric(candidate, k))
     ]
-    for conc in levels:
-        new_failed = sum(lv.failed for lv in cand[conc])
-        if new_failed and not sum(lv.failed for lv in base[conc]):
-            sent = sum(lv.succeeded + lv.failed for lv in cand[conc])
+    for point in levels:
+        (conc, rate), b_group, c_group = point, base[point], cand[point]
+        new_failed = sum(lv.failed for lv in c_group)
+        if new_failed and not sum(lv.failed for lv in b_group):
+            sent = sum(lv.succeeded + lv.failed for lv in c_group)
             detail = f"new failed requests: {new_failed} of {sent}"
-            result.cells.append(Cell(conc, "success_rate", "FAILED", [], [], detail=detail))
+            failed = Cell(conc, "success_rate", "FAILED", [], [], detail=detail, rate=rate)
+            result.cells.append(failed)
         for key, threshold in thresholds.items():
             if key not in both:
                 continue
-            b, c = _samples(base[conc], key), _samples(cand[conc], key)
-            result.cells.append(judge(conc, BY_KEY[key], b, c, threshold, corrected))
+            b, c = _samples(b_group, key), _samples(c_group, key)
+            result.cells.append(judge(conc, BY_KEY[key], b, c, threshold, corrected, rate))
     return result

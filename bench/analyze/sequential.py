@@ -19,7 +19,8 @@ n_base + n_cand − 2; the baseline's repeats give the variance from the first l
 By the union bound over looks, P(false REGRESSION) <= Σ a_k = α and, for a true change at
 least the band, P(PASS) <= Σ b_k = β, whatever the correlation between looks: conservative,
 and exact boundaries (multivariate-normal integration) are not needed. α is divided over
-the L concurrency levels as in the fixed gate (Bonferroni).
+the L load points (concurrency levels, or a rate sweep's (cap, rate) pairs) as in the
+fixed gate (Bonferroni).
 """
 
 from __future__ import annotations
@@ -31,9 +32,10 @@ from dataclasses import dataclass
 from statistics import NormalDist
 from typing import Literal
 
+from bench.analyze.compare import by_point
 from bench.analyze.precision import worse_bounds
 from bench.schema.metrics import BY_KEY, Better
-from bench.schema.results import RunResult, by_level
+from bench.schema.results import RunResult, point_order
 
 Spending = Literal["obrien-fleming", "pocock"]
 REGRESSION, PASS, CONTINUE, SUSPECT = "REGRESSION", "PASS", "CONTINUE", "SUSPECT"
@@ -133,6 +135,7 @@ class CellLook:
     parallel: int
     key: str
     look: Look
+    rate: float | None = None  # a rate sweep's level: its arrival rate (req/s)
 
 
 def gate_look(
@@ -146,17 +149,16 @@ def gate_look(
     """Every (level, metric) cell of `candidate`'s repeats so far against `baseline`'s at
     look `at`: the gate's state (`verdict`) and each cell's look. `thresholds`: {metric:
     (band, floor)}; `errors`: (α over the whole gate, β); α is split over the levels."""
-    base = {g[0].parallel: g for g in by_level(baseline.levels)}
-    cand = {g[0].parallel: g for g in by_level(candidate.levels)}
-    levels = sorted(set(base) & set(cand))
+    base, cand = by_point(baseline), by_point(candidate)
+    levels = sorted(set(base) & set(cand), key=point_order)
     alpha = errors[0] / max(1, len(levels))
     cells = []
-    for conc in levels:
+    for point in levels:
         for key, (band, floor) in thresholds.items():
             metric = BY_KEY[key]
-            b = [lv.value(key) for lv in base[conc] if lv.measured]
-            c = [lv.value(key) for lv in cand[conc] if lv.measured]
+            b = [lv.value(key) for lv in base[point] if lv.measured]
+            c = [lv.value(key) for lv in cand[point] if lv.measured]
             higher = metric.better is Better.HIGHER
             got = look(b, c, higher, band, floor, (alpha, errors[1]), at, kinds)
-            cells.append(CellLook(conc, key, got))
+            cells.append(CellLook(point[0], key, got, point[1]))
     return verdict([c.look.decision for c in cells]), cells

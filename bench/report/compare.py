@@ -1,7 +1,8 @@
-"""`vlm-bench compare`: runs side by side, per concurrency level, against the first run.
+"""`vlm-bench compare`: runs side by side, per load point, against the first run.
 
 Runs are comparable only when their workloads are: the load fields below must be equal
-(or `--force`), and so must the concurrency levels (with `--force`, their intersection).
+(or `--force`), and so must the load points (with `--force`, their intersection): the
+concurrency levels, or a rate sweep's (cap, rate) pairs (bench.schema.results.load_point).
 Changes are plain relative differences of the reported figures, computed from the values
 as stored (a published table's rounded figures included); they carry no significance
 test: `vlm-bench gate` judges noise, this shows.
@@ -25,9 +26,25 @@ from bench.errors import UserError
 from bench.report import plots
 from bench.report.compare_precision import precision_section
 from bench.report.markdown import rescale, sim_time_scale
-from bench.report.tables import FAILED, NOT_HONOURED, format_cell, markdown_table, template
+from bench.report.tables import (
+    FAILED,
+    NOT_HONOURED,
+    format_cell,
+    markdown_table,
+    point_header,
+    template,
+)
 from bench.schema.metrics import BY_KEY
-from bench.schema.results import LevelResult, RunResult, aggregate, has_metric, is_published
+from bench.schema.results import (
+    LevelResult,
+    LoadPoint,
+    RunResult,
+    aggregate,
+    has_metric,
+    is_published,
+    load_point,
+    point_label,
+)
 
 FAMILIES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Throughput", ("output_tok_s", "rps")),
@@ -42,7 +59,7 @@ HEADLINE = ("output_tok_s", "ttft_avg_s", "tpot_avg_s")
 
 
 def _comparable(run: RunResult) -> RunResult:
-    """One level per concurrency (repeats folded into medians), in the modelled
+    """One level per load point (repeats folded into medians), in the modelled
     hardware's time for a time-scaled simulator run."""
     levels = aggregate(run.levels)
     if scale := sim_time_scale(run.scenario):
@@ -78,15 +95,17 @@ def _cell(run: RunResult, level: LevelResult | None, key: str) -> str:
 @dataclass
 class Comparison:
     runs: list[RunResult]
-    levels: list[int]
+    levels: list[LoadPoint]  # (bench.schema.results.load_point)
     mismatches: list[str] = dataclasses.field(default_factory=list)  # allowed differences
     raw: list[RunResult] = dataclasses.field(default_factory=list)  # repeats kept (precision)
 
-    def level(self, run: RunResult, conc: int) -> LevelResult | None:
-        return next((lv for lv in run.levels if lv.parallel == conc), None)
+    def level(self, run: RunResult, point: LoadPoint | int) -> LevelResult | None:
+        """`run`'s level at `point` (a bare int: that concurrency, closed loop)."""
+        want = (point, None) if isinstance(point, int) else point
+        return next((lv for lv in run.levels if load_point(lv) == want), None)
 
-    def change(self, k: int, key: str, conc: int) -> float | None:
-        base, other = self.level(self.runs[0], conc), self.level(self.runs[k], conc)
+    def change(self, k: int, key: str, point: LoadPoint | int) -> float | None:
+        base, other = self.level(self.runs[0], point), self.level(self.runs[k], point)
         if not (_measured(base) and _measured(other)):
             return None
         if not (has_metric(self.runs[0], key) and has_metric(self.runs[k], key)):
@@ -96,23 +115,23 @@ class Comparison:
 
     def table(self, keys: tuple[str, ...]) -> str:
         letters = [chr(ord("A") + k) for k in range(len(self.runs))]
-        header = ["Conc."]
+        header = [point_header(self.levels)]
         for key in keys:
             label = BY_KEY[key].label
             header += [f"{label} {x}" for x in letters]
             header += [f"Δ {x}" for x in letters[1:]]
         rows = []
-        for conc in self.levels:
-            row = [str(conc)]
+        for point in self.levels:
+            row = [point_label(point)]
             for key in keys:
-                row += [_cell(run, self.level(run, conc), key) for run in self.runs]
-                row += [format_pct(self.change(k, key, conc)) for k in range(1, len(self.runs))]
+                row += [_cell(run, self.level(run, point), key) for run in self.runs]
+                row += [format_pct(self.change(k, key, point)) for k in range(1, len(self.runs))]
             rows.append(row)
         return markdown_table(header, rows)
 
     def headline(self) -> list[str]:
         """Per run after the first, the guide's sentence: each headline metric's change at
-        the lowest and the highest common concurrency."""
+        the lowest and the highest common load point."""
         lo, hi = self.levels[0], self.levels[-1]
         out = []
         for k in range(1, len(self.runs)):
@@ -120,7 +139,7 @@ class Comparison:
             for key in HEADLINE:
                 at = [(c, self.change(k, key, c)) for c in dict.fromkeys((lo, hi))]
                 text = ", ".join(
-                    f"{format_pct(v)} at {'concurrency ' if i == 0 else ''}{c}"
+                    f"{format_pct(v)} at {'concurrency ' if i == 0 else ''}{point_label(c)}"
                     for i, (c, v) in enumerate(at)
                 )
                 parts.append(f"{BY_KEY[key].label.split('(')[0].strip()} {text}")
@@ -153,7 +172,7 @@ def compare(runs: list[RunResult], force: bool = False, allow_mismatch: bool = F
 def write_plots(comparison: Comparison, out_dir: Path) -> list[str]:
     """Overlay plots of the compared runs (their common levels), PNG and SVG."""
     series = [
-        (run_label(run), [lv for lv in run.levels if lv.parallel in comparison.levels])
+        (run_label(run), [lv for lv in run.levels if load_point(lv) in comparison.levels])
         for run in comparison.runs
     ]
     load = comparison.runs[0].scenario.load
@@ -179,4 +198,7 @@ def render(comparison: Comparison, plots: list[str] | None = None) -> str:
         plots=plots or [],
         mismatches=comparison.mismatches,
         precision=precision_section(comparison.raw, comparison.levels),
+        where="level (concurrency and rate)"
+        if any(rate is not None for _, rate in comparison.levels)
+        else "concurrency",
     )

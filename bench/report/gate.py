@@ -7,9 +7,9 @@ from __future__ import annotations
 from bench.analyze import precision, stats
 from bench.analyze.compare import format_pct, run_label
 from bench.analyze.gate import NO_DATA, Cell, GateResult
-from bench.report.tables import format_cell, markdown_table, template
+from bench.report.tables import format_cell, markdown_table, point_header, template
 from bench.schema.metrics import BY_KEY, Better
-from bench.schema.results import CheckStatus, aggregate, by_level
+from bench.schema.results import CheckStatus, aggregate, by_level, load_point, point_label
 
 
 def _spread(key: str, values: list[float]) -> str:
@@ -41,7 +41,7 @@ def _flagged_levels(result: GateResult) -> list[str]:
         for level in aggregate(run.levels):
             checks = [c.name for c in level.checks if c.status == CheckStatus.FLAG]
             if checks:
-                out.append(f"{side} conc {level.parallel} ({', '.join(checks)})")
+                out.append(f"{side} conc {point_label(load_point(level))} ({', '.join(checks)})")
     return out
 
 
@@ -49,7 +49,7 @@ def render(result: GateResult) -> str:
     rows = [
         [
             f"{MARKS[c.verdict]} {c.verdict}",
-            str(c.parallel),
+            point_label((c.parallel, c.rate)),
             BY_KEY[c.key].label,
             _spread(c.key, c.base),
             _spread(c.key, c.cand),
@@ -61,8 +61,9 @@ def render(result: GateResult) -> str:
         ]
         for c in result.flagged()
     ]
-    header = ["", "Conc.", "Metric", "Baseline", "Candidate", "Worse by", "95 % CI", "p", "CV"]
-    header.append("Note")
+    points = [(c.parallel, c.rate) for c in result.flagged()]
+    header = ["", point_header(points), "Metric", "Baseline", "Candidate", "Worse by"]
+    header += ["95 % CI", "p", "CV", "Note"]
     return template("gate.md.j2").render(
         summary=result.summary(),
         baseline=run_label(result.baseline),

@@ -1,6 +1,6 @@
 """`vlm-bench release-table`: one table across runs (hardware × backend × version), with
 each run's capacity: the level of maximum RPS, the knee, and the largest concurrency that
-meets the scenario's SLO.
+meets the scenario's SLO (for a rate sweep: the highest arrival rate, and no knee).
 
 Only levels measured in full count (not failed, not partial, output lengths honoured, no
 validity check flagged).
@@ -26,7 +26,9 @@ from bench.schema.results import (
     RunResult,
     aggregate,
     by_level,
+    load_point,
     median_level,
+    point_order,
     server_version,
 )
 
@@ -64,12 +66,13 @@ def _trusted(levels: list[LevelResult]) -> list[LevelResult]:
         for lv in levels
         if lv.trusted and lv.status == "ok" and all(math.isfinite(lv.value(k)) for k in _JUDGED)
     ]
-    return sorted(ok, key=lambda lv: lv.parallel)
+    return sorted(ok, key=lambda lv: point_order(load_point(lv)))
 
 
 def knee(levels: list[LevelResult], factor: float) -> int | None:
-    """The first concurrency whose P99 TPOT exceeds `factor` × concurrency 1's."""
-    trusted = _trusted(levels)
+    """The first concurrency whose P99 TPOT exceeds `factor` × concurrency 1's (closed
+    loop only: a rate sweep's levels have no knee)."""
+    trusted = [lv for lv in _trusted(levels) if lv.rate is None]
     base = next((lv for lv in trusted if lv.parallel == 1), None)
     if base is None:
         return None
@@ -83,50 +86,81 @@ def knee(levels: list[LevelResult], factor: float) -> int | None:
     )
 
 
-def slo_capacity(
+def _meeting(
     levels: list[LevelResult], ttft_p99_s: float | None, tpot_p99_s: float | None
-) -> int | None:
-    """The largest concurrency meeting every SLO bound given (None if none does)."""
-    meeting = [
-        lv.parallel
+) -> list[LevelResult]:
+    return [
+        lv
         for lv in _trusted(levels)
         if (ttft_p99_s is None or lv.ttft_p99_s <= ttft_p99_s)
         and (tpot_p99_s is None or lv.tpot_p99_s <= tpot_p99_s)
     ]
+
+
+def slo_capacity(
+    levels: list[LevelResult], ttft_p99_s: float | None, tpot_p99_s: float | None
+) -> int | None:
+    """The largest concurrency meeting every SLO bound given (None if none does)."""
+    meeting = [lv.parallel for lv in _meeting(levels, ttft_p99_s, tpot_p99_s)]
     return max(meeting) if meeting else None
 
 
+def slo_rate(
+    levels: list[LevelResult], ttft_p99_s: float | None, tpot_p99_s: float | None
+) -> float | None:
+    """A rate sweep's highest arrival rate meeting every SLO bound given (None if none)."""
+    meeting = [lv.rate for lv in _meeting(levels, ttft_p99_s, tpot_p99_s) if lv.rate is not None]
+    return max(meeting) if meeting else None
+
+
+def _knee_part(trusted: list[LevelResult], levels: list[LevelResult], factor: float) -> str:
+    base = next((lv for lv in trusted if lv.parallel == 1), None)
+    if base is None:
+        return "knee: no concurrency-1 level to compare with"
+    at = knee(levels, factor)
+    limit = f"P99 TPOT > {factor:g} × {base.tpot_p99_s:.3f} s"
+    top = trusted[-1].parallel
+    return f"knee ({limit}) at {at}" if at else f"no knee ({limit}) up to {top}"
+
+
+def _slo_part(run: RunResult, levels: list[LevelResult], rated: bool) -> str:
+    ttft, tpot = run.scenario.slo.ttft_p99_s, run.scenario.slo.tpot_p99_s
+    if ttft is None and tpot is None:
+        return "no SLO in the scenario"
+    bounds = " and ".join(
+        f"{name} ≤ {value:g} s"
+        for name, value in (("P99 TTFT", ttft), ("P99 TPOT", tpot))
+        if value is not None
+    )
+    if rated:
+        rate = slo_rate(levels, ttft, tpot)
+        top = f"{rate:g} req/s" if rate is not None else None
+    else:
+        conc = slo_capacity(levels, ttft, tpot)
+        top = f"concurrency {conc}" if conc else None
+    return f"SLO ({bounds}) met up to {top}" if top else f"SLO ({bounds}) met at no level"
+
+
 def capacity_line(run: RunResult, factor: float) -> str:
-    """Capacity from the run's levels (repeats folded into medians)."""
+    """Capacity from the run's levels (repeats folded into medians); a rate sweep's in
+    arrival rates (its levels' caps in brackets), with no knee."""
     levels = aggregate(run.levels)
     trusted = _trusted(levels)
     if not trusted:
         return f"{run_label(run)}: no trusted level"
     best = max(trusted, key=lambda lv: lv.rps)
-    parts = [f"max RPS {best.rps:.2f} at concurrency {best.parallel}"]
-    base = next((lv for lv in trusted if lv.parallel == 1), None)
-    if base is None:
-        parts.append("knee: no concurrency-1 level to compare with")
+    rated = any(lv.rate is not None for lv in levels)
+    at = (
+        f"concurrency {best.parallel}"
+        if best.rate is None
+        else f"{best.rate:g} req/s (concurrency cap {best.parallel})"
+    )
+    parts = [f"max RPS {best.rps:.2f} at {at}"]
+    if rated:
+        parts.append("no knee (it is defined over concurrency, not arrival rate)")
     else:
-        at = knee(levels, factor)
-        limit = f"P99 TPOT > {factor:g} × {base.tpot_p99_s:.3f} s"
-        top = trusted[-1].parallel
-        parts.append(f"knee ({limit}) at {at}" if at else f"no knee ({limit}) up to {top}")
-    ttft, tpot = run.scenario.slo.ttft_p99_s, run.scenario.slo.tpot_p99_s
-    if ttft is None and tpot is None:
-        parts.append("no SLO in the scenario")
-    else:
-        bounds = " and ".join(
-            f"{name} ≤ {value:g} s"
-            for name, value in (("P99 TTFT", ttft), ("P99 TPOT", tpot))
-            if value is not None
-        )
-        at = slo_capacity(levels, ttft, tpot)
-        parts.append(
-            f"SLO ({bounds}) met up to concurrency {at}"
-            if at
-            else f"SLO ({bounds}) met at no level"
-        )
+        parts.append(_knee_part(trusted, levels, factor))
+    parts.append(_slo_part(run, levels, rated))
     return f"{run_label(run)}: " + "; ".join(parts)
 
 
@@ -153,6 +187,7 @@ def render(runs: list[RunResult], by: list[str], factor: float = 1.1) -> str:
         notes=notes,
         capacity=[capacity_line(run, factor) for run in runs],
         factor=factor,
+        rated=any(lv.rate is not None for run in runs for lv in run.levels),
     )
 
 

@@ -5,14 +5,15 @@ from __future__ import annotations
 
 from bench.analyze.compare import format_pct
 from bench.analyze.sequential import CellLook
-from bench.report.tables import markdown_table
+from bench.report.tables import markdown_table, point_header
 from bench.schema.metrics import BY_KEY
+from bench.schema.results import point_label
 
 
 def render_sequential(state: str, looks: int, max_looks: int, cells: list[CellLook]) -> str:
     rows = [
         [
-            str(c.parallel),
+            point_label((c.parallel, c.rate)),
             BY_KEY[c.key].label,
             c.look.decision,
             format_pct(100 * c.look.worse),
@@ -20,7 +21,8 @@ def render_sequential(state: str, looks: int, max_looks: int, cells: list[CellLo
         ]
         for c in cells
     ]
-    table = markdown_table(["Conc.", "Metric", "Decision", "Worse", "Bounds"], rows)
+    header = point_header([(c.parallel, c.rate) for c in cells])
+    table = markdown_table([header, "Metric", "Decision", "Worse", "Bounds"], rows)
     head = f"gate (sequential): {state} after {looks} of at most {max_looks} candidate repeats"
     note = "Bounds: the change's one-sided confidence bounds at this look's error (docs/gate.md)."
     return f"{head}\n\n{table}\n\n{note}\n"

@@ -17,7 +17,7 @@ from bench.analyze.sequential import CellLook
 from bench.report.compare import Comparison
 from bench.report.precision import precision_summary
 from bench.schema.metrics import BY_KEY, METRICS, Better
-from bench.schema.results import LevelResult, RunResult, has_metric
+from bench.schema.results import LevelResult, LoadPoint, RunResult, has_metric, point_label
 
 
 def _number(value: Any) -> Any:
@@ -59,6 +59,12 @@ def run_summary(run: RunResult, run_dir: Path) -> dict[str, Any]:
     }
 
 
+def _point(parallel: int, rate: float | None) -> dict[str, Any]:
+    """A cell's load point: `parallel`, and `rate` only for a rate sweep's level (so a
+    concurrency sweep's output keeps its bytes)."""
+    return {"parallel": parallel} if rate is None else {"parallel": parallel, "rate": rate}
+
+
 def _change_ci(cell: Cell) -> list[float] | None:
     """The change's 95 % CI over repeats (analyze.precision.change_interval)."""
     higher = BY_KEY[cell.key].better is Better.HIGHER
@@ -73,8 +79,8 @@ def sequential_summary(verdict: str, looks: int, cells: list[CellLook]) -> dict[
         "verdict": verdict,
         "looks": looks,
         "cells": [
-            {
-                "parallel": c.parallel,
+            _point(c.parallel, c.rate)
+            | {
                 "metric": c.key,
                 "decision": c.look.decision,
                 "worse": _number(c.look.worse),
@@ -100,8 +106,8 @@ def gate_summary(result: GateResult, strict: bool) -> dict[str, Any]:
         },
         "mismatches": result.mismatches,
         "cells": [
-            {
-                "parallel": cell.parallel,
+            _point(cell.parallel, cell.rate)
+            | {
                 "metric": cell.key,
                 "verdict": cell.verdict,
                 "worse": _number(cell.worse),
@@ -117,34 +123,38 @@ def gate_summary(result: GateResult, strict: bool) -> dict[str, Any]:
     }
 
 
-def _value(comparison: Comparison, run: RunResult, conc: int, key: str) -> Any:
-    level = comparison.level(run, conc)
+def _value(comparison: Comparison, run: RunResult, point: LoadPoint, key: str) -> Any:
+    level = comparison.level(run, point)
     if level is None or not level.measured or not has_metric(run, key):
         return None
     return _number(level.value(key))
 
 
 def compare_summary(comparison: Comparison) -> dict[str, Any]:
-    """compare → {runs, levels, headline, changes: {metric: {conc: [Δ% per later run]}},
-    values: {metric: {conc: [value per run]}}}; repeated levels by their medians, as in
-    the comparison's tables (a time-scaled simulator run in the modelled hardware's time)."""
+    """compare → {runs, levels, headline, changes: {metric: {point: [Δ% per later run]}},
+    values: {metric: {point: [value per run]}}}; repeated levels by their medians, as in
+    the comparison's tables (a time-scaled simulator run in the modelled hardware's time).
+    A point is its label (`8`, `64 @ 2 req/s`); `levels` the points' concurrencies, and
+    `rates` beside it (aligned) only when a point has a rate."""
     values: dict[str, dict[str, list[Any]]] = {}
     changes: dict[str, dict[str, list[Any]]] = {}
     for metric in METRICS:
         key = metric.key
         values[key] = {
-            str(conc): [_value(comparison, run, conc, key) for run in comparison.runs]
-            for conc in comparison.levels
+            point_label(point): [_value(comparison, run, point, key) for run in comparison.runs]
+            for point in comparison.levels
         }
         changes[key] = {
-            str(conc): [
-                _number(comparison.change(k, key, conc)) for k in range(1, len(comparison.runs))
+            point_label(point): [
+                _number(comparison.change(k, key, point)) for k in range(1, len(comparison.runs))
             ]
-            for conc in comparison.levels
+            for point in comparison.levels
         }
+    rates = [rate for _, rate in comparison.levels]
     return {
         "runs": [run.run_id for run in comparison.runs],
-        "levels": comparison.levels,
+        "levels": [parallel for parallel, _ in comparison.levels],
+        **({"rates": rates} if any(r is not None for r in rates) else {}),
         "headline": comparison.headline(),
         "mismatches": comparison.mismatches,
         "values": values,

@@ -13,11 +13,17 @@ from functools import cache
 import jinja2
 
 from bench.schema.metrics import BY_KEY
+from bench.schema.results import LoadPoint
 
 NOT_HONOURED = "†"
 FAILED = "✗"
 FLAGGED = "⚑"
 PARTIAL = "⚠partial"
+
+
+def point_header(points: list[LoadPoint]) -> str:
+    """The load points' column header: `Conc.`, `Conc. @ rate` when a point has a rate."""
+    return "Conc. @ rate" if any(rate is not None for _, rate in points) else "Conc."
 
 
 def format_cell(key: str, value: float) -> str:

@@ -2,9 +2,9 @@
 figures of `vlm-bench compare` (bench/report/compare.py, bench/analyze/compare.py).
 
 Runs whose workloads differ are not compared (the page says why, in compare's own words);
-runs with other concurrency levels are compared on the levels they share, and recorded
-hardware or software differences are allowed and listed (`compare --force
---allow-mismatch`, once the workloads are known to be equal).
+runs with other load points (concurrency levels, a rate sweep's rates) are compared on
+the ones they share, and recorded hardware or software differences are allowed and listed
+(`compare --force --allow-mismatch`, once the workloads are known to be equal).
 """
 
 from __future__ import annotations
@@ -16,15 +16,15 @@ from bench.errors import UserError, one_line
 from bench.report.compare import FAMILIES, Comparison, compare, run_description
 from bench.report.dashboard.collect import Entry
 from bench.report.dashboard.levelcharts import level_charts
-from bench.report.tables import FAILED, NOT_HONOURED, format_cell
+from bench.report.tables import FAILED, NOT_HONOURED, format_cell, point_header
 from bench.schema.metrics import BY_KEY
-from bench.schema.results import RunResult, has_metric
+from bench.schema.results import LoadPoint, RunResult, has_metric, load_point, point_label
 
 
-def _cell(comparison: Comparison, run: RunResult, conc: int, key: str) -> str:
+def _cell(comparison: Comparison, run: RunResult, point: LoadPoint, key: str) -> str:
     if not has_metric(run, key):
         return "n/a"
-    level = comparison.level(run, conc)
+    level = comparison.level(run, point)
     if level is None or not level.measured:
         return FAILED
     text = format_cell(key, level.value(key))
@@ -32,17 +32,17 @@ def _cell(comparison: Comparison, run: RunResult, conc: int, key: str) -> str:
 
 
 def family_table(comparison: Comparison, keys: tuple[str, ...]) -> dict[str, Any]:
-    """Header and rows of one metric family: per concurrency, A, B and the change."""
-    header = ["Conc."]
+    """Header and rows of one metric family: per load point, A, B and the change."""
+    header = [point_header(comparison.levels)]
     for key in keys:
         label = BY_KEY[key].label
         header += [f"{label} A", f"{label} B", "Δ"]
     rows = []
-    for conc in comparison.levels:
-        row = [str(conc)]
+    for point in comparison.levels:
+        row = [point_label(point)]
         for key in keys:
-            row += [_cell(comparison, run, conc, key) for run in comparison.runs]
-            row.append(format_pct(comparison.change(1, key, conc)))
+            row += [_cell(comparison, run, point, key) for run in comparison.runs]
+            row.append(format_pct(comparison.change(1, key, point)))
         rows.append(row)
     return {"header": header, "rows": rows}
 
@@ -72,7 +72,7 @@ def context(previous: Entry, entry: Entry) -> dict[str, Any]:
         out["refused"] = one_line(exc)
         return out
     series = [
-        (run_label(run), [lv for lv in run.levels if lv.parallel in comparison.levels])
+        (run_label(run), [lv for lv in run.levels if load_point(lv) in comparison.levels])
         for run in comparison.runs
     ]
     out["headline"] = comparison.headline()
