@@ -69,7 +69,9 @@ def _listed(points: set[LoadPoint]) -> str:
     return "[" + ", ".join(point_label(p) for p in sorted(points, key=point_order)) + "]"
 
 
-def common_levels(runs: list[RunResult], force: bool) -> list[LoadPoint]:
+def common_levels(
+    runs: list[RunResult], force: bool, hint: str = " (--force compares the common ones)"
+) -> list[LoadPoint]:
     """The load points (bench.schema.results.load_point: concurrency, and the rate of a
     rate sweep's level) all runs share, in order; UserError when they differ (unless
     `force`) or share none. A rate sweep and a closed-loop run share none."""
@@ -88,7 +90,7 @@ def common_levels(runs: list[RunResult], force: bool) -> list[LoadPoint]:
         odd = next(k for k, s in enumerate(sets) if s != sets[0])
         raise UserError(
             f"{what} differ: {run_label(runs[0])} has {_listed(sets[0])}, "
-            f"{run_label(runs[odd])} has {_listed(sets[odd])} (--force compares the common ones)"
+            f"{run_label(runs[odd])} has {_listed(sets[odd])}{hint}"
         )
     common = sorted(set.intersection(*sets), key=point_order)
     if not common:

@@ -250,7 +250,7 @@ def gate(
         raise UserError(
             f"cannot gate: runs differ in {'; '.join(mismatches)} (--allow-mismatch to gate anyway)"
         )
-    levels = common_levels([baseline, candidate], force=False)
+    levels = common_levels([baseline, candidate], force=False, hint="")  # gate has no --force
     base = by_point(baseline)
     cand = by_point(candidate)
     result = GateResult(baseline, candidate, alpha, len(levels), mismatches=mismatches)
