@@ -169,12 +169,18 @@ def compare(runs: list[RunResult], force: bool = False, allow_mismatch: bool = F
     return Comparison(runs, common_levels(runs, force), mismatches, raw)
 
 
-def write_plots(comparison: Comparison, out_dir: Path) -> list[str]:
-    """Overlay plots of the compared runs (their common levels), PNG and SVG."""
-    series = [
+def overlay_series(comparison: Comparison) -> list[plots.Series]:
+    """The overlay plots' series: each run's common levels (a rate sweep's are drawn
+    against their arrival rate, bench/report/plotaxes.py)."""
+    return [
         (run_label(run), [lv for lv in run.levels if load_point(lv) in comparison.levels])
         for run in comparison.runs
     ]
+
+
+def write_plots(comparison: Comparison, out_dir: Path) -> list[str]:
+    """Overlay plots of the compared runs (their common levels), PNG and SVG."""
+    series = overlay_series(comparison)
     load = comparison.runs[0].scenario.load
     caption = "compare: " + " vs ".join(label for label, _ in series)
     caption += f" · {load.dataset} {load.image_width}×{load.image_height}"

@@ -17,11 +17,20 @@ from bench.report.tables import (
     PARTIAL,
     format_cell,
     markdown_table,
+    point_header,
     template,
 )
 from bench.schema.attached import OfflineSummary
 from bench.schema.metrics import METRICS, REFERENCE_COLUMNS, REFERENCE_HEADER
-from bench.schema.results import LevelResult, RunResult, aggregate, by_level, median_level
+from bench.schema.results import (
+    LevelResult,
+    RunResult,
+    aggregate,
+    by_level,
+    load_point,
+    median_level,
+    point_label,
+)
 from bench.schema.scenario import Scenario
 from bench.schema.scenario_server import SimServer
 
@@ -38,13 +47,14 @@ def level_row(
 ) -> tuple[list[str], str | None]:
     """The reference-table cells of one level, and a footnote when it must not be trusted.
     With `repeats` (more than one), `level` is their median level and every cell shows
-    the median and the range."""
+    the median and the range. The first cell is the level's load point: its concurrency,
+    or a rate sweep level's `64 @ 2 req/s` (its cap alone would not tell the rates apart)."""
     if repeats and len(repeats) > 1:
         cells, note = level_row(level)
         if level.succeeded:
             cells[1:] = [_spread(k, level, repeats) for k in REFERENCE_COLUMNS]
         return cells, note
-    conc = str(level.parallel)
+    conc = where = point_label(load_point(level))
     if not level.measured:
         cells = ["—"] * (len(REFERENCE_COLUMNS) - 1) + [
             format_cell("success_rate", level.success_rate)
@@ -55,7 +65,7 @@ def level_row(
     if not level.tokens_honoured:
         conc = f"{conc} {NOT_HONOURED}"
         note = (
-            f"{NOT_HONOURED} conc {level.parallel}: output length not honoured — "
+            f"{NOT_HONOURED} conc {where}: output length not honoured — "
             f"{level.wrong_length} of {level.succeeded} requests did not produce "
             f"{level.expected_output_tokens} tokens (got {level.output_tokens_min}"
             f"..{level.output_tokens_max}); throughput and TPOT are not comparable"
@@ -63,27 +73,32 @@ def level_row(
     if level.status == "partial":
         # Fewer requests than asked: marked in the cell, excluded from capacity.
         conc = f"{conc} {PARTIAL}"
-        partial = f"{PARTIAL} conc {level.parallel}: {level.reason}; not used for capacity"
+        partial = f"{PARTIAL} conc {where}: {level.reason}; not used for capacity"
         note = f"{note}; {partial}" if note else partial
     # The output length has its † note, a partial level its own; every other flag gets ⚑.
     flags = [f for f in level.flags if not f.startswith(("output length:", "complete:"))]
     if flags:
         conc = f"{conc} {FLAGGED}"
-        flagged = f"{FLAGGED} conc {level.parallel} flagged — " + "; ".join(flags)
+        flagged = f"{FLAGGED} conc {where} flagged — " + "; ".join(flags)
         note = f"{note}; {flagged}" if note else flagged
     return [conc, *cells], note
 
 
 def reference_table(levels: list[LevelResult]) -> tuple[str, list[str]]:
     """Markdown table in the reference format (aligned), and its footnotes; repeated levels
-    as `median [min–max]`."""
+    as `median [min–max]`; a rate sweep's first column headed `Conc. @ rate`."""
     rows, notes = [], []
     for group in by_level(levels):
         cells, note = level_row(median_level(group), group)
         rows.append(cells)
         if note:
             notes.append(note)
-    return markdown_table(REFERENCE_HEADER, rows), notes
+    return markdown_table(reference_header(levels), rows), notes
+
+
+def reference_header(levels: list[LevelResult]) -> list[str]:
+    """The reference table's header; a rate sweep's first column `Conc. @ rate`."""
+    return [point_header([load_point(lv) for lv in levels]), *REFERENCE_HEADER[1:]]
 
 
 def rescale(level: LevelResult, time_scale: float) -> LevelResult:
@@ -172,7 +187,7 @@ def what_happened(run: RunResult) -> list[str]:
             lines.append("  ```")
     partial = [lv for lv in run.levels if lv.status == "partial"]
     for lv in partial:
-        lines.append(f"- Conc {lv.parallel} is partial ({PARTIAL}): {lv.reason}")
+        lines.append(f"- Conc {point_label(load_point(lv))} is partial ({PARTIAL}): {lv.reason}")
     return lines
 
 

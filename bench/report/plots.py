@@ -1,4 +1,4 @@
-"""Figures of a concurrency sweep: throughput, TTFT, TPOT, and latency against throughput.
+"""Figures of a sweep: throughput, TTFT, TPOT, and latency against throughput.
 
 Each figure takes a list of series (legend label, the levels of one run) and a caption
 naming the scenario and hardware, printed small under the plot so every image says what
@@ -7,16 +7,27 @@ pyplot, so nothing global is created or has to be closed. Levels without a measu
 (status "failed" or nothing succeeded) are skipped; levels whose output length was not
 honoured or that a validity check flagged are drawn with a hollow marker. `write_all`
 saves PNG and SVG; the SVGs are byte-for-byte reproducible (fixed hash salt, no date).
+A rate sweep's figures are drawn against the arrival rate, not the concurrency (its
+levels commonly share one cap): bench/report/plotaxes.py.
 """
 
 from __future__ import annotations
 
-import math
 import textwrap
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from bench.report.plotaxes import (
+    caps,
+    concurrency_axis,
+    point_note,
+    rate_axis,
+    rated,
+    x_order,
+    x_value,
+    x_word,
+)
 from bench.schema.metrics import BY_KEY
 from bench.schema.results import LevelResult
 
@@ -35,7 +46,6 @@ TWO_PANEL = (9.0, 4.5)
 ONE_PANEL = (7.0, 4.5)
 CAPTION_SIZE = 7.5
 HOLLOW_NOTE = "hollow marker: output length not honoured or level flagged (see report)"
-CONCURRENCY = "Concurrency (parallel requests)"
 COLOURS = (
     "#1f77b4",
     "#d62728",
@@ -51,9 +61,10 @@ SVG_SALT = "vlm-bench"
 
 
 def measured(levels: Sequence[LevelResult]) -> list[LevelResult]:
-    """The levels that have a measurement, in concurrency order."""
+    """The levels that have a measurement, in concurrency order (a rate sweep's: in rate
+    order)."""
     kept = [lv for lv in levels if lv.measured]
-    return sorted(kept, key=lambda lv: (lv.parallel, lv.index))
+    return sorted(kept, key=x_order)
 
 
 def _name(key: str) -> str:
@@ -66,17 +77,20 @@ def _style(i: int) -> tuple[str, str]:
 
 
 def _plotted(series: Sequence[Series]) -> list[tuple[int, str, list[LevelResult]]]:
-    """(style index, label, measured levels) of the series that have anything to draw."""
+    """(style index, label, measured levels) of the series that have anything to draw: a
+    rate sweep's levels when any series has one, else the closed-loop levels (compare
+    refuses to mix the two)."""
+    by_rate = rated([lv for _, levels in series for lv in measured(levels)])
     out = []
     for i, (label, levels) in enumerate(series):
-        kept = measured(levels)
+        kept = [lv for lv in measured(levels) if (lv.rate is not None) == by_rate]
         if kept:
             out.append((i, label, kept))
     return out
 
 
 def _any_hollow(series: Sequence[Series]) -> bool:
-    return any(not lv.trusted for _, levels in series for lv in measured(levels))
+    return any(not lv.trusted for _, _, levels in _plotted(series) for lv in levels)
 
 
 def _new_figure(size: tuple[float, float], caption: str, hollow: bool) -> Figure:
@@ -114,34 +128,6 @@ def _no_data(fig: Figure) -> Figure:
     ax.set_axis_off()
     ax.text(0.5, 0.5, "no data", ha="center", va="center", fontsize=16, color="#888888")
     return fig
-
-
-def _labelled_ticks(ticks: Sequence[int], max_labels: int = 10) -> set[int]:
-    """The ticks to print: all of them unless they crowd (1 3 4 6 8 12 ... on one axis), then
-    a subset at least 1/max_labels of the axis's span (in octaves) apart, the first kept."""
-    if len(ticks) < 2:
-        return set(ticks)
-    gap = math.log2(ticks[-1] / ticks[0]) / (max_labels - 1)
-    kept = [ticks[0]]
-    for t in ticks[1:]:
-        if math.log2(t / kept[-1]) >= gap:
-            kept.append(t)
-    return set(kept)
-
-
-def _concurrency_axis(ax: Axes, values: Sequence[int]) -> None:
-    """Log base 2, ticks exactly at the concurrencies measured, printed as integers."""
-    from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
-
-    ax.set_xscale("log", base=2)
-    ticks = sorted(set(values))
-    shown = _labelled_ticks(ticks)
-    ax.xaxis.set_major_locator(FixedLocator(ticks))
-    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}" if v in shown else ""))
-    ax.xaxis.set_minor_locator(NullLocator())
-    ax.set_xlabel(CONCURRENCY)
-    if len(ticks) > 1:
-        ax.set_xlim(ticks[0] / 2**0.3, ticks[-1] * 2**0.3)
 
 
 def _throughput_axis(ax: Axes, values: Sequence[float]) -> None:
@@ -217,7 +203,8 @@ def _per_concurrency(
     panels: Sequence[tuple[str, str, float]],
     share_y: bool = False,
 ) -> Figure:
-    """One panel per (metric key, y-axis label, scale) against concurrency, runs as lines.
+    """One panel per (metric key, y-axis label, scale) against concurrency (a rate sweep:
+    against the arrival rate), runs as lines.
 
     With share_y the panels have one y scale (avg and P99 of the same quantity), and only
     the first is labelled.
@@ -228,15 +215,19 @@ def _per_concurrency(
     if not runs:
         return _no_data(fig)
     axes = fig.subplots(1, len(panels), squeeze=False, sharey=share_y)[0]
-    concs = [lv.parallel for _, _, levels in runs for lv in levels]
+    drawn = [lv for _, _, levels in runs for lv in levels]
+    by_rate = rated(drawn)
     for n, (ax, (key, ylabel, scale)) in enumerate(zip(axes, panels, strict=True)):
         for i, label, levels in runs:
-            xs = [float(lv.parallel) for lv in levels]
+            xs = [float(x_value(lv)) for lv in levels]
             _draw(ax, levels, xs, [lv.value(key) * scale for lv in levels], i, label)
-        _concurrency_axis(ax, concs)
+        if by_rate:
+            rate_axis(ax, drawn)
+        else:
+            concurrency_axis(ax, [lv.parallel for lv in drawn])
         if n == 0 or not share_y:
             ax.set_ylabel(ylabel)
-        ax.set_title(f"{_name(key)} vs concurrency", fontsize=11)
+        ax.set_title(f"{_name(key)} vs {x_word(by_rate)}", fontsize=11)
         _grid(ax)
     # From zero, with headroom over the highest point (a margin of the data's range is
     # too little once the bottom moves to zero); shared panels take the highest of all.
@@ -278,19 +269,21 @@ def tpot(series: list[Series], caption: str) -> Figure:
 
 
 def latency_vs_throughput(series: list[Series], caption: str) -> Figure:
-    """Average latency against generated tokens per second, one point per level ("c=8")."""
+    """Average latency against generated tokens per second, one point per level ("c=8"; a
+    rate sweep's: "2 req/s")."""
     fig = _new_figure(ONE_PANEL, caption, _any_hollow(series))
     runs = _plotted(series)
     if not runs:
         return _no_data(fig)
     ax = fig.add_subplot()
+    one_cap = len(caps([lv for _, _, levels in runs for lv in levels])) <= 1
     for i, label, levels in runs:
         xs = [lv.output_tok_s for lv in levels]
         _draw(ax, levels, xs, [lv.latency_avg_s for lv in levels], i, label)
         colour, _ = _style(i)
         for lv in levels:
             ax.annotate(
-                f"c={lv.parallel}",
+                point_note(lv, one_cap),
                 (lv.output_tok_s, lv.latency_avg_s),
                 xytext=(0, 7),
                 textcoords="offset points",
@@ -300,7 +293,7 @@ def latency_vs_throughput(series: list[Series], caption: str) -> Figure:
                 color=colour,
             )
     _throughput_axis(ax, [lv.output_tok_s for _, _, levels in runs for lv in levels])
-    # Headroom above the highest point for its "c=" label.
+    # Headroom above the highest point for its "c=" (or rate) label.
     _y_from_zero(ax, 1.05 * max(lv.latency_avg_s for _, _, levels in runs for lv in levels))
     ax.set_xlabel(f"{BY_KEY['output_tok_s'].label} ({BY_KEY['output_tok_s'].unit}, log scale)")
     ax.set_ylabel(f"{_name('latency_avg_s')} ({BY_KEY['latency_avg_s'].unit})")
@@ -357,7 +350,8 @@ def write_all(series: list[Series], caption: str, out_dir: Path) -> list[str]:
 
 # The numbers each figure draws: (x key, y keys of its panels), in FIGURES' order. Kept
 # beside the figure functions above; `plot_data` returns them so tests can golden the data
-# without comparing pixels.
+# without comparing pixels. "parallel" stands for the load point's x: the concurrency, or
+# a rate sweep's arrival rate.
 PLOTTED: dict[str, tuple[str, tuple[str, ...]]] = {
     "throughput": ("parallel", ("output_tok_s", "rps")),
     "ttft": ("parallel", ("ttft_avg_s", "ttft_p99_s")),
@@ -368,13 +362,15 @@ PLOTTED: dict[str, tuple[str, tuple[str, ...]]] = {
 
 def plot_data(series: list[Series]) -> dict[str, dict[str, list[dict[str, object]]]]:
     """Per figure and legend label, one point per drawn level: x, each panel's y (in the
-    metric's unit, before the ms display scale) and whether the marker is hollow."""
+    metric's unit, before the ms display scale) and whether the marker is hollow; a rate
+    sweep's point also its `parallel` (the cap) and `rate` (its x on a load axis)."""
     out: dict[str, dict[str, list[dict[str, object]]]] = {}
     for name, (x_key, y_keys) in PLOTTED.items():
         out[name] = {
             label: [
                 {
-                    "x": lv.parallel if x_key == "parallel" else lv.value(x_key),
+                    "x": x_value(lv) if x_key == "parallel" else lv.value(x_key),
+                    **({} if lv.rate is None else {"parallel": lv.parallel, "rate": lv.rate}),
                     **{key: lv.value(key) for key in y_keys},
                     "hollow": not lv.trusted,
                 }

@@ -18,9 +18,9 @@ from collections.abc import Callable
 
 from bench.analyze.compare import run_label
 from bench.errors import UserError
-from bench.report.markdown import level_row
+from bench.report.markdown import level_row, reference_header
 from bench.report.tables import markdown_table, template
-from bench.schema.metrics import REFERENCE_COLUMNS, REFERENCE_HEADER
+from bench.schema.metrics import REFERENCE_COLUMNS
 from bench.schema.results import (
     LevelResult,
     RunResult,
@@ -165,8 +165,9 @@ def capacity_line(run: RunResult, factor: float) -> str:
 
 
 def rows(runs: list[RunResult], by: list[str]) -> tuple[list[str], list[list[str]], list[str]]:
-    """Header, rows (reference-format cells) and footnotes of the release table."""
-    header = [BY[f][0] for f in by] + REFERENCE_HEADER
+    """Header, rows (reference-format cells) and footnotes of the release table; a rate
+    sweep level's first cell is its load point (`64 @ 2 req/s`)."""
+    header = [BY[f][0] for f in by] + reference_header([lv for run in runs for lv in run.levels])
     out, notes = [], []
     for run in runs:
         keys = [BY[f][1](run) for f in by]
@@ -192,13 +193,20 @@ def render(runs: list[RunResult], by: list[str], factor: float = 1.1) -> str:
 
 
 def csv_text(runs: list[RunResult], by: list[str]) -> str:
-    """The same rows, machine-readable: metric keys, seconds and rates, full precision."""
+    """The same rows, machine-readable: metric keys, seconds and rates, full precision; a
+    `rate` column (arrivals per second, empty for a closed-loop level) after `parallel`
+    only when a run has rate levels."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow([*by, "parallel", "status", *REFERENCE_COLUMNS, "tokens_honoured"])
+    rated = any(lv.rate is not None for run in runs for lv in run.levels)
+    load = ["parallel", "rate"] if rated else ["parallel"]
+    writer.writerow([*by, *load, "status", *REFERENCE_COLUMNS, "tokens_honoured"])
     for run in runs:
         keys = [BY[f][1](run) for f in by]
         for lv in aggregate(run.levels):
+            point: list[object] = [lv.parallel]
+            if rated:
+                point.append("" if lv.rate is None else repr(lv.rate))
             values = [repr(lv.value(k)) for k in REFERENCE_COLUMNS]
-            writer.writerow([*keys, lv.parallel, lv.status, *values, lv.tokens_honoured])
+            writer.writerow([*keys, *point, lv.status, *values, lv.tokens_honoured])
     return out.getvalue()

@@ -16,7 +16,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from bench.report import plots
+from bench.report import plotaxes, plots
 from bench.report.plots import FIGURES, HOLLOW_NOTE, Series, write_all
 from bench.schema.results import LevelResult
 from tests.support import factories
@@ -220,9 +220,9 @@ def test_no_data(series: list[Series]) -> None:
 
 def test_crowded_concurrency_ticks_are_thinned() -> None:
     powers = [1, 2, 4, 8, 16, 32, 64, 128, 256]
-    assert plots._labelled_ticks(powers) == set(powers)
+    assert plotaxes.labelled_ticks(powers) == set(powers)
     crowded = [1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 100, 200]
-    shown = plots._labelled_ticks(crowded)
+    shown = plotaxes.labelled_ticks(crowded)
     assert 1 in shown and len(shown) <= 10
     assert {3, 6, 12, 24} & shown == set()
 

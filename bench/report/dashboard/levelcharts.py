@@ -1,8 +1,9 @@
 """A sweep's figures (bench/report/plots.py: the same figures, the same numbers through
 `plots.plot_data`) as interactive SVG charts: one chart per panel, one line per run.
 
-Concurrency is drawn on a log-2 axis, as the PNG plots do; times in their display unit
-(ms). A hollow point is a level that is not to be trusted, as in the PNGs.
+Concurrency (a rate sweep: the arrival rate) is drawn on a log-2 axis, as the PNG plots
+do; times in their display unit (ms). A hollow point is a level that is not to be
+trusted, as in the PNGs.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import math
 from bench.report import plots
 from bench.report.dashboard.svgchart import Chart, Line, Point
 from bench.schema.metrics import BY_KEY
+from bench.schema.results import point_label
 
 TITLES = {
     "throughput": "Throughput",
@@ -27,18 +29,31 @@ def _y_label(key: str) -> str:
 
 
 def _x(figure: str, value: float) -> float:
-    """Position on the x axis: log2 of the concurrency, or the throughput itself."""
+    """Position on the x axis: log2 of the concurrency (or rate), or the throughput itself."""
     return math.log2(value) if figure != "latency-throughput" and value > 0 else value
+
+
+def _where(figure: str, p: dict[str, object], x: float) -> str:
+    """A point's place in its tooltip: `conc 8`, a rate sweep's `conc 64 @ 2 req/s`; on the
+    throughput axis its tokens per second (then a rate sweep's load point)."""
+    rated = "rate" in p
+    load = f"conc {p['x']}"
+    if rated:
+        load = f"conc {point_label((p['parallel'], p['rate']))}"  # type: ignore[arg-type]
+    if figure != "latency-throughput":
+        return load
+    return f"{x:.1f} tok/s" + (f" · {load}" if rated else "")
 
 
 def _panel(figure: str, key: str, data: dict[str, list[dict[str, object]]], chart_id: str) -> Chart:
     metric = BY_KEY[key]
     lines, ticks = [], {}
+    by_rate = any("rate" in p for points in data.values() for p in points)
     for label, points in data.items():
         drawn = []
         for p in points:
             x, y = float(p["x"]), float(p[key])  # type: ignore[arg-type]
-            where = f"conc {p['x']}" if figure != "latency-throughput" else f"{x:.1f} tok/s"
+            where = _where(figure, p, x)
             tip = f"{label} · {where} · {metric.name} {y * metric.display_scale:.4g}"
             tip += f" {metric.display_unit}" + (" (not trusted)" if p["hollow"] else "")
             drawn.append(Point(_x(figure, x), y * metric.display_scale, tip, bool(p["hollow"])))
@@ -49,7 +64,11 @@ def _panel(figure: str, key: str, data: dict[str, list[dict[str, object]]], char
         xs = sorted({p.x for line in lines for p in line.points})
         ticks = {x: f"{x:.0f}" for x in xs}
     title = f"{metric.name} vs " + (
-        "concurrency" if figure != "latency-throughput" else "generation throughput"
+        "generation throughput"
+        if figure == "latency-throughput"
+        else "arrival rate"
+        if by_rate
+        else "concurrency"
     )
     return Chart(title, _y_label(key), lines, sorted(ticks.items()), chart_id=chart_id)
 
