@@ -11,8 +11,8 @@ from __future__ import annotations
 from typing import Any
 
 from bench.analyze import precision as rules
-from bench.report.tables import format_cell, markdown_table
-from bench.schema.results import LevelResult, by_level, median_level
+from bench.report.tables import format_cell, markdown_table, point_header
+from bench.schema.results import LevelResult, by_level, load_point, median_level, point_label
 
 COLUMNS = ("ttft_avg_s", "ttft_p99_s", "tpot_avg_s", "tpot_p99_s", "rps", "output_tok_s")
 STEADY = ("ttft_avg_s", "tpot_avg_s", "rps")
@@ -57,7 +57,8 @@ def precision_table(levels: list[LevelResult]) -> str:
     if not any(lv.precision or lv.steady for lv in levels):
         return ""
     stopped = any(lv.precision and lv.precision.rounds for lv in levels)
-    header = ["Conc.", "n", *(LABELS[k] for k in COLUMNS)]
+    header = [point_header([load_point(lv) for lv in levels]), "n"]
+    header += [LABELS[k] for k in COLUMNS]
     header += [f"Steady {LABELS[k]}" for k in STEADY]
     header += ["Rounds (stop)"] if stopped else []
     rows = []
@@ -65,7 +66,8 @@ def precision_table(levels: list[LevelResult]) -> str:
         level, found = median_level(group), level_intervals(group)
         first = group[0]
         n = f"{len(group)} repeats" if len(group) > 1 else f"{level.succeeded} req"
-        row = [str(level.parallel), n, *(cell(k, level.value(k), found.get(k)) for k in COLUMNS)]
+        row = [point_label(load_point(level)), n]
+        row += [cell(k, level.value(k), found.get(k)) for k in COLUMNS]
         steady: Any = first.steady
         row += [
             format_cell(k, v)

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from bench.report.tables import FLAGGED, markdown_table
+from bench.report.tables import FLAGGED, markdown_table, point_header
 from bench.schema.metrics import DISPLAY_SCALE
-from bench.schema.results import CheckStatus, LevelResult, aggregate
+from bench.schema.results import CheckStatus, LevelResult, aggregate, load_point, point_label
 
 OK = "✓"
 DASH = "—"
@@ -35,12 +35,21 @@ def _pct(value: Any) -> str:
     return f"{100 * value:.1f} %" if isinstance(value, int | float) else DASH
 
 
+def _point(lv: LevelResult) -> str:
+    """The row's first cell: `8`, or a rate level's `64 @ 2 req/s`."""
+    return point_label(load_point(lv))
+
+
+def _header(levels: list[LevelResult]) -> str:
+    return point_header([load_point(lv) for lv in levels])
+
+
 def checks_table(levels: list[LevelResult]) -> str:
     """Conc. | Valid | what was flagged (or the checks that could not run)."""
     rows = []
     for lv in levels:
         if not lv.checks:  # kept by --resume from a run made before levels were checked
-            rows.append([str(lv.parallel), DASH, "not checked"])
+            rows.append([_point(lv), DASH, "not checked"])
             continue
         flagged = [c for c in lv.checks if c.status == CheckStatus.FLAG]
         skipped = [c.name for c in lv.checks if c.status == CheckStatus.NOT_APPLICABLE]
@@ -48,14 +57,14 @@ def checks_table(levels: list[LevelResult]) -> str:
         text = "; ".join(f"{c.name}: {c.detail}" for c in flagged) or "all checks passed"
         if skipped:
             text += f" (not checked: {', '.join(skipped)})"
-        rows.append([str(lv.parallel), mark, text])
-    return markdown_table(["Conc.", "Valid", "Flags"], rows)
+        rows.append([_point(lv), mark, text])
+    return markdown_table([_header(levels), "Valid", "Flags"], rows)
 
 
 def latency_table(levels: list[LevelResult]) -> str:
     """Client (evalscope) and server (histogram deltas) means side by side, and the gap."""
     header = [
-        "Conc.",
+        _header(levels),
         "Avg TTFT(s) client",
         "server",
         "gap (ms)",
@@ -77,7 +86,7 @@ def latency_table(levels: list[LevelResult]) -> str:
             counted += f" (window inexact; level: {_or_dash(srv.level_e2e_requests)})"
         rows.append(
             [
-                str(lv.parallel),
+                _point(lv),
                 _s(lv.ttft_avg_s),
                 _s(ttft),
                 _ms(lv.ttft_avg_s - ttft) if ttft is not None else DASH,
@@ -95,7 +104,7 @@ def latency_table(levels: list[LevelResult]) -> str:
 def metrics_table(levels: list[LevelResult]) -> str:
     """The server's gauges and counters over the level, and the load generator's load."""
     header = [
-        "Conc.",
+        _header(levels),
         "In flight",
         "Running",
         "Max waiting",
@@ -117,7 +126,7 @@ def metrics_table(levels: list[LevelResult]) -> str:
         delay = cli.start_delay_p90_s
         rows.append(
             [
-                str(lv.parallel),
+                _point(lv),
                 _fmt(srv.in_flight_median, ".1f"),
                 _fmt(srv.running_mean, ".1f"),
                 _fmt(srv.waiting_max, ".0f"),

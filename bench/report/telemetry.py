@@ -6,8 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from bench.report import plots
-from bench.report.tables import markdown_table
-from bench.schema.results import LevelResult
+from bench.report.tables import markdown_table, point_header
+from bench.schema.results import LevelResult, load_point, point_label
 
 DASH = "—"
 PLOT = "energy"
@@ -43,7 +43,7 @@ def table(levels: list[LevelResult]) -> str:
         devices = ",".join(str(d) for d in t.devices or [])
         rows.append(
             [
-                str(lv.parallel),
+                point_label(load_point(lv)),
                 f"{t.source} [{devices}]" if devices else str(t.source),
                 _f(t.util_mean_pct, ".1f"),
                 _f(t.util_max_pct, ".0f"),
@@ -55,7 +55,8 @@ def table(levels: list[LevelResult]) -> str:
                 _f(t.output_tok_per_j, ".2f"),
             ]
         )
-    return markdown_table(HEADER, rows) if rows else ""
+    header = [point_header([load_point(lv) for lv in levels]), *HEADER[1:]]
+    return markdown_table(header, rows) if rows else ""
 
 
 def write_plot(series: list[plots.Series], caption: str, out_dir: Path) -> list[str]:

@@ -17,10 +17,13 @@ from typing import Any
 import pytest
 from matplotlib.figure import Figure
 
-from bench.report import compare, console, plots, release
+from bench.report import compare, console, plots, release, serverview, telemetry
+from bench.report import precision as precision_report
 from bench.report.dashboard.levelcharts import level_charts
 from bench.report.markdown import reference_table, render_report
+from bench.schema.precision import PrecisionView
 from bench.schema.results import Check, CheckStatus, LevelResult, RunResult
+from bench.schema.views import TelemetryView
 from tests.support.factories import run, small_scenario, stored
 
 CAP, RATES = 64, (1.0, 2.0, 4.0)
@@ -174,3 +177,18 @@ def test_the_release_csv_has_a_rate_column_only_with_a_rate_sweep() -> None:
     assert "rate" not in closed[0] and list(closed[0])[:2] == ["run", "parallel"]
     mixed = _csv([_closed_run(), _rate_run()])
     assert [r["rate"] for r in mixed] == ["", "", "", "1.0", "2.0", "4.0"]
+
+
+def test_the_checks_latency_precision_and_telemetry_tables_label_each_rate() -> None:
+    levels = _rate_run().levels
+    for lv in levels:
+        lv.checks = [Check("success", CheckStatus.OK, "all")]
+        lv.precision = PrecisionView(intervals={"ttft_avg_s": [0.19, 0.21]})
+    levels[0].telemetry = TelemetryView(source="nvml", util_mean_pct=50.0)
+    labels = [f"{CAP} @ {r:g} req/s" for r in RATES]
+    for table in (serverview.checks_table(levels), serverview.latency_table(levels)):
+        assert "Conc. @ rate" in table and all(f"| {label} |" in table for label in labels)
+    assert f"| {labels[0]} |" in telemetry.table(levels)
+    assert "Conc. @ rate" in telemetry.table(levels)
+    text = precision_report.precision_table(levels)
+    assert "Conc. @ rate" in text and all(f"| {label} |" in text for label in labels)
