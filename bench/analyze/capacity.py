@@ -4,20 +4,21 @@ Numbers in, numbers out; no I/O.
 Points are whole numbers k (a concurrency, or a rate in units of the search's step). An
 exponential probe doubles k from `start` while the SLO holds, up to `top`; then the
 integers between the highest point that met it and the lowest above that did not are
-narrowed until they are adjacent: by regula falsi on the probes' margins (a probe's worst
-P99 over its bound, 1.0 at the SLO: the P99s grow smoothly with the load, so the line
-between the bracket's ends points near the crossing), clipped strictly inside the
-bracket, and by bisection where a margin is missing or the previous step was itself an
-interpolations that each did not halve the bracket (so it never needs more than about
-three times bisection's steps). It assumes that meeting the SLO is monotone in the load (more
-load never helps a P99), as does every capacity search (MLPerf LoadGen's server-scenario
-binary search, GuideLLM's sweep, vLLM's `--sla-auto-tune`).
+narrowed until they are adjacent: by regula falsi on the probes' margins (each bounded
+P99 over its bound, 1.0 at the SLO: the P99s grow smoothly with the load, so for each
+bound the line between the bracket's ends points near its crossing, and the first
+crossing is the guess), clipped strictly inside the bracket, and by bisection where a
+margin is missing or the last two probes each did not halve the bracket (so it never
+needs more than about three times bisection's steps). It assumes that meeting the SLO
+is monotone in the load (more load never helps a P99), as does every capacity search
+(MLPerf LoadGen's server-scenario binary search, GuideLLM's sweep, vLLM's
+`--sla-auto-tune`).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 
 def bracket(verdicts: Mapping[int, bool]) -> tuple[int, int | None]:
@@ -31,11 +32,11 @@ def next_point(
     verdicts: Mapping[int, bool],
     start: int,
     top: int,
-    margins: Mapping[int, float] | None = None,
+    margins: Mapping[int, Sequence[float]] | None = None,
 ) -> int | None:
     """The next point to measure, or None when the search is over: the capacity is then
     `bracket(verdicts)[0]` (0: not even the smallest point met the SLO). `margins`: each
-    probed point's worst P99 / bound (optional; without it, plain bisection)."""
+    probed point's P99 / bound per bound, in one order (optional; without, bisection)."""
     if not verdicts:
         return max(1, min(start, top))
     low, high = bracket(verdicts)
@@ -51,12 +52,21 @@ def next_point(
     return (low + high) // 2
 
 
-def _interpolate(low: int, high: int, margins: Mapping[int, float]) -> int | None:
-    """Where the line through (low, margin) and (high, margin) crosses 1.0, rounded down."""
+def _interpolate(low: int, high: int, margins: Mapping[int, Sequence[float]]) -> int | None:
+    """Where the first bound is crossed, rounded down: per bound, where the line through
+    (low, its ratio) and (high, its ratio) crosses 1.0, over the bounds `high` breaks.
+    Bound by bound, because the binding bound can change inside the bracket: a P99 TPOT
+    flat just under its bound beside a P99 TTFT that climbs through its own would, as
+    one worst-of ratio, put the crossing far too low."""
     m_low, m_high = margins.get(low), margins.get(high)
-    if m_low is None or m_high is None or not m_low <= 1.0 < m_high:
+    if m_low is None or m_high is None or len(m_low) != len(m_high):
         return None
-    return math.floor(low + (1.0 - m_low) * (high - low) / (m_high - m_low))
+    crossings = [
+        low + (1.0 - a) * (high - low) / (b - a)
+        for a, b in zip(m_low, m_high, strict=True)
+        if a <= 1.0 < b
+    ]
+    return math.floor(min(crossings)) if crossings else None
 
 
 def _halving(verdicts: Mapping[int, bool], low: int, high: int) -> bool:

@@ -69,15 +69,14 @@ def meets_slo(level: LevelResult, scenario: Scenario) -> bool:
     )
 
 
-def margin(level: LevelResult, scenario: Scenario) -> float:
-    """The level's worst P99 over its SLO bound (1.0: exactly at the SLO)."""
+def margin(level: LevelResult, scenario: Scenario) -> tuple[float, ...]:
+    """Each bounded P99 over its SLO bound (1.0: exactly at the bound), TTFT then TPOT."""
     slo = scenario.slo
-    ratios = [
+    return tuple(
         value / bound
         for value, bound in ((level.ttft_p99_s, slo.ttft_p99_s), (level.tpot_p99_s, slo.tpot_p99_s))
         if bound is not None
-    ]
-    return max(ratios)
+    )
 
 
 def prepare(
@@ -119,7 +118,7 @@ def plan(scenario: Scenario, search: Search) -> sweep.PlanFn:
 
     def slots(result: RunResult) -> Iterator[sweep.Slot]:
         verdicts: dict[int, bool] = {}
-        margins: dict[int, float] = {}
+        margins: dict[int, tuple[float, ...]] = {}
         while (point := next_point(verdicts, search.start, search.top, margins)) is not None:
             index = len(search.probes) + 1
             for spec in (scenario.sweep, result.scenario.sweep) if index > 1 else ():
