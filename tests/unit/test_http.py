@@ -3,6 +3,7 @@ OSError (which each caller turns into its one-line message), never a traceback."
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 from collections.abc import Iterator
@@ -27,8 +28,15 @@ def liar(request: pytest.FixtureRequest) -> Iterator[str]:
             except OSError:
                 return
             with conn:
+                conn.settimeout(5)
                 conn.recv(65536)
                 conn.sendall(answer)
+                # Read what the client still sends until it closes: closing with unread
+                # data would reset the connection, and the client would see that instead.
+                conn.shutdown(socket.SHUT_WR)
+                with contextlib.suppress(OSError):
+                    while conn.recv(65536):
+                        pass
 
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
