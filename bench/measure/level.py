@@ -5,7 +5,6 @@ validity checks (bench/measure/validity.py)."""
 
 from __future__ import annotations
 
-import math
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -29,15 +28,11 @@ def now_iso() -> str:
 
 
 def _level_timeout(scenario: Scenario, slot: tuple[int, int, int, int]) -> float:
-    """The scenario's, or generous: every wave (warm-up included) may take the full
-    request timeout; at a rate, the arrivals' own span (number / rate) comes on top."""
+    """The scenario's (load.level_timeout_s), or `Scenario.generous_limit_s`."""
     if scenario.load.level_timeout_s is not None:
         return scenario.load.level_timeout_s
     index, _, parallel, number = slot
-    waves = math.ceil(number / parallel) + 2
-    rate = scenario.rate_at(index)
-    arrivals = number / rate if rate else 0.0
-    return waves * scenario.load.request_timeout_s + arrivals + 120
+    return scenario.generous_limit_s(index, parallel, number)
 
 
 def measure(

@@ -83,7 +83,7 @@ def _round(
         scenario, handle.url, tokenizer, index, parallel, number, outputs, repeat, worker=r - 1
     )
     folder = evalscope.level_dir(outputs, index, parallel, number, repeat)
-    limit = (number // parallel + 2) * scenario.load.request_timeout_s + 120
+    limit = scenario.generous_limit_s(index, parallel, number)
     outcome = evalscope.run_level(
         argv,
         folder,

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from pathlib import Path
 from typing import Any, Literal
 
@@ -234,6 +235,15 @@ class Scenario(Strict):
     def rate_at(self, index: int) -> float | None:
         """Level `index`'s (1-based) arrival rate: the rate sweep's, or load.rate's."""
         return self.sweep.rate_at(index) or self.load.rate
+
+    def generous_limit_s(self, index: int, parallel: int, number: int) -> float:
+        """A time limit for `number` requests of level `index` no healthy server hits:
+        every wave (warm-up included) may take the full request timeout; at a rate, the
+        arrivals' own span (number / rate) comes on top."""
+        waves = math.ceil(number / parallel) + 2
+        rate = self.rate_at(index)
+        arrivals = number / rate if rate else 0.0
+        return waves * self.load.request_timeout_s + arrivals + 120
 
     @property
     def tokenizer_path(self) -> str:

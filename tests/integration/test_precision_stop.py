@@ -4,14 +4,12 @@ requests, steady-state view and confidence intervals in run.json."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from bench.schema.runfile import read_run
+from tests.support.cli import vlm_bench
 
 pytestmark = pytest.mark.integration
 
@@ -33,13 +31,7 @@ def test_sweep_stop_records_rounds_and_intervals(tmp_path: Path) -> None:
     path = tmp_path / "s.yaml"
     path.write_text(SCENARIO)
     out = tmp_path / "reports"
-    done = subprocess.run(
-        [sys.executable, "-m", "bench", "run", str(path), "--output-dir", str(out)],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env=os.environ.copy(),
-    )
+    done = vlm_bench("run", str(path), "--output-dir", str(out), timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     (run_dir,) = (out / "stoptest").iterdir()
     run = read_run(run_dir)

@@ -5,14 +5,12 @@ from __future__ import annotations
 
 import csv
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from bench.schema.runfile import read_run
+from tests.support.cli import vlm_bench
 
 pytestmark = pytest.mark.integration
 
@@ -32,13 +30,7 @@ def test_a_rate_sweep_reports_rate_and_goodput_and_warms_up_cheaply(tmp_path: Pa
     path = tmp_path / "s.yaml"
     path.write_text(SCENARIO)
     out = tmp_path / "reports"
-    done = subprocess.run(
-        [sys.executable, "-m", "bench", "run", str(path), "--output-dir", str(out)],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env=os.environ.copy(),
-    )
+    done = vlm_bench("run", str(path), "--output-dir", str(out), timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     (run_dir,) = (out / "rtest").iterdir()
     run = read_run(run_dir)
