@@ -28,8 +28,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from rich.console import Console
 
+from bench.load.generator import level_rows
 from bench.measure import sweep as runner
-from bench.measure.parse import read_requests
 from bench.schema.scenario import Scenario
 
 
@@ -70,7 +70,7 @@ def main() -> None:
         trace = [json.loads(x) for x in (run_dir / "sim-trace.jsonl").read_text().splitlines()]
         rows = []
         for level in outcome.run.levels:
-            records = [r for r in read_requests(run_dir / level.raw_dir) if r.success]
+            records = [r for r in level_rows(run_dir, level) if r.success]
             lo = min(r.start_time for r in records) - 1
             hi = max(r.completed_time for r in records) + 1
             by_sha = {t["request_sha"]: t for t in trace if lo <= t["arrival"] <= hi}

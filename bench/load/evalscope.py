@@ -17,9 +17,8 @@ levels 1..k-1. The defaults that would hurt are overridden explicitly:
 - `--db-commit-interval 1`: every finished request is committed at once, so an
   interrupted level keeps its finished requests, and the row count is our progress bar;
 - `--no-timestamp --name level-NN`: a predictable raw folder per level;
-- `--seed` is the scenario's seed plus the level's index, so every level gets fresh
-  prompts and images (identical ones would hit the server's multimodal cache) and a
-  rerun gets the same ones;
+- `--seed` is the plan's (bench/load/plan.py): every level gets fresh prompts and images
+  (identical ones would hit the server's multimodal cache) and a rerun gets the same ones;
 - `--warmup-num` (default: one wave, `parallel` requests): each evalscope process pays
   start-up costs on its first wave (measured here: 0.2-1.1 s between a request's start
   and its arrival at the server) and its first wave hits the server as one burst;
@@ -62,6 +61,7 @@ from bench.load import barrier
 from bench.load.evalscope_db import count_rows
 from bench.proc import spawn, stop_group
 from bench.redact import resolve, scrub_tree, secret_name
+from bench.schema.plan import LevelPlan
 from bench.schema.scenario import Scenario
 
 EVALSCOPE_MIN = (1, 14, 1)
@@ -189,44 +189,33 @@ def sweep_argv(scenario: Scenario, url: str, tokenizer: str) -> list[str]:
 
 
 def level_argv(
-    scenario: Scenario,
-    url: str,
-    tokenizer: str,
-    index: int,
-    parallel: int,
-    number: int,
-    outputs_dir: Path,
-    repeat: int = 1,
-    worker: int = 0,
+    scenario: Scenario, url: str, tokenizer: str, plan: LevelPlan, outputs: Path
 ) -> list[str]:
-    """Level `index` (1-based), repeat `repeat` (1-based), as vlm-bench runs it. Each
-    level and repeat draws its own data (seed), so no image repeats across them; so does
-    each `worker` (0-based) of a split level, `parallel` and `number` being its share."""
-    warmup = scenario.load.warmup_for(parallel)
-    rate = scenario.sweep.rate_at(index)  # load.rate is in workload_args
-    cheap = scenario.load.warmup_tokens_for(parallel)
+    """The level (or a worker's or round's part of it, bench/load/plan.py `part`) as
+    vlm-bench runs it, writing under `outputs` (`level_dir`)."""
+    rate = plan.point.rate  # load.rate is in workload_args
     return [
         *evalscope_command(),
-        *([f"{WARMUP_FLAG}={cheap}"] if cheap else []),
+        *([f"{WARMUP_FLAG}={plan.warmup_tokens}"] if plan.warmup_tokens else []),
         "perf",
         "--parallel",
-        str(parallel),
+        str(plan.parallel),
         "--number",
-        str(number),
+        str(plan.number),
         *workload_args(scenario, tokenizer),
         "--seed",
-        str(level_seed(scenario, index, repeat, worker)),
-        *(["--warmup-num", str(warmup)] if warmup else []),
+        str(plan.seed),
+        *(["--warmup-num", str(plan.warmup)] if plan.warmup else []),
         *(["--rate", f"{rate:g}"] if rate is not None else []),
         "--url",
         url + scenario.load.endpoint,
         "--model",
         scenario.model.served_name,
         "--outputs-dir",
-        str(outputs_dir),
+        str(outputs),
         "--no-timestamp",
         "--name",
-        level_name(index, repeat),
+        plan.name,
         "--no-test-connection",
         "--db-commit-interval",
         "1",
@@ -235,27 +224,9 @@ def level_argv(
     ]
 
 
-# Worker w (0-based) of a split level draws from its level's seed + w * this: far from
-# every level's and repeat's own offsets, and under numpy's 2**32 for 256 workers.
-WORKER_SEED_STRIDE = 1_000_000
-
-
-def level_seed(scenario: Scenario, index: int, repeat: int = 1, worker: int = 0) -> int:
-    """The reference's data for this level and repeat: its own unless `load.vary_seed` is
-    off; worker `worker` (0-based) of a split level gets its own on top."""
-    base = scenario.load.seed
-    if scenario.load.vary_seed:
-        base += index - 1 + 1000 * (repeat - 1)
-    return base + WORKER_SEED_STRIDE * worker
-
-
-def level_name(index: int, repeat: int = 1) -> str:
-    return f"level-{index:02d}" + (f"-r{repeat}" if repeat > 1 else "")
-
-
-def level_dir(outputs_dir: Path, index: int, parallel: int, number: int, repeat: int = 1) -> Path:
+def level_dir(outputs: Path, plan: LevelPlan) -> Path:
     """Where evalscope writes a level's files for `level_argv`'s arguments."""
-    return outputs_dir / level_name(index, repeat) / f"parallel_{parallel}_number_{number}"
+    return outputs / plan.name / f"parallel_{plan.parallel}_number_{plan.number}"
 
 
 @dataclass

@@ -3,8 +3,9 @@
 The only module that knows them. evalscope perf (1.14.x, evalscope/perf/utils/db_util.py)
 writes one folder per level with a SQLite database, table `result`, one row per measured
 request (warm-up requests are not stored), and two JSON files of its own figures.
-`read_requests` turns the rows into typed `RequestRow`s, which is all bench/measure/parse.py
-computes figures from; `count_rows` is the progress bar of a level that is still running.
+`read_requests` turns the rows into typed `RequestRow`s (bench/load/result.py), which
+is all bench/measure/parse.py computes figures from; `count_rows` is the progress bar of
+a level that is still running.
 
 Both open the database read-only: a plain connect() would create an empty database where
 none exists, and evalscope is still writing to it while a level runs.
@@ -16,13 +17,12 @@ import json
 import sqlite3
 from collections.abc import Sequence
 from contextlib import closing
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from bench.digest import request_digest
 from bench.errors import UserError
-from bench.schema.figures import tpot
+from bench.load.result import RequestRow
 
 DB_FILE = "benchmark_data.db"
 SUMMARY_FILE = "benchmark_summary.json"
@@ -44,36 +44,6 @@ _COLUMNS = (
     "inter_token_latencies",
     "request",
 )
-
-
-@dataclass(frozen=True)
-class RequestRow:
-    """One measured request, as evalscope recorded it (times on its perf_counter clock, s).
-
-    Latency, TTFT and token counts are None for failed requests: evalscope stores none.
-    Raw values only: every figure is computed by bench/schema/figures.py.
-    `request_sha` matches the simulator's trace (`bench.digest.request_digest`); None
-    when the stored body has nothing to digest.
-    """
-
-    start_time: float
-    completed_time: float
-    latency_s: float | None
-    ttft_s: float | None
-    prompt_tokens: int | None
-    completion_tokens: int | None
-    success: bool
-    request_sha: str | None
-    stream: bool = True
-    itl_s: tuple[float, ...] = ()  # gaps between successive non-empty content chunks
-
-    @property
-    def tpot_s(self) -> float | None:
-        """`bench.schema.figures.tpot`; None for a failed request or one without a decode
-        phase (at most one token)."""
-        if self.latency_s is None or self.ttft_s is None or self.completion_tokens is None:
-            return None
-        return tpot(self.latency_s, self.ttft_s, self.completion_tokens)
 
 
 def request_sha(request: Any) -> str | None:

@@ -21,11 +21,11 @@ import logging
 import signal
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from bench.load import barrier
-from bench.load.evalscope_db import RequestRow
+from bench.load.result import RequestRow, shifted
 from bench.load.workers import WorkerOutput
 from bench.schema.results import WorkerStat
 
@@ -179,16 +179,6 @@ def worker_stat(output: WorkerOutput, start_at: float | None, offset: float) -> 
         start_delay_s=delay,
         clock_offset_s=offset,
     )
-
-
-def shifted(rows: list[RequestRow], offset: float) -> list[RequestRow]:
-    """`rows` with `offset` seconds added to their times."""
-    if not offset:
-        return rows
-    return [
-        replace(r, start_time=r.start_time + offset, completed_time=r.completed_time + offset)
-        for r in rows
-    ]
 
 
 def merge(run: PoolRun) -> tuple[list[RequestRow], list[WorkerStat]]:

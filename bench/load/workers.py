@@ -2,7 +2,7 @@
 
 Worker w (1-based) is one evalscope child with its share of the level's `parallel` and
 `number` (near-equal, the first ones one more) and its own data seed
-(`evalscope.level_seed`), held at the start barrier (bench/load/barrier.py) until the
+(bench/load/plan.py `part`), held at the start barrier (bench/load/barrier.py) until the
 parent releases every worker at once. `LocalWorker` runs it here; bench/load/ray_workers.py
 runs the same class inside a Ray actor on a client node. Both give a `WorkerOutput`: the
 worker's request rows on its own clock and its barrier stamps, which bench/load/pool.py
@@ -21,9 +21,12 @@ from pathlib import Path
 from typing import Any
 
 from bench.load import barrier, evalscope
-from bench.load.evalscope_db import DB_FILE, RequestRow, count_rows, read_requests
+from bench.load.evalscope_db import DB_FILE, count_rows, read_requests
+from bench.load.plan import part
+from bench.load.result import RequestRow
 from bench.proc import FIRM, spawn, stop_group
 from bench.redact import scrub_tree
+from bench.schema.plan import LevelPlan
 from bench.schema.scenario import Scenario
 
 BARRIER_DIR = "barrier"
@@ -48,21 +51,22 @@ class WorkerSpec:
 
 
 def plan(
-    scenario: Scenario, url: str, tokenizer: str, slot: tuple[int, int, int, int], k: int
+    scenario: Scenario, url: str, tokenizer: str, level: LevelPlan, k: int
 ) -> list[WorkerSpec]:
-    """The level `slot` (index, repeat, parallel, number) as `k` workers' parts."""
-    index, repeat, parallel, number = slot
+    """The level as `k` workers' parts."""
     out = []
-    for w, (p, n) in enumerate(zip(shares(parallel, k), shares(number, k), strict=True)):
-        argv = evalscope.level_argv(scenario, url, tokenizer, index, p, n, Path("."), repeat, w)
+    shared = zip(shares(level.parallel, k), shares(level.number, k), strict=True)
+    for w, (p, n) in enumerate(shared):
+        mine = part(scenario, level, p, n, w)
+        argv = evalscope.level_argv(scenario, url, tokenizer, mine, Path("."))
         out.append(
             WorkerSpec(
                 worker=w + 1,
                 parallel=p,
                 number=n,
-                seed=evalscope.level_seed(scenario, index, repeat, w),
+                seed=mine.seed,
                 args=tuple(argv[len(evalscope.evalscope_command()) :]),
-                level_dir=str(evalscope.level_dir(Path("."), index, p, n, repeat)),
+                level_dir=str(evalscope.level_dir(Path("."), mine)),
             )
         )
     return out
@@ -141,11 +145,11 @@ class LocalWorker:
             rows,
             barrier.report(self.folder / BARRIER_DIR),
             self.poll(),
-            _tail(self.log),
+            log_tail(self.log),
         )
 
 
-def _tail(path: Path) -> str:
+def log_tail(path: Path) -> str:
     """The last non-empty line of a log (300 characters at most)."""
     try:
         lines = [x.strip() for x in path.read_text(errors="replace").splitlines() if x.strip()]

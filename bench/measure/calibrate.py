@@ -31,10 +31,12 @@ from rich.progress import Progress
 
 import bench
 from bench.errors import UserError
+from bench.load.generator import level_rows
+from bench.load.plan import plan_level
 from bench.measure import clienterror, validity
 from bench.measure.clienterror import ClientError
 from bench.measure.level import measure
-from bench.measure.level_split import level_rows
+from bench.schema.plan import SweepLevel
 from bench.schema.provenance import Provenance
 from bench.schema.results import LevelResult
 from bench.schema.scenario import Scenario, ValiditySpec
@@ -166,8 +168,8 @@ class Calibrator:
             trace = self.dir / "sim-trace.jsonl"
             offset = trace.stat().st_size if trace.exists() else 0
             number = max(WAVES * level.parallel, MIN_REQUESTS)
-            slot = (level.index, level.repeat, level.parallel, number)
-            measured = measure(cal, handle, self.tokenizer, self.dir, slot, progress)
+            at = SweepLevel(level.index, level.repeat, level.parallel, number)
+            measured = measure(cal, handle, self.tokenizer, plan_level(cal, self.dir, at), progress)
             rows = level_rows(self.dir, measured) if measured.measured else []
             client = ((r.request_sha, r.ttft_s, r.tpot_s) for r in rows if r.success)
             truth = server_truth(trace, offset)

@@ -21,6 +21,7 @@ from rich.console import Console
 from bench.analyze.capacity import bracket, next_point
 from bench.errors import UserError
 from bench.measure import sweep
+from bench.schema.plan import SweepLevel
 from bench.schema.results import LevelResult, RunResult
 from bench.schema.scenario import Scenario
 
@@ -116,7 +117,7 @@ def plan(scenario: Scenario, search: Search) -> sweep.PlanFn:
     appended to the run's sweep (the measured scenario's and the kept one) before it is
     measured."""
 
-    def slots(result: RunResult) -> Iterator[sweep.Slot]:
+    def probes(result: RunResult) -> Iterator[SweepLevel]:
         verdicts: dict[int, bool] = {}
         margins: dict[int, tuple[float, ...]] = {}
         while (point := next_point(verdicts, search.start, search.top, margins)) is not None:
@@ -128,7 +129,7 @@ def plan(scenario: Scenario, search: Search) -> sweep.PlanFn:
                 else:
                     spec.parallel.append(point)
             parallel, number = scenario.sweep.levels()[-1]
-            yield index, 1, parallel, number
+            yield SweepLevel(index, 1, parallel, number)
             level = next(lv for lv in result.levels if lv.index == index)
             ok = meets_slo(level, scenario)
             search.probes.append(Probe(point, point * search.step, level, ok))
@@ -136,7 +137,7 @@ def plan(scenario: Scenario, search: Search) -> sweep.PlanFn:
             if level.measured:
                 margins[point] = margin(level, scenario)
 
-    return slots
+    return probes
 
 
 def run(

@@ -8,8 +8,10 @@ from pathlib import Path
 from typing import Any
 
 from bench import redact
-from bench.load import evalscope
+from bench.load.generator import commands
+from bench.load.plan import plan_level
 from bench.measure.prepare import resolve_tokenizer
+from bench.schema.plan import SweepLevel
 from bench.schema.scenario import Scenario, scenario_hash
 from bench.serve import server
 
@@ -21,11 +23,12 @@ def plan(scenario: Scenario, run_dir: Path) -> dict[str, Any]:
     tokenizer = resolve_tokenizer(scenario, must_exist=False)
     url = server.base_url(scenario).replace(":0", ":<free port>")
     argv = redact.redact_argv(server.server_argv(scenario, tokenizer, run_dir))
-    keys = redact.redact_argv(evalscope.secret_args(scenario, resolved=False))
-    levels = [
-        redact.redact_argv(evalscope.level_argv(scenario, url, tokenizer, i, p, n, run_dir / "raw"))
+    plans = [
+        plan_level(scenario, run_dir, SweepLevel(i, 1, p, n))
         for i, (p, n) in enumerate(scenario.sweep.levels(), 1)
     ]
+    load = commands(scenario, url, tokenizer, plans)
+    keys = redact.redact_argv(load["secret_args"])
     return {
         "scenario": scenario.name,
         "scenario_hash": scenario_hash(scenario),
@@ -36,8 +39,8 @@ def plan(scenario: Scenario, run_dir: Path) -> dict[str, Any]:
             "argv": argv or None,  # None: an external server, nothing started
             "env": redact.redact_env(scenario.server.env),
         },
-        "sweep_argv": redact.redact_argv([*evalscope.sweep_argv(scenario, url, tokenizer), *keys]),
-        "level_argvs": levels,
+        "sweep_argv": redact.redact_argv([*load["sweep_argv"], *keys]),
+        "level_argvs": [redact.redact_argv(argv) for argv in load["level_argvs"]],
         "repeats": scenario.sweep.repeats,
         "secret_args": keys,  # handed to each level through its environment, not its argv
     }

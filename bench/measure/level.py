@@ -1,20 +1,21 @@
-"""One level measured and judged: evalscope in a child process (or split across load
-workers) while the server's /metrics, the client's CPU and the accelerators are sampled,
-then the parsed result, the server's, the client's and the accelerators' view, and the
-validity checks (bench/measure/validity.py)."""
+"""One level measured and judged: its plan run by the load generator
+(bench/load/generator.py: one client process, K workers, or rounds) while the server's
+/metrics, the client's CPU and the accelerators are sampled, then the parsed result, the
+server's, the client's and the accelerators' view, and the validity checks
+(bench/measure/validity.py)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from rich.progress import Progress
 
-from bench.load import evalscope
-from bench.load.evalscope_db import DB_FILE, RequestRow, read_requests
-from bench.measure import level_split, precision, rounds, servermetrics, telemetry, validity
-from bench.measure.parse import parse_level, parse_rows, set_goodput
+from bench.load import generator
+from bench.load.result import ClientAccount, LoadRun, RequestRow
+from bench.measure import precision, rounds, servermetrics, telemetry, validity
+from bench.measure.parse import note_cross_check, parse_rows, set_goodput
+from bench.schema.plan import LevelPlan
 from bench.schema.results import LevelResult, LevelStatus, decide_status
 from bench.schema.scenario import Scenario
 from bench.serve import server
@@ -27,197 +28,137 @@ def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def _level_timeout(scenario: Scenario, slot: tuple[int, int, int, int]) -> float:
-    """The scenario's (load.level_timeout_s), or `Scenario.generous_limit_s`."""
-    if scenario.load.level_timeout_s is not None:
-        return scenario.load.level_timeout_s
-    index, _, parallel, number = slot
-    return scenario.generous_limit_s(index, parallel, number)
-
-
 def measure(
     scenario: Scenario,
     handle: server.ServerHandle,
     tokenizer: str,
-    run_dir: Path,
-    slot: tuple[int, int, int, int],
+    plan: LevelPlan,
     progress: Progress,
 ) -> LevelResult:
-    """Measure one level (`slot`: index, repeat, parallel, number) against a ready server
-    and judge it; raises Interrupted, carrying the level cut short, on Ctrl-C."""
-    index, repeat, parallel, number = slot
+    """Measure one level against a ready server and judge it; raises Interrupted,
+    carrying the level cut short, on Ctrl-C."""
     log_start = handle.log_offset()
     started = now_iso()
-    k = level_split.worker_count(scenario, parallel, number)
-    folder = run_dir / "raw" / evalscope.level_name(index, repeat)
-    folder.mkdir(parents=True, exist_ok=True)
+    plan.raw.mkdir(parents=True, exist_ok=True)
     accel = telemetry.TelemetryWatch(
         telemetry.open_source(scenario),
         telemetry.device_ids(scenario),
-        folder,
+        plan.raw,
         scenario.validity.telemetry_interval_s,
     )
     accel.start()
-    got: rounds.Rounds | None = None
     try:
-        if scenario.sweep.stop is not None:
-            got = rounds.measure_rounds(scenario, handle, tokenizer, run_dir, slot, progress)
-            level, outcome, samples, interrupted = got.level, got.outcome, got.samples, False
-        elif k > 1 or level_split.split(scenario):
-            level, outcome, samples, interrupted = _measure_split(
-                scenario, handle, tokenizer, run_dir, slot, progress, k
-            )
-        else:
-            level, outcome, samples, interrupted = _measure_one(
-                scenario, handle, tokenizer, run_dir, slot, progress
-            )
+        level, got, samples = _load(scenario, handle, tokenizer, plan, progress)
     finally:
         readings = accel.stop()
-    level.index, level.repeat, level.rate = index, repeat, scenario.sweep.rate_at(index)
+    level.index, level.repeat, level.rate = plan.index, plan.repeat, plan.point.rate
     level.started_at, level.finished_at = started, now_iso()
     level.diagnostics.server_log_bytes = [log_start, handle.log_offset()]
-    level.diagnostics.warmup_tokens = scenario.load.warmup_tokens_for(parallel)
+    level.diagnostics.warmup_tokens = plan.warmup_tokens
     if level.measured:  # steady state and confidence intervals (measure/precision.py)
-        precision.attach(level, got.rows if got else level_split.level_rows(run_dir, level))
-    interrupted = interrupted or bool(got and got.interrupted)
-    _mark_outcome(scenario, handle, level, outcome, interrupted, slot)
+        precision.attach(level, rounds.abutted(got.rounds) if got.rounds else got.rows)
+    _mark_outcome(handle, level, got.account, plan)
     _judge(scenario, level, samples, (accel.source.name if accel.source else None, readings))
-    if interrupted:
+    if got.account.interrupted:
         raise Interrupted(level)
     return level
 
 
-def _measure_one(
+def _load(
     scenario: Scenario,
     handle: server.ServerHandle,
     tokenizer: str,
-    run_dir: Path,
-    slot: tuple[int, int, int, int],
+    plan: LevelPlan,
     progress: Progress,
-) -> tuple[LevelResult, evalscope.LevelRun, list[dict[str, Any]], bool]:
-    """The level as one evalscope process: (parsed level, how it ended, samples, Ctrl-C)."""
-    index, repeat, parallel, number = slot
-    level_log = run_dir / "raw" / evalscope.level_name(index, repeat) / evalscope.LOG_FILE
-    folder = evalscope.level_dir(run_dir / "raw", index, parallel, number, repeat)
-    outcome, samples, interrupted = _run(scenario, handle, tokenizer, run_dir, slot, progress)
-    if (folder / DB_FILE).exists():
-        rows = read_requests(folder)  # once: parsing, timeouts and goodput all use them
-        level = parse_level(folder, parallel, number, scenario.load.fixed_output_tokens, rows)
-        _count_timeouts(rows, level, scenario.load.request_timeout_s)
-        set_goodput(level, rows, scenario.slo.ttft_p99_s, scenario.slo.tpot_p99_s)
-    else:
-        level = LevelResult(
-            parallel,
-            number,
-            status=LevelStatus.FAILED,
-            reason=f"evalscope wrote no results (exit {outcome.returncode}): {tail(level_log)}",
-        )
-    level.raw_dir = str(folder.relative_to(run_dir))
-    return level, outcome, samples, interrupted
-
-
-def _measure_split(
-    scenario: Scenario,
-    handle: server.ServerHandle,
-    tokenizer: str,
-    run_dir: Path,
-    slot: tuple[int, int, int, int],
-    progress: Progress,
-    k: int,
-) -> tuple[LevelResult, evalscope.LevelRun, list[dict[str, Any]], bool]:
-    """The level as `k` load workers (bench/measure/level_split.py), from their merged rows;
-    a worker that died fails the level with its reason."""
-    _, _, parallel, number = slot
-    timeout = _level_timeout(scenario, slot)
-    got = level_split.run_split(scenario, handle, tokenizer, run_dir, slot, progress, k, timeout)
-    level = parse_rows(got.rows, parallel, number, scenario.load.fixed_output_tokens)
-    _count_timeouts(got.rows, level, scenario.load.request_timeout_s)
-    set_goodput(level, got.rows, scenario.slo.ttft_p99_s, scenario.slo.tpot_p99_s)
-    level.diagnostics.workers = got.stats
-    level.raw_dir = str(got.folder.relative_to(run_dir))
-    if got.run.dead:
-        dead = next(o for o in got.run.outputs if o.exit_code not in (0, None))
-        mark(level, LevelStatus.FAILED, f"{got.run.dead}: {dead.log_tail}")
-        level.status = LevelStatus.FAILED
-    outcome = evalscope.LevelRun(got.run.returncode, timed_out=got.run.timed_out)
-    return level, outcome, got.samples, got.interrupted
-
-
-def _run(
-    scenario: Scenario,
-    handle: server.ServerHandle,
-    tokenizer: str,
-    run_dir: Path,
-    slot: tuple[int, int, int, int],
-    progress: Progress,
-) -> tuple[evalscope.LevelRun, list[dict[str, Any]], bool]:
-    """evalscope's level in a child process, with a progress bar, while /metrics and the
-    client's CPU are sampled: (how it ended, the samples, whether Ctrl-C cut it short)."""
-    index, repeat, parallel, number = slot
-    raw = run_dir / "raw"
-    name = evalscope.level_name(index, repeat)
-    (raw / name).mkdir(parents=True, exist_ok=True)
-    argv = evalscope.level_argv(
-        scenario, handle.url, tokenizer, index, parallel, number, raw, repeat
+) -> tuple[LevelResult, LoadRun, list[dict[str, Any]]]:
+    """The load generator runs the level (its strategy: bench/load/generator.py) while
+    /metrics and the client's CPU are sampled: (the parsed level, the run, the samples)."""
+    gen = generator.open_generator(scenario, handle.url, tokenizer)
+    strategy = generator.strategy_for(scenario, plan)
+    until = rounds.Until(scenario, handle) if strategy == "rounds" else None
+    watch = servermetrics.LevelWatch(
+        handle.metrics_text, plan.raw, plan.warmup, scenario.validity.scrape_interval_s
     )
-    repeats = scenario.sweep.repeats
-    title = f"conc {parallel:>3}" + (f" #{repeat}/{repeats}" if repeats > 1 else "")
-    task = progress.add_task(title, total=number)
+    hooks = generator.Hooks(_progress(scenario, plan, strategy, progress), watch.client)
+    hooks.until = until
+    watch.start()
+    try:
+        got = generator.run(gen, plan, hooks, strategy)
+    finally:
+        samples = watch.stop()
+    if until is not None:
+        return rounds.level_of(scenario, plan, got, until.check), got, samples
+    return _parse(scenario, plan, got), got, samples
+
+
+def _progress(
+    scenario: Scenario, plan: LevelPlan, strategy: str, progress: Progress
+) -> generator.Progress:
+    """The level's progress bar, as the load generator's progress callback."""
+    title = f"conc {plan.parallel:>3}"
+    total = plan.number
+    if strategy == "rounds":
+        assert scenario.sweep.stop is not None
+        title, total = title + " (until precise)", scenario.sweep.stop.max_requests
+    elif strategy == "split":
+        title += f" ×{generator.worker_count(scenario, plan.parallel, plan.number)}"
+    elif scenario.sweep.repeats > 1:
+        title += f" #{plan.repeat}/{scenario.sweep.repeats}"
+    task = progress.add_task(title, total=total)
 
     def on_progress(done: int, failed: int) -> None:
+        if strategy == "rounds":  # a round's failures show in its level's reason
+            progress.update(task, completed=done)
+            return
         label = title + (f" [red]{failed} failed[/]" if failed else "")
         progress.update(task, completed=done, description=label)
 
-    watch = servermetrics.LevelWatch(
-        handle.metrics_text,
-        raw / name,
-        scenario.load.warmup_for(parallel),
-        scenario.validity.scrape_interval_s,
-    )
-    watch.start()
-    interrupted = False
-    try:
-        outcome = evalscope.run_level(
-            argv,
-            evalscope.level_dir(raw, index, parallel, number, repeat),
-            raw / name / evalscope.LOG_FILE,
-            _level_timeout(scenario, slot),
-            on_progress,
-            on_start=watch.client,
-            secrets=(evalscope.secret_args(scenario), evalscope.secret_values(scenario)),
+    return on_progress
+
+
+def _parse(scenario: Scenario, plan: LevelPlan, got: LoadRun) -> LevelResult:
+    """The level's figures from the run's rows; a client that recorded nothing, or a
+    worker that died, fails it with the reason."""
+    account = got.account
+    if not account.recorded:
+        level = LevelResult(
+            plan.parallel,
+            plan.number,
+            status=LevelStatus.FAILED,
+            reason=f"{account.client} wrote no results (exit {account.exit_code}): "
+            f"{account.log_tail}",
         )
-    except KeyboardInterrupt:
-        interrupted = True
-        outcome = evalscope.LevelRun(None)
-    finally:
-        samples = watch.stop()
-    return outcome, samples, interrupted
+        level.raw_dir = str(got.folder.relative_to(plan.run_dir))
+        return level
+    level = parse_rows(got.rows, plan.parallel, plan.number, scenario.load.fixed_output_tokens)
+    note_cross_check(level, account)
+    _count_timeouts(got.rows, level, scenario.load.request_timeout_s)
+    set_goodput(level, got.rows, scenario.slo.ttft_p99_s, scenario.slo.tpot_p99_s)
+    level.diagnostics.workers = account.workers or None  # None: one process
+    level.raw_dir = str(got.folder.relative_to(plan.run_dir))
+    if account.dead:
+        mark(level, LevelStatus.FAILED, account.dead)
+        level.status = LevelStatus.FAILED
+    return level
 
 
 def _mark_outcome(
-    scenario: Scenario,
-    handle: server.ServerHandle,
-    level: LevelResult,
-    outcome: evalscope.LevelRun,
-    interrupted: bool,
-    slot: tuple[int, int, int, int],
+    handle: server.ServerHandle, level: LevelResult, account: ClientAccount, plan: LevelPlan
 ) -> None:
-    """Say how the level was cut short, if it was: Ctrl-C, its time limit, evalscope's
+    """Say how the level was cut short, if it was: Ctrl-C, its time limit, the client's
     exit status, or a server that died during it."""
-    number = slot[3]
     recorded = level.succeeded + level.failed
-    if interrupted:
-        mark(level, LevelStatus.PARTIAL, f"interrupted after {recorded} of {number} requests")
-    elif outcome.timed_out:
-        limit = _level_timeout(scenario, slot)
+    if account.interrupted:
+        mark(level, LevelStatus.PARTIAL, f"interrupted after {recorded} of {plan.number} requests")
+    elif account.timed_out:
         mark(
             level,
             LevelStatus.PARTIAL,
-            f"level timed out after {limit:g} s (load.level_timeout_s) with {recorded} of "
-            f"{number} requests recorded",
+            f"level timed out after {plan.time_limit_s:g} s (load.level_timeout_s) with "
+            f"{recorded} of {plan.number} requests recorded",
         )
-    elif outcome.returncode not in (0, None):
-        mark(level, level.status, f"evalscope exited {outcome.returncode}")
+    elif account.exit_code not in (0, None):
+        mark(level, level.status, f"{account.client} exited {account.exit_code}")
     if not handle.alive():
         mark(level, LevelStatus.PARTIAL, f"server died: {handle.log_tail()}")
 
@@ -269,11 +210,3 @@ class Interrupted(KeyboardInterrupt):
     def __init__(self, level: LevelResult) -> None:
         super().__init__()
         self.level = level
-
-
-def tail(path: Path) -> str:
-    """The last non-empty line of a log (300 characters at most)."""
-    if not path.exists():
-        return "(no output)"
-    lines = [x.strip() for x in path.read_text(errors="replace").splitlines() if x.strip()]
-    return lines[-1][:300] if lines else "(no output)"

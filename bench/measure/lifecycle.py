@@ -11,9 +11,9 @@ from rich.console import Console
 from rich.progress import Progress
 
 from bench.errors import ServerError
-from bench.load import evalscope
 from bench.measure import provenance
 from bench.measure.level import measure, now_iso
+from bench.schema.plan import LevelPlan
 from bench.schema.provenance import ServerSide
 from bench.schema.results import Incident, LevelResult, RunResult
 from bench.schema.scenario import Scenario
@@ -31,7 +31,7 @@ def server_log_tail(run_dir: Path, lines: int = LOG_TAIL_LINES) -> list[str]:
 
 
 def _never_ready(
-    result: RunResult, run_dir: Path, exc: ServerError, ready: bool, slot: tuple[int, int]
+    result: RunResult, run_dir: Path, exc: ServerError, ready: bool, plan: LevelPlan | None
 ) -> None:
     """Record a server that did not get ready (timed out, exited, never listened) or whose
     warm-up failed, with the reason and the tail of its log."""
@@ -39,8 +39,8 @@ def _never_ready(
     result.incidents.append(
         Incident(
             at=now_iso(),
-            level=slot[0],
-            parallel=slot[1],
+            level=plan.index if plan else 0,
+            parallel=plan.parallel if plan else 0,
             kind="server warm-up failed" if ready else "server never ready",
             detail=reason,
             log_tail=server_log_tail(run_dir),
@@ -55,14 +55,14 @@ def start_ready(
     run_dir: Path,
     result: RunResult,
     console: Console,
-    slot: tuple[int, int] = (0, 0),
+    plan: LevelPlan | None = None,
 ) -> server.ServerHandle:
     """Launch (or attach), wait until ready, send the server's warm-up requests. A server
-    that does not get there is an incident (`slot`: the level it was started for)."""
+    that does not get there is an incident (`plan`: the level it was started for)."""
     try:
         handle = server.start(scenario, tokenizer, run_dir)
     except ServerError as exc:  # a simulator that never wrote its port
-        _never_ready(result, run_dir, exc, False, slot)
+        _never_ready(result, run_dir, exc, False, plan)
         raise
     if handle.proc is not None:
         result.provenance.append("server_pids", handle.proc.pid)
@@ -81,7 +81,7 @@ def start_ready(
             handle.warm_up(scenario.server.warmup_requests)
     except ServerError as exc:
         handle.stop()
-        _never_ready(result, run_dir, exc, ready, slot)
+        _never_ready(result, run_dir, exc, ready, plan)
         raise
     except BaseException:
         handle.stop()
@@ -98,84 +98,81 @@ def _set_aside(raw_level: Path) -> None:
         raw_level.rename(raw_level.with_name(f"{raw_level.name}.attempt-{k}"))
 
 
-def between_levels(
-    scenario: Scenario,
-    handle: server.ServerHandle,
-    tokenizer: str,
-    run_dir: Path,
-    result: RunResult,
-    slot: tuple[int, int, int, int],
-    console: Console,
-) -> server.ServerHandle:
-    """Cool down and reset caches, so one level's caches don't flatter the next. A server
-    that died meanwhile is an incident, restarted when the policy says so (else the next
-    level finds it dead and the sweep stops there)."""
-    if scenario.sweep.cooldown_s:
-        time.sleep(scenario.sweep.cooldown_s)
-    if scenario.sweep.reset_caches:
-        result.provenance.cache_reset = handle.reset_caches()
-    if handle.alive():
-        return handle
-    incident = Incident(
-        at=now_iso(),
-        level=slot[0],
-        parallel=slot[2],
-        kind="server died between levels",
-        detail=handle.log_tail(),
-    )
-    result.incidents.append(incident)
-    if scenario.server.on_death != "restart":
-        return handle
-    console.print(f"[yellow]server died before conc {slot[2]}; restarting it[/]")
-    handle.stop()
-    handle = start_ready(scenario, tokenizer, run_dir, result, console, (slot[0], slot[2]))
-    incident.restarted = True
-    return handle
+class ServerLife:
+    """The run's server: started and made ready, checked between levels, restarted after
+    a death when `server.on_death` says so (every death an incident in `result`);
+    `handle` is whichever server is current, the one to stop when the run ends."""
 
+    def __init__(
+        self, scenario: Scenario, tokenizer: str, result: RunResult, run_dir: Path, console: Console
+    ) -> None:
+        self.scenario, self.tokenizer, self.result = scenario, tokenizer, result
+        self.run_dir, self.console = run_dir, console
+        self.handle: server.ServerHandle | None = None
 
-def level_with_retry(
-    scenario: Scenario,
-    handle: server.ServerHandle,
-    tokenizer: str,
-    run_dir: Path,
-    result: RunResult,
-    slot: tuple[int, int, int, int],
-    progress: Progress,
-    console: Console,
-) -> tuple[LevelResult, server.ServerHandle]:
-    """Measure a level; if the server died during it and the policy says restart, start
-    it again and measure the level once more. Deaths are recorded as incidents."""
-    i, r, p, _ = slot
-    _set_aside(run_dir / "raw" / evalscope.level_name(i, r))
-    level = measure(scenario, handle, tokenizer, run_dir, slot, progress)
-    if handle.alive():
-        return level, handle
-    incident = Incident(
-        at=now_iso(),
-        level=i,
-        parallel=p,
-        kind="server died",
-        detail=handle.log_tail(),
-        level_reason=level.reason,
-    )
-    result.incidents.append(incident)
-    if scenario.server.on_death != "restart":
-        return level, handle
-    console.print(f"[yellow]server died during conc {p}; restarting it[/]")
-    handle.stop()
-    handle = start_ready(scenario, tokenizer, run_dir, result, console, (i, p))
-    incident.restarted = True
-    _set_aside(run_dir / "raw" / evalscope.level_name(i, r))
-    level = measure(scenario, handle, tokenizer, run_dir, slot, progress)
-    if not handle.alive():  # once restarted is the policy; twice is a broken server
-        result.incidents.append(
-            Incident(
-                at=now_iso(),
-                level=i,
-                parallel=p,
-                kind="server died again while the level was measured again",
-                detail=handle.log_tail(),
-                level_reason=level.reason,
-            )
+    @property
+    def current(self) -> server.ServerHandle:
+        assert self.handle is not None  # started by `start`
+        return self.handle
+
+    def start(self, plan: LevelPlan | None = None) -> server.ServerHandle:
+        """`start_ready` (`plan`: the level it is started for)."""
+        self.handle = start_ready(
+            self.scenario, self.tokenizer, self.run_dir, self.result, self.console, plan
         )
-    return level, handle
+        return self.handle
+
+    def stop(self) -> None:
+        if self.handle is not None:
+            self.handle.stop()
+
+    def between_levels(self, plan: LevelPlan) -> None:
+        """Cool down and reset caches, so one level's caches don't flatter the next
+        (`plan`). A server that died meanwhile is an incident, restarted when the policy
+        says so (else the next level finds it dead and the sweep stops there)."""
+        sweep = self.scenario.sweep
+        if sweep.cooldown_s:
+            time.sleep(sweep.cooldown_s)
+        if sweep.reset_caches:
+            self.result.provenance.cache_reset = self.current.reset_caches()
+        if not self.current.alive():
+            self._restart(plan, self._incident(plan, "server died between levels"), "before")
+
+    def measure(self, plan: LevelPlan, progress: Progress) -> LevelResult:
+        """Measure a level; if the server died during it and the policy says restart,
+        start it again and measure the level once more. Deaths are recorded as incidents."""
+        _set_aside(plan.raw)
+        level = measure(self.scenario, self.current, self.tokenizer, plan, progress)
+        if self.current.alive():
+            return level
+        if not self._restart(plan, self._incident(plan, "server died", level.reason), "during"):
+            return level
+        _set_aside(plan.raw)
+        level = measure(self.scenario, self.current, self.tokenizer, plan, progress)
+        if not self.current.alive():  # once restarted is the policy; twice is a broken server
+            again = "server died again while the level was measured again"
+            self.result.incidents.append(self._incident(plan, again, level.reason))
+        return level
+
+    def _incident(self, plan: LevelPlan, kind: str, why: str | None = None) -> Incident:
+        """The server's death at `plan`'s level, with the tail of its log."""
+        return Incident(
+            at=now_iso(),
+            level=plan.index,
+            parallel=plan.parallel,
+            kind=kind,
+            detail=self.current.log_tail(),
+            level_reason=why,
+        )
+
+    def _restart(self, plan: LevelPlan, incident: Incident, when: str) -> bool:
+        """Record `incident`; start the server again when `server.on_death` says restart
+        (False: it stays dead)."""
+        self.result.incidents.append(incident)
+        if self.scenario.server.on_death != "restart":
+            return False
+        self.console.print(f"[yellow]server died {when} conc {plan.parallel}; restarting it[/]")
+        self.current.stop()
+        self.start(plan)
+        incident.restarted = True
+        return True

@@ -23,8 +23,8 @@ from typing import Any
 
 from bench import imaging
 from bench.errors import ServerError, UserError
-from bench.load import evalscope_data
-from bench.measure.level import tail
+from bench.load import generator
+from bench.load.workers import log_tail
 from bench.measure.outputs import write_report
 from bench.measure.prepare import check_references, resolve_tokenizer
 from bench.proc import FIRM, spawn, stop_group
@@ -44,7 +44,7 @@ WORKER = Path(__file__).resolve().parents[1] / "tools" / "offline_worker.py"
 def prompts(scenario: Scenario, tokenizer: str, count: int) -> list[dict[str, Any]]:
     """`count` requests from evalscope's generator for the scenario's load (seeded), as
     {"text", "images": [data URLs]}, each image resized as the reference's client does."""
-    out = evalscope_data.prompts(scenario, tokenizer, count)
+    out = generator.prompts(scenario, tokenizer, count)
     return [{**p, "images": [_resized(url) for url in p["images"]]} for p in out]
 
 
@@ -106,7 +106,7 @@ def run_batch(
             (out_dir / "spec.json").write_text(json.dumps(job))
     if proc.returncode != 0:
         raise (UserError if proc.returncode == 2 else ServerError)(
-            f"offline worker exited {proc.returncode}: {tail(log_path)} (log: {log_path})"
+            f"offline worker exited {proc.returncode}: {log_tail(log_path)} (log: {log_path})"
         )
     result = json.loads(result_path.read_text())
     summary = summarise(result, max_tokens, scenario.load.ignore_eos)

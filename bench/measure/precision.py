@@ -8,7 +8,7 @@ import math
 from collections.abc import Sequence
 
 from bench.analyze import precision as rules
-from bench.load.evalscope_db import RequestRow
+from bench.load.result import RequestRow
 from bench.schema.figures import mean, percentile, rate
 from bench.schema.precision import PrecisionView, SteadyView
 from bench.schema.results import LevelResult

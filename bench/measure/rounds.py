@@ -1,8 +1,9 @@
 """A level measured in rounds until its figures are precise enough (`sweep.stop`).
 
-Each round is one evalscope process of `parallel × waves` requests with its own data
-(the seed of worker r − 1 of a split level, bench/load/evalscope.py `level_seed`) under
-`raw/level-NN/round-R/`. After each round the rows so far are merged and the rule of
+Each round is one client process of `parallel × waves` requests with its own data (the
+seed of worker r − 1 of a split level, bench/load/plan.py `part`) under
+`raw/level-NN/round-R/`: the load generator's `rounds` strategy (bench/load/generator.py)
+runs them, asking `Until` after each: the rows so far are merged and the rule of
 bench/analyze/precision.py `stop_check` decides: every named metric's relative CI
 half-width at most `rel_half_width` (once `min_requests` are in), else `max_requests` or
 `max_time_s`. The rounds' rows are laid end to end (each round shifted back by the idle
@@ -13,34 +14,18 @@ rounds' own wall times; the level's client window keeps the real clock, for /met
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
-
-from rich.progress import Progress
 
 from bench.analyze import precision as rules
-from bench.load import evalscope, pool
-from bench.load.evalscope_db import DB_FILE, RequestRow, read_requests
-from bench.measure import servermetrics
+from bench.load.result import ClientAccount, LoadRun, RequestRow, shifted
 from bench.measure.parse import parse_rows
 from bench.measure.precision import samples
 from bench.schema.figures import mean, percentile
+from bench.schema.plan import LevelPlan
 from bench.schema.precision import PrecisionView
 from bench.schema.results import LevelResult, LevelStatus
 from bench.schema.scenario import Scenario
 from bench.schema.scenario_stop import StopSpec
 from bench.serve import server
-
-
-@dataclass
-class Rounds:
-    level: LevelResult
-    outcome: evalscope.LevelRun
-    samples: list[dict[str, Any]]
-    interrupted: bool
-    rows: list[RequestRow]  # the rounds end to end (`abutted`), as the level's figures
 
 
 def estimates(rows: list[RequestRow]) -> dict[str, float]:
@@ -61,95 +46,29 @@ def abutted(rounds: list[list[RequestRow]]) -> list[RequestRow]:
             continue
         start = min(r.start_time for r in rows)
         shift = 0.0 if end is None else end - start
-        moved = pool.shifted(rows, shift)
+        moved = shifted(rows, shift)
         out += moved
         end = max(r.completed_time for r in moved)
     return out
 
 
-def _round(
-    scenario: Scenario,
-    handle: server.ServerHandle,
-    tokenizer: str,
-    run_dir: Path,
-    slot: tuple[int, int, int, int],
-    r: int,
-    on: tuple[Callable[[int, int], None], servermetrics.LevelWatch],
-) -> tuple[evalscope.LevelRun, list[RequestRow]]:
-    index, repeat, parallel, number = slot
-    outputs = run_dir / "raw" / evalscope.level_name(index, repeat) / f"round-{r}"
-    outputs.mkdir(parents=True, exist_ok=True)
-    argv = evalscope.level_argv(
-        scenario, handle.url, tokenizer, index, parallel, number, outputs, repeat, worker=r - 1
-    )
-    folder = evalscope.level_dir(outputs, index, parallel, number, repeat)
-    limit = scenario.generous_limit_s(index, parallel, number)
-    outcome = evalscope.run_level(
-        argv,
-        folder,
-        outputs / evalscope.LOG_FILE,
-        limit,
-        on[0],
-        on_start=on[1].client,
-        secrets=(evalscope.secret_args(scenario), evalscope.secret_values(scenario)),
-    )
-    return outcome, read_requests(folder) if (folder / DB_FILE).exists() else []
+class Until:
+    """`sweep.stop`'s rule as the rounds strategy's `Hooks.until`: after each round, stop
+    when the round failed (the client exited non-zero, recorded nothing, or the server
+    died) or the rows so far are precise enough; `check` is the last verdict."""
 
+    def __init__(self, scenario: Scenario, handle: server.ServerHandle) -> None:
+        assert scenario.sweep.stop is not None  # the caller's condition
+        self.stop, self.handle = scenario.sweep.stop, handle
+        self.started = time.monotonic()
+        self.check = rules.StopCheck(False, "", {})
 
-def measure_rounds(
-    scenario: Scenario,
-    handle: server.ServerHandle,
-    tokenizer: str,
-    run_dir: Path,
-    slot: tuple[int, int, int, int],
-    progress: Progress,
-) -> Rounds:
-    """Rounds of level `slot` until `sweep.stop` says so (module docstring)."""
-    stop = scenario.sweep.stop
-    assert stop is not None  # the caller's condition
-    index, repeat, parallel, _ = slot
-    per_round = parallel * stop.waves
-    folder = run_dir / "raw" / evalscope.level_name(index, repeat)
-    folder.mkdir(parents=True, exist_ok=True)
-    task = progress.add_task(f"conc {parallel:>3} (until precise)", total=stop.max_requests)
-    watch = servermetrics.LevelWatch(
-        handle.metrics_text,
-        folder,
-        scenario.load.warmup_for(parallel),
-        scenario.validity.scrape_interval_s,
-    )
-    watch.start()
-    got: list[list[RequestRow]] = []
-    outcome, interrupted, started = evalscope.LevelRun(None), False, time.monotonic()
-    check = rules.StopCheck(False, "", {})
-    try:
-        while not check.stop:
-            done = sum(len(rows) for rows in got)
-            step = per_round if done + per_round <= stop.max_requests else stop.max_requests - done
-
-            def on_progress(n: int, failed: int, done: int = done) -> None:
-                progress.update(task, completed=done + n)
-
-            one = (index, repeat, parallel, max(step, parallel))
-            outcome, rows = _round(
-                scenario, handle, tokenizer, run_dir, one, len(got) + 1, (on_progress, watch)
-            )
-            got.append(rows)
-            if outcome.returncode not in (0, None) or not rows or not handle.alive():
-                check = rules.StopCheck(True, "round failed", check.half_width)
-                break
-            check = _check(stop, got, time.monotonic() - started)
-    except KeyboardInterrupt:
-        interrupted = True
-    finally:
-        watch_samples = watch.stop()
-    return _result(
-        scenario,
-        slot,
-        got,
-        check,
-        Rounds(LevelResult(parallel, parallel), outcome, watch_samples, interrupted, []),
-    )
+    def __call__(self, got: list[list[RequestRow]], account: ClientAccount) -> bool:
+        if account.exit_code not in (0, None) or not got[-1] or not self.handle.alive():
+            self.check = rules.StopCheck(True, "round failed", self.check.half_width)
+        else:
+            self.check = _check(self.stop, got, time.monotonic() - self.started)
+        return self.check.stop
 
 
 def _check(stop: StopSpec, got: list[list[RequestRow]], elapsed: float) -> rules.StopCheck:
@@ -164,17 +83,14 @@ def _check(stop: StopSpec, got: list[list[RequestRow]], elapsed: float) -> rules
     )
 
 
-def _result(
-    scenario: Scenario,
-    slot: tuple[int, int, int, int],
-    got: list[list[RequestRow]],
-    check: rules.StopCheck,
-    out: Rounds,
-) -> Rounds:
-    index, repeat, parallel, _ = slot
-    real = [r for rs in got for r in rs]
-    total = max(1, len(real))
-    level = parse_rows(abutted(got), parallel, total, scenario.load.fixed_output_tokens)
+def level_of(
+    scenario: Scenario, plan: LevelPlan, got: LoadRun, check: rules.StopCheck
+) -> LevelResult:
+    """The level from its rounds' rows laid end to end, with its rounds' stop record."""
+    real = got.rows
+    level = parse_rows(
+        abutted(got.rounds), plan.parallel, max(1, len(real)), scenario.load.fixed_output_tokens
+    )
     if real:
         level.client.window = [
             min(r.start_time for r in real),
@@ -182,12 +98,11 @@ def _result(
         ]
     else:
         level.status, level.reason = LevelStatus.FAILED, "no round recorded a request"
-    level.raw_dir = str(Path("raw") / evalscope.level_name(index, repeat))
+    level.raw_dir = str(plan.raw.relative_to(plan.run_dir))
     level.precision = PrecisionView(
-        rounds=len(got),
+        rounds=len(got.rounds),
         requests=len(real),
         stop_reason=check.reason,
         half_width={k: v for k, v in check.half_width.items() if v != float("inf")},
     )
-    out.level, out.rows = level, abutted(got)
-    return out
+    return level

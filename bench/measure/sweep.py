@@ -1,4 +1,4 @@
-"""A sweep end to end: scenario → server → evalscope level by level → results → report.
+"""A sweep end to end: scenario → server → load level by level → results → report.
 
 The run directory (`<output_dir>/<scenario>/<run-id>/`) gets `scenario.yaml` (resolved),
 `server.log`, `raw/level-NN/…` (evalscope's files, verbatim), and `run.json`,
@@ -24,12 +24,13 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from bench import redact
 from bench.config.scenario import validate
 from bench.errors import ServerError, UserError
-from bench.load import evalscope
+from bench.load.generator import client_version
+from bench.load.plan import plan_level
 from bench.measure import provenance
 from bench.measure.answercheck import answer_check_before_sweep
 from bench.measure.calibrate import Calibrator
 from bench.measure.level import Interrupted, now_iso
-from bench.measure.lifecycle import between_levels, level_with_retry, start_ready
+from bench.measure.lifecycle import ServerLife
 from bench.measure.lock import RunLock
 from bench.measure.outputs import (
     Reserve,
@@ -43,6 +44,7 @@ from bench.measure.outputs import (
 from bench.measure.prepare import check_references, resolve_tokenizer
 from bench.report.markdown import what_happened
 from bench.safepath import writing
+from bench.schema.plan import SweepLevel
 from bench.schema.provenance import Provenance
 from bench.schema.results import CheckStatus, LevelResult, RunResult, RunStatus
 from bench.schema.runfile import read_run
@@ -50,8 +52,7 @@ from bench.schema.scenario import Scenario, scenario_hash
 from bench.serve import server
 
 log = logging.getLogger(__name__)
-Slot = tuple[int, int, int, int]  # index, repeat, parallel, number
-PlanFn = Callable[[RunResult], Iterable[Slot]]  # the slots to measure, given the run
+PlanFn = Callable[[RunResult], Iterable[SweepLevel]]  # the levels to measure, given the run
 
 
 def scenario_of(run_dir: Path) -> Scenario:
@@ -131,17 +132,16 @@ def _begin(
 
 @dataclass
 class _Held:
-    """The server in use: a restart between or during levels replaces it, and whichever
-    is current when the run ends is the one stopped."""
+    """What the run holds and stops at its end, whatever happened: the server (whichever
+    is current after restarts) and the client self-calibration's simulator."""
 
-    handle: server.ServerHandle | None = None
-    calibrator: Calibrator | None = None  # the client self-calibration's simulator
+    life: ServerLife
+    calibrator: Calibrator | None = None
 
     def stop(self) -> None:
         if self.calibrator is not None:
             self.calibrator.close()
-        if self.handle is not None:
-            self.handle.stop()
+        self.life.stop()
 
 
 def run(
@@ -154,25 +154,25 @@ def run(
 ) -> Outcome:
     """Run the levels not yet finished; returns the run (complete, failed or interrupted).
     `resume`: continue that run directory (ok levels kept, the others measured again).
-    `plan(run)`: the slots to measure instead of the sweep's, yielded one at a time after
+    `plan(run)`: the levels to measure instead of the sweep's, yielded one at a time after
     looking at the levels so far (`vlm-bench capacity`, bench/measure/capacity.py)."""
     console = console or Console(stderr=True)
     check_references(scenario)
-    version = evalscope.evalscope_version()
+    version = client_version()
     tokenizer = resolve_tokenizer(scenario)
     result, run_dir = _begin(scenario, output_dir, resume, tokenizer)
     lock = RunLock(run_dir)  # exit 2 while another vlm-bench runs in this directory
     reserve = Reserve(run_dir)  # room for the last run.json on a disk that fills up
     result.provenance.evalscope = version
     todo = plan(result) if plan is not None else _todo(scenario, result)
-    held = _Held(calibrator=Calibrator(scenario, run_dir, tokenizer, version, result.provenance))
+    held = _Held(ServerLife(scenario, tokenizer, result, run_dir, console))
+    held.calibrator = Calibrator(scenario, run_dir, tokenizer, version, result.provenance)
     failed_write: OSError | None = None
     try:
         save(result, run_dir)
         console.print(f"[bold]{scenario.name}[/] → {run_dir}")
-        held.handle = start_ready(scenario, tokenizer, run_dir, result, console)
-        check = not (skip_check or resume)  # --skip-check and --resume sweep unchecked
-        swept = _sweep(scenario, held, tokenizer, run_dir, result, todo, check, console)
+        held.life.start()
+        swept = _sweep(held, todo, check=not (skip_check or resume))  # both: unchecked
         result.status = RunStatus.COMPLETE if swept else RunStatus.FAILED
         result.reason = result.reason or failed_requests(result.levels)
     except (WriteFailed, OSError) as exc:
@@ -206,30 +206,23 @@ def run(
     return Outcome(result, run_dir)
 
 
-def _todo(scenario: Scenario, result: RunResult) -> list[tuple[int, int, int, int]]:
-    """The slots still to measure: a level kept from an earlier attempt has status ok
+def _todo(scenario: Scenario, result: RunResult) -> list[SweepLevel]:
+    """The levels still to measure: a level kept from an earlier attempt has status ok
     (the others are dropped from the run and measured again)."""
     done = {(lv.index, lv.repeat): lv for lv in result.levels if lv.status == "ok"}
     result.levels = sorted(done.values(), key=_order)
-    return [slot for slot in scenario.sweep.runs() if slot[:2] not in done]
+    return [at for at in scenario.sweep.runs() if (at.index, at.repeat) not in done]
 
 
-def _sweep(
-    scenario: Scenario,
-    held: _Held,
-    tokenizer: str,
-    run_dir: Path,
-    result: RunResult,
-    todo: Iterable[Slot],
-    check: bool,
-    console: Console,
-) -> bool:
+def _sweep(held: _Held, todo: Iterable[SweepLevel], check: bool) -> bool:
     """The answer check (when `check`), then `todo` in order, the run saved after each
     level; False when a required check failed (nothing is measured) or when a level
     failed or the server died, which ends the sweep there."""
-    handle = held.handle
-    assert handle is not None  # started by the caller
-    checked = not check or answer_check_before_sweep(scenario, handle, run_dir, result, console)
+    life = held.life
+    scenario, result, console = life.scenario, life.result, life.console
+    checked = not check or answer_check_before_sweep(
+        scenario, life.current, life.run_dir, result, console
+    )
     columns = (
         TextColumn("{task.description}"),
         BarColumn(),
@@ -237,24 +230,20 @@ def _sweep(
         TimeElapsedColumn(),
     )
     with Progress(*columns, console=console, transient=False) as progress:
-        for k, slot in enumerate(todo if checked else []):
+        for k, at in enumerate(todo if checked else []):
+            plan = plan_level(scenario, life.run_dir, at)  # the level's one plan, every step
             if k:
-                handle = held.handle = between_levels(
-                    scenario, handle, tokenizer, run_dir, result, slot, console
-                )
-            level, handle = level_with_retry(
-                scenario, handle, tokenizer, run_dir, result, slot, progress, console
-            )
-            held.handle = handle
+                life.between_levels(plan)
+            level = life.measure(plan, progress)
             if held.calibrator is not None:
                 held.calibrator.attach(level, progress, console)
             result.levels.append(level)
             result.levels.sort(key=_order)
-            save(result, run_dir)
-            if level.status != "ok" or not handle.alive():
-                console.print(f"[red]conc {slot[2]}: {level.status}:[/] {level.reason}")
+            save(result, life.run_dir)
+            if level.status != "ok" or not life.current.alive():
+                console.print(f"[red]conc {plan.parallel}: {level.status}:[/] {level.reason}")
                 why = level.reason or "the server died"
-                result.reason = result.reason or f"conc {slot[2]}: {level.status}: {why}"
+                result.reason = result.reason or f"conc {plan.parallel}: {level.status}: {why}"
                 return False
     return checked
 

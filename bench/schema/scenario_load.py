@@ -19,6 +19,7 @@ from pydantic import (
     model_validator,
 )
 
+from bench.schema.plan import SweepLevel
 from bench.schema.scenario_base import (
     MAX_IMAGE_SIDE,
     MAX_IMAGES,
@@ -240,13 +241,13 @@ class SweepSpec(Strict):
         """Level `index`'s (1-based) arrival rate in a rate sweep; None in a concurrency sweep."""
         return self.rate[index - 1] if self.rate is not None else None
 
-    def runs(self) -> list[tuple[int, int, int, int]]:
-        """(index, repeat, parallel, number) in the order they are measured."""
+    def runs(self) -> list[SweepLevel]:
+        """The levels and their repeats in the order they are measured."""
         levels = list(enumerate(self.levels(), 1))
         rounds = range(1, self.repeats + 1)
         if self.interleave:
-            return [(i, r, p, n) for r in rounds for i, (p, n) in levels]
-        return [(i, r, p, n) for i, (p, n) in levels for r in rounds]
+            return [SweepLevel(i, r, p, n) for r in rounds for i, (p, n) in levels]
+        return [SweepLevel(i, r, p, n) for i, (p, n) in levels for r in rounds]
 
     def levels(self) -> list[tuple[int, int]]:
         """(parallel, number) per level; in a rate sweep parallel is the level's cap."""

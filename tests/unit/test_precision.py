@@ -11,8 +11,9 @@ import pytest
 from pydantic import ValidationError
 
 from bench.analyze import precision as rules
+from bench.load import generator
 from bench.load.evalscope_db import RequestRow
-from bench.measure import level_split, precision
+from bench.measure import precision
 from bench.measure.rounds import abutted
 from bench.report.compare import compare
 from bench.report.compare import render as compare_render
@@ -181,11 +182,11 @@ def test_rounds_run_one_load_worker(monkeypatch: pytest.MonkeyPatch) -> None:
     """`sweep.stop` measures a level in rounds of one evalscope process: a scenario asking
     for more workers is refused, and `auto` resolves to one (on a 64-core client, where
     it would otherwise split conc 256 four ways)."""
-    monkeypatch.setattr(level_split.os, "cpu_count", lambda: 64)
+    monkeypatch.setattr(generator.os, "cpu_count", lambda: 64)
     stop = {"metric": ["tpot_avg_s"], "rel_half_width": 0.05}
     sweep = {"parallel": [256], "number": [512], "stop": stop}
     with pytest.raises(ValidationError, match=r"sweep\.stop runs each round in one load worker"):
         small_scenario(sweep=sweep, load={"workers": 4})
     scenario = small_scenario(sweep=sweep, load={"workers": "auto"})
-    assert level_split.worker_count(scenario, 256, 512) == 1
-    assert level_split.worker_count(small_scenario(sweep={**sweep, "stop": None}), 256, 512) == 4
+    assert generator.worker_count(scenario, 256, 512) == 1
+    assert generator.worker_count(small_scenario(sweep={**sweep, "stop": None}), 256, 512) == 4

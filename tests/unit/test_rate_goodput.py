@@ -11,9 +11,10 @@ from pydantic import ValidationError
 
 from bench.config.scenario import load_scenario
 from bench.load import evalscope
-from bench.measure import level as level_mod
+from bench.load.plan import plan_level
 from bench.report.goodput import goodput_table
 from bench.schema.figures import goodput
+from bench.schema.plan import SweepLevel
 from bench.schema.results import LevelResult, RunResult
 from bench.schema.runwrite import levels_csv
 from bench.schema.scenario import Scenario, scenario_hash
@@ -63,7 +64,8 @@ def test_a_rate_sweep_and_load_rate_together_are_refused() -> None:
 def test_the_rate_and_the_cheap_warm_up_reach_evalscope(tmp_path: Path) -> None:
     scenario = _with(load_scenario(QUICKSTART), parallel=[8], rate=[0.5, 2.0], number=[4, 6])
     scenario.load.warmup = "cheap"  # opt-in (docs/scenarios.md: not the default)
-    argv = evalscope.level_argv(scenario, "http://h:1", "/t", 2, 8, 6, tmp_path)
+    plan = plan_level(scenario, tmp_path, SweepLevel(2, 1, 8, 6))
+    argv = evalscope.level_argv(scenario, "http://h:1", "/t", plan, tmp_path)
     assert argv[argv.index("--rate") + 1] == "2"
     assert argv[argv.index("--warmup-num") + 1] == "8"
     assert argv[len(evalscope.evalscope_command())] == f"{evalscope.WARMUP_FLAG}=128"
@@ -76,7 +78,8 @@ def test_full_and_off_warm_ups_send_what_they_say(tmp_path: Path) -> None:
     for mode, warmups in (("full", ["--warmup-num", "4"]), ("off", [])):
         data["load"]["warmup"] = mode
         scenario = Scenario.model_validate(data)
-        argv = evalscope.level_argv(scenario, "http://h:1", "/t", 1, 4, 16, tmp_path)
+        plan = plan_level(scenario, tmp_path, SweepLevel(1, 1, 4, 16))
+        argv = evalscope.level_argv(scenario, "http://h:1", "/t", plan, tmp_path)
         assert not any(a.startswith(evalscope.WARMUP_FLAG) for a in argv)
         assert ("--warmup-num" in argv) == bool(warmups)
         assert "--rate" not in argv
@@ -115,12 +118,13 @@ def test_goodput_and_rate_show_only_where_a_level_holds_them() -> None:
     assert header[-2:] == ["rate", "goodput_rps"]
 
 
-def test_a_rate_levels_time_limit_adds_its_arrivals_span() -> None:
+def test_a_rate_levels_time_limit_adds_its_arrivals_span(tmp_path: Path) -> None:
     base = load_scenario(QUICKSTART)
     closed = _with(base, parallel=[8], number=[400])
     paced = _with(base, parallel=[8], rate=[0.5], number=[400])
     # 400 arrivals at 0.5 req/s take 800 s before any request may time out.
-    gap = level_mod._level_timeout(paced, (1, 1, 8, 400)) - level_mod._level_timeout(
-        closed, (1, 1, 8, 400)
+    at = SweepLevel(1, 1, 8, 400)
+    gap = (
+        plan_level(paced, tmp_path, at).time_limit_s - plan_level(closed, tmp_path, at).time_limit_s
     )
     assert gap == pytest.approx(800.0)

@@ -198,6 +198,8 @@ def test_resume_refuses_a_scenario_whose_secrets_were_redacted(tmp_path):
 
 def test_keys_reach_requests_and_evalscope_but_not_its_argv(monkeypatch, tmp_path):
     from bench.load import evalscope as loadgen
+    from bench.load.plan import plan_level
+    from bench.schema.plan import SweepLevel
     from bench.serve import server
 
     monkeypatch.setenv("HF", "from-env-123")
@@ -209,7 +211,8 @@ def test_keys_reach_requests_and_evalscope_but_not_its_argv(monkeypatch, tmp_pat
         "X-Trace": "abc",
         "Authorization": "Bearer from-env-123",
     }
-    argv = loadgen.level_argv(scenario, "http://h:1", "/t", 1, 1, 2, tmp_path)
+    plan = plan_level(scenario, tmp_path, SweepLevel(1, 1, 1, 2))
+    argv = loadgen.level_argv(scenario, "http://h:1", "/t", plan, tmp_path)
     assert S not in json.dumps(argv) and "from-env-123" not in json.dumps(argv)
     assert loadgen.secret_args(scenario) == [
         "--api-key", "from-env-123", "--headers", f"Cookie={S}", "X-Trace=abc",

@@ -124,7 +124,9 @@ def test_a_death_between_levels_is_an_incident(tmp_path: Path) -> None:
     from rich.console import Console
 
     from bench.config.scenario import load_scenario
+    from bench.load.plan import plan_level
     from bench.measure import lifecycle
+    from bench.schema.plan import SweepLevel
 
     path = tmp_path / "s.yaml"
     path.write_text(
@@ -134,11 +136,11 @@ def test_a_death_between_levels_is_an_incident(tmp_path: Path) -> None:
     run = never_ready()
     run.incidents = []
     handle = DeadServer()
-    slot = (2, 1, 2, 4)
-    back = lifecycle.between_levels(
-        load_scenario(path), handle, "tok", tmp_path, run, slot, Console(file=None, quiet=True)
-    )
-    assert back is handle
+    scenario = load_scenario(path)
+    life = lifecycle.ServerLife(scenario, "tok", run, tmp_path, Console(file=None, quiet=True))
+    life.handle = handle
+    life.between_levels(plan_level(scenario, tmp_path, SweepLevel(2, 1, 2, 4)))
+    assert life.handle is handle
     (incident,) = run.incidents
     assert (incident.kind, incident.level, incident.parallel) == (
         "server died between levels",

@@ -4,6 +4,7 @@ every malformed file is a one-line error naming file and field, exit code 2."""
 from __future__ import annotations
 
 import shlex
+from dataclasses import astuple
 from pathlib import Path
 
 import pytest
@@ -241,8 +242,8 @@ def test_check_mode_typo_is_a_one_line_error(tmp_path: Path) -> None:
 def test_repeats_order_sequential_or_interleaved() -> None:
     base = {"sweep.parallel": [1, 4], "sweep.requests_per_level": "2x", "sweep.repeats": 2}
     seq = load_scenario(SCENARIOS / "quickstart.yaml", base).sweep.runs()
-    assert seq == [(1, 1, 1, 2), (1, 2, 1, 2), (2, 1, 4, 8), (2, 2, 4, 8)]
+    assert [astuple(at) for at in seq] == [(1, 1, 1, 2), (1, 2, 1, 2), (2, 1, 4, 8), (2, 2, 4, 8)]
     inter = load_scenario(
         SCENARIOS / "quickstart.yaml", {**base, "sweep.interleave": True}
     ).sweep.runs()
-    assert inter == [(1, 1, 1, 2), (2, 1, 4, 8), (1, 2, 1, 2), (2, 2, 4, 8)]
+    assert [astuple(at) for at in inter] == [(1, 1, 1, 2), (2, 1, 4, 8), (1, 2, 1, 2), (2, 2, 4, 8)]

@@ -12,7 +12,9 @@ from bench.config.scenario import load_scenario
 from bench.errors import UserError
 from bench.load import pool, workers
 from bench.load.evalscope_db import RequestRow
+from bench.load.plan import plan_level
 from bench.schema import runfile
+from bench.schema.plan import SweepLevel
 from bench.schema.results import LevelResult, RunResult, WorkerStat
 from bench.schema.scenario import scenario_hash, without_quiet_defaults
 
@@ -30,7 +32,8 @@ def test_shares_split_near_equally_the_first_ones_one_more() -> None:
 
 def test_every_worker_draws_its_own_data_and_one_worker_is_the_level() -> None:
     scenario = load_scenario(QUICKSTART)
-    specs = workers.plan(scenario, "http://127.0.0.1:1", "tok", (2, 1, 5, 11), 2)
+    level = plan_level(scenario, Path("run"), SweepLevel(2, 1, 5, 11))
+    specs = workers.plan(scenario, "http://127.0.0.1:1", "tok", level, 2)
     assert [(s.parallel, s.number) for s in specs] == [(3, 6), (2, 5)]
     assert len({s.seed for s in specs}) == 2
     assert specs[0].seed == scenario.load.seed + 1  # worker 1: the level's own seed
