@@ -1,0 +1,108 @@
+"""Per-request records end to end (Step 15): a real quick-start run on the simulator writes
+requests.parquet and deletes evalscope's databases; the figures recomputed from the records
+with pandas equal run.json's for every level; and the store gives the same records frame
+from SQLite and PostgreSQL as the run folder does."""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+
+import bench
+from bench.load.evalscope_db import DB_FILE
+from bench.schema.figures import percentile
+from bench.schema.requests import REQUESTS_FILE, figures_of
+from bench.schema.runfile import read_run
+from bench.store.db import open_store
+from bench.store.index import index_paths
+from bench.store.tables import REQUESTS
+from tests.support.cli import run_cli, vlm_bench
+from tests.support.paths import SCENARIOS
+from tests.support.store import BACKENDS, fresh_store
+
+pytestmark = pytest.mark.integration
+
+# The quick start, smaller and faster: two levels, 64 output tokens, the simulator 100x.
+QUICK = (
+    *("--parallel", "1", "4", "--number", "4", "8", "--skip-check"),
+    *("--set", "server.time_scale=0.01", "--set", "load.min_tokens=64"),
+    *("--set", "load.max_tokens=64"),
+)
+FIGURES = ("rps", "output_tok_s", "latency_avg_s", "ttft_avg_s", "ttft_p99_s", "tpot_avg_s")
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    out = tmp_path_factory.mktemp("quick")
+    env = {**os.environ, "VLM_BENCH_DB": "off"}
+    done = vlm_bench("run", str(SCENARIOS / "quickstart.yaml"), *QUICK, "--out", str(out), env=env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    (found,) = (out / "quickstart").iterdir()
+    yield found
+
+
+def test_a_run_keeps_its_records_and_not_evalscopes_databases(run_dir: Path) -> None:
+    run = read_run(run_dir)
+    assert (run_dir / REQUESTS_FILE).is_file()
+    assert list(run_dir.rglob(DB_FILE)) == []
+    records = bench.load_requests(run_dir)
+    assert len(records) == sum(lv.number for lv in run.levels)
+    assert set(records["status"]) == {"ok"} and set(records["output_tokens"]) == {64}
+    assert str(records["sent_at"].dtype) == "datetime64[us, UTC]"
+
+
+def test_the_figures_recomputed_from_the_records_are_the_levels(run_dir: Path) -> None:
+    """Step 15 #3: every level's figures from requests.parquet with pandas, by
+    bench/schema/figures.py's definitions, equal run.json's."""
+    records = pd.read_parquet(run_dir / REQUESTS_FILE)
+    for level in read_run(run_dir).levels:
+        mine = records[(records.level_index == level.index) & (records.repeat == level.repeat)]
+        ok = mine[mine.status == "ok"]
+        wall = mine.end_s.max() - mine.start_s.min()
+        by_pandas = {
+            "rps": len(ok) / wall,
+            "output_tok_s": ok.output_tokens.sum() / wall,
+            "latency_avg_s": ok.latency_s.mean(),
+            "ttft_avg_s": ok.ttft_s.mean(),
+            "ttft_p99_s": percentile(ok.ttft_s.tolist(), 99),
+            "tpot_avg_s": ok.tpot_s.mean(),
+        }
+        for key in FIGURES:
+            assert by_pandas[key] == pytest.approx(level.value(key), rel=1e-9), key
+        again = figures_of(mine.to_dict("records"))
+        for key, value in again.items():
+            theirs = level.value(key)
+            assert (math.isnan(value) and math.isnan(theirs)) or value == pytest.approx(theirs)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_the_store_gives_the_folders_records(
+    backend: str, run_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with fresh_store(backend, tmp_path) as url:
+        with open_store(url) as store:
+            assert index_paths(store, [run_dir]).indexed
+        stored = bench.load_requests(url)
+        pd.testing.assert_frame_equal(stored, bench.load_requests(run_dir))
+        out = tmp_path / "requests.parquet"
+        code, _, err = run_cli(
+            capsys, "export", "--db", url, "--what", "requests", "--out", str(out)
+        )
+        assert code == 0, err
+        pd.testing.assert_frame_equal(pd.read_parquet(out), stored)
+        # Re-indexing a changed run replaces its requests; a run without records has none.
+        copy = tmp_path / "copy"
+        shutil.copytree(run_dir, copy)
+        (copy / REQUESTS_FILE).unlink()
+        with open_store(url) as store:
+            index_paths(store, [copy])
+            with store.engine.connect() as conn:
+                count = conn.execute(sa.select(sa.func.count()).select_from(REQUESTS)).scalar()
+        assert count == len(stored)
