@@ -59,9 +59,9 @@ class RequestRecord:
     request_sha: str | None = None
 
     def row(self) -> dict[str, Any]:
-        """The record as a table row (COLUMNS): ITL gaps as a JSON list."""
+        """The record as a table row (COLUMNS): ITL gaps as a list."""
         out = asdict(self)
-        out["itl_s"] = json.dumps(list(self.itl_s))
+        out["itl_s"] = list(self.itl_s)
         return out
 
 
@@ -76,7 +76,7 @@ COLUMNS: dict[str, str] = {
     "end_s": "float64",
     "ttft_s": "float64",
     "tpot_s": "float64",
-    "itl_s": "string",  # a JSON list of seconds
+    "itl_s": "object",  # a list of seconds (Parquet: list<double>; the store: JSON text)
     "latency_s": "float64",
     "prompt_tokens": "Int64",
     "output_tokens": "Int64",

@@ -18,6 +18,7 @@ from __future__ import annotations
 import csv
 import html
 import io
+import json
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -94,8 +95,19 @@ def missing(value: Any) -> bool:
     return type(value).__name__ in ("NAType", "NaTType")
 
 
+def plain(value: Any) -> Any:
+    """A cell's value as Python: a numpy scalar or array as a number or list."""
+    if hasattr(value, "tolist") and not isinstance(value, str | bytes | datetime):
+        return value.tolist()
+    return value
+
+
 def csv_cell(value: Any) -> str:
-    """One CSV cell: empty when missing, ISO 8601 for a time, a neutralised text cell."""
+    """One CSV cell: empty when missing, ISO 8601 for a time, a list as JSON, a
+    neutralised text cell."""
+    value = plain(value)
+    if isinstance(value, list | tuple):
+        return json.dumps(list(value))
     if missing(value):
         return ""
     if isinstance(value, datetime):
@@ -124,10 +136,14 @@ def to_json(data: pd.DataFrame) -> bytes:
 
 
 def to_parquet(data: pd.DataFrame) -> bytes:
-    return bytes(data.to_parquet(None, index=False))
+    # zstd: a run's ITL lists take a third of snappy's room.
+    return bytes(data.to_parquet(None, index=False, compression="zstd"))
 
 
 def _text_cell(value: Any) -> str:
+    value = plain(value)
+    if isinstance(value, list | tuple):
+        return json.dumps(list(value))
     if missing(value):
         return ""
     return value.isoformat() if isinstance(value, datetime) else str(value)

@@ -5,6 +5,7 @@ across runs is bench/store/requests.py's `load_requests`.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -40,5 +41,9 @@ def insert_requests(conn: sa.Connection, key: int, run_dir: Path) -> None:
     rows = file_rows(run_dir)
     if rows:
         conn.execute(
-            sa.insert(REQUESTS), [{**r, "run_key": key, "seq": i} for i, r in enumerate(rows)]
+            sa.insert(REQUESTS),
+            [
+                {**r, "itl_s": json.dumps(list(r["itl_s"] or [])), "run_key": key, "seq": i}
+                for i, r in enumerate(rows)
+            ],
         )

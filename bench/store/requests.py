@@ -9,6 +9,7 @@ end of a run does not import pandas.
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -75,6 +76,13 @@ def _from_store(url_or_path: str) -> list[dict[str, Any]]:
             raise StoreError(f"{store.label}: cannot read: {reason(exc, url_or_path)}") from None
 
 
+def gaps(value: Any) -> list[float]:
+    """ITL gaps as a list of seconds, from the store's JSON text or the file's list."""
+    if isinstance(value, str):
+        value = json.loads(value)
+    return [float(g) for g in value] if value is not None else []
+
+
 def requests_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
     """The frame of request rows (FRAME_COLUMNS), sorted by run folder, file order kept."""
     import pandas as pd
@@ -82,5 +90,6 @@ def requests_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
     data = pd.DataFrame(rows, columns=list(FRAME_COLUMNS))
     # SQLite gives the UTC times back without their zone: they are UTC all the same.
     data["sent_at"] = pd.to_datetime(data["sent_at"], utc=True)
+    data["itl_s"] = pd.Series([gaps(v) for v in data["itl_s"]], index=data.index, dtype=object)
     data = data.astype(FRAME_COLUMNS)
     return data.sort_values("run_dir", kind="stable").reset_index(drop=True)

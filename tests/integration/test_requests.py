@@ -8,6 +8,8 @@ from __future__ import annotations
 import math
 import os
 import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,6 +18,7 @@ import pytest
 import sqlalchemy as sa
 
 import bench
+from bench.errors import EXIT_BROKEN_PIPE
 from bench.load.evalscope_db import DB_FILE
 from bench.schema.figures import percentile
 from bench.schema.requests import REQUESTS_FILE, figures_of
@@ -24,7 +27,7 @@ from bench.store.db import open_store
 from bench.store.index import index_paths
 from bench.store.tables import REQUESTS
 from tests.support.cli import run_cli, vlm_bench
-from tests.support.paths import SCENARIOS
+from tests.support.paths import RUNS, SCENARIOS
 from tests.support.store import BACKENDS, fresh_store
 
 pytestmark = pytest.mark.integration
@@ -106,3 +109,20 @@ def test_the_store_gives_the_folders_records(
             with store.engine.connect() as conn:
                 count = conn.execute(sa.select(sa.func.count()).select_from(REQUESTS)).scalar()
         assert count == len(stored)
+
+
+def test_export_to_a_pipe_that_closes_early_ends_quietly(tmp_path: Path) -> None:
+    """Step 17: `vlm-bench export --out - --format csv | head` must end without a traceback
+    when head stops reading."""
+    for i in range(30):  # far more than a pipe's buffer holds
+        shutil.copytree(RUNS / "sim-quickstart", tmp_path / "runs" / f"r{i}")
+    argv = [sys.executable, "-m", "bench", "export", str(tmp_path / "runs"), "--out", "-"]
+    proc = subprocess.Popen(
+        [*argv, "--format", "csv"], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    head = proc.stdout.readline()
+    proc.stdout.close()  # as `head -1` does
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) in (0, EXIT_BROKEN_PIPE), err
+    assert head.startswith(b"run_id,run_dir,") and "Traceback" not in err and err == ""
