@@ -28,13 +28,14 @@ TIMESTAMPS = ("started_at", "ended_at", "finished_at", "indexed_at", "sent_at")
 
 def with_times(data: pd.DataFrame) -> pd.DataFrame:
     """`data` with its TIMESTAMPS columns as UTC datetimes (a time without a zone is
-    taken as UTC; missing stays missing)."""
+    taken as UTC; missing stays missing, and so does text that is no time)."""
     import pandas as pd
 
     out = data.copy()
     for column in TIMESTAMPS:
         if column in out.columns:
-            out[column] = pd.to_datetime(out[column], utc=True, format="ISO8601")
+            # A value that is no time (a hand-edited run.json) is missing, not a traceback.
+            out[column] = pd.to_datetime(out[column], utc=True, format="ISO8601", errors="coerce")
     return out
 
 

@@ -126,3 +126,27 @@ def test_export_to_a_pipe_that_closes_early_ends_quietly(tmp_path: Path) -> None
     err = proc.stderr.read().decode()
     assert proc.wait(timeout=60) in (0, EXIT_BROKEN_PIPE), err
     assert head.startswith(b"run_id,run_dir,") and "Traceback" not in err and err == ""
+
+
+SMALL = """\
+name: small
+model: {served_name: sim-model, tokenizer_path: generated}
+server: {kind: sim, profile: fast}
+load: {image_width: 64, image_height: 64, min_tokens: 16, max_tokens: 16,
+       min_prompt_length: 40, max_prompt_length: 40, request_timeout_s: 60}
+sweep: {parallel: [2], number: [4]}
+check: off
+"""
+
+
+def test_keep_raw_db_keeps_evalscopes_database_beside_the_records(tmp_path: Path) -> None:
+    path = tmp_path / "s.yaml"
+    path.write_text(SMALL)
+    env = {**os.environ, "VLM_BENCH_DB": "off"}
+    out = tmp_path / "out"
+    done = vlm_bench("run", str(path), "--keep-raw-db", "--out", str(out), env=env)
+    assert done.returncode == 0, done.stderr[-2000:]
+    (run_dir,) = (out / "small").iterdir()
+    assert len(list(run_dir.rglob(DB_FILE))) == 1
+    records = bench.load_requests(run_dir)
+    assert len(records) == 4 and set(records.worker) == {1}
