@@ -150,3 +150,22 @@ def test_keep_raw_db_keeps_evalscopes_database_beside_the_records(tmp_path: Path
     assert len(list(run_dir.rglob(DB_FILE))) == 1
     records = bench.load_requests(run_dir)
     assert len(records) == 4 and set(records.worker) == {1}
+
+
+def test_a_split_levels_records_name_their_worker_and_give_the_levels_figures(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "s.yaml"
+    path.write_text(SMALL.replace("[2], number: [4]", "[4], number: [8]"))
+    env = {**os.environ, "VLM_BENCH_DB": "off"}
+    out = tmp_path / "out"
+    done = vlm_bench("run", str(path), "--set", "load.workers=2", "--out", str(out), env=env)
+    assert done.returncode == 0, done.stderr[-2000:]
+    (run_dir,) = (out / "small").iterdir()
+    (level,) = read_run(run_dir).levels
+    assert level.diagnostics.workers and list(run_dir.rglob(DB_FILE)) == []
+    records = pd.read_parquet(run_dir / REQUESTS_FILE)
+    assert sorted(records.worker.unique()) == [1, 2] and len(records) == 8
+    for key, value in figures_of(records.to_dict("records")).items():
+        theirs = level.value(key)
+        assert (math.isnan(value) and math.isnan(theirs)) or value == pytest.approx(theirs)
