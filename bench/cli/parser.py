@@ -17,7 +17,7 @@ from bench.cli.parser_errors import OneLineParser
 from bench.cli.parser_fleet import add_cluster, add_fleet
 from bench.cli.parser_gate import add_adaptive
 from bench.cli.parser_history import add_history_command
-from bench.cli.parser_store import add_store_commands
+from bench.cli.parser_store import add_keep_raw_db, add_store_commands
 from bench.schema.scenario_base import MAX_NUMBER
 
 
@@ -230,6 +230,7 @@ def build_parser(
         )
     run.add_argument("--repeats", type=_positive_int, help="override sweep.repeats")
     run.add_argument("--skip-check", action="store_true", help="no answer check before the sweep")
+    add_keep_raw_db(run)
     add_cluster(run)
     _add_json(run, "{run_dir, status, levels, incidents}")
     run.set_defaults(func=commands["run"])

@@ -8,6 +8,8 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable, Mapping
 
+from bench.store import formats
+
 _DB_HELP = (
     "the store: a SQLite file path or postgresql://USER@HOST/DB "
     "(default: $VLM_BENCH_DB, else reports/vlm-bench.db)"
@@ -50,13 +52,33 @@ def add_store_commands(
 
     exp = sub.add_parser(
         "export",
-        help="write the tidy frame of many runs (one row per run, level, repeat, metric)",
+        help="write the tidy frame of many runs, or their per-request records",
         description="Write every run under PATH (read directly, no database) or in the store "
-        "(--db; default: $VLM_BENCH_DB, else reports/vlm-bench.db) as one tidy table: one row "
-        "per run x level x repeat x metric (columns in docs/store.md).",
+        "(--db; default: $VLM_BENCH_DB, else reports/vlm-bench.db) as one table: --what levels "
+        "(the default), one row per run x level x repeat x metric; --what requests, one row "
+        "per measured request (columns in docs/store.md).",
     )
     exp.add_argument("path", nargs="?", metavar="PATH", help="run folder or folder of runs")
     exp.add_argument("--db", metavar="URL", help=_DB_HELP)
-    exp.add_argument("--format", required=True, help="parquet or csv")
-    exp.add_argument("--out", metavar="FILE", required=True, help="the file to write")
+    exp.add_argument(
+        "--what",
+        choices=("levels", "requests"),
+        default="levels",
+        help="levels (the tidy frame, default) or requests (one row per request)",
+    )
+    exp.add_argument(
+        "--format",
+        help=f"{', '.join(formats.names())} (default: from --out's extension)",
+    )
+    exp.add_argument("--out", metavar="FILE", required=True, help="the file to write; - for stdout")
     exp.set_defaults(func=commands["export"])
+
+
+def add_keep_raw_db(run: argparse.ArgumentParser) -> None:
+    """`vlm-bench run --keep-raw-db` (bench/measure/records.py)."""
+    run.add_argument(
+        "--keep-raw-db",
+        action="store_true",
+        help="keep evalscope's benchmark_data.db files (default: deleted once the level's "
+        "records are in requests.parquet)",
+    )

@@ -40,7 +40,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     # With --json, stdout carries the JSON alone: everything else goes to stderr.
     with _human_output(args.json):
-        outcome = sweep.run(scenario, output_dir, resume=resume, skip_check=args.skip_check)
+        outcome = sweep.run(
+            scenario,
+            output_dir,
+            resume=resume,
+            skip_check=args.skip_check,
+            keep_raw_db=args.keep_raw_db,
+        )
         print(console.run_tables(outcome.run))
         # Incidents and the run's reason: the runner's "What happened" block (stderr).
         print(f"\nreport: {outcome.run_dir / 'report.md'}")

@@ -9,11 +9,13 @@ from pathlib import Path
 
 from bench.errors import UserError
 from bench.safepath import writing
+from bench.store import formats
 from bench.store.db import open_store, target
-from bench.store.frame import FORMATS, export_bytes, load_runs
+from bench.store.export import export_table
 from bench.store.index import index_paths
 
 DEFAULT_PATHS = (Path("reports"), Path("baselines"))
+STDOUT = "-"
 
 
 def cmd_db_index(args: argparse.Namespace) -> int:
@@ -32,15 +34,27 @@ def cmd_db_index(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    if args.format not in FORMATS:
-        raise UserError(f"--format {args.format!r}: must be one of {', '.join(FORMATS)}")
     if args.path and args.db:
         raise UserError("export: give PATH (run folders) or --db URL (a store), not both")
     if args.path and not Path(args.path).exists():
         raise UserError(f"{args.path}: no such file or folder")
-    data = export_bytes(load_runs(args.path or target(args.db)), args.format)
+    fmt = _format(args.format, args.out)
+    data = fmt.write(export_table(args.path or target(args.db), args.what))
+    if args.out == STDOUT:
+        sys.stdout.buffer.write(data)  # a reader that leaves early: bench.cli.main
+        sys.stdout.buffer.flush()
+        return 0
     out = Path(args.out)
     with writing(out):
         out.write_bytes(data)
     print(out)
     return 0
+
+
+def _format(name: str | None, out: str) -> formats.Format:
+    """--format, else the one --out's extension names."""
+    if name:
+        return formats.get(name)
+    if out == STDOUT:
+        raise UserError(f"--out -: give --format ({', '.join(formats.names())})")
+    return formats.for_path(out)

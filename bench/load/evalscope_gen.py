@@ -11,13 +11,14 @@ under `raw/level-NN/worker-W/` (a Ray worker's folder is unpacked there).
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
 from bench.load import evalscope, evalscope_data, pool, ray_workers, workers
 from bench.load.evalscope_check import cross_check
 from bench.load.evalscope_db import DB_FILE, read_requests
-from bench.load.result import ClientAccount, LoadRun, RequestRow, shifted
+from bench.load.result import ClientAccount, LoadRun, RawPart, RequestRow, shifted
 from bench.schema.plan import LevelPlan
 from bench.schema.results import LevelResult
 from bench.schema.scenario import Scenario
@@ -109,6 +110,28 @@ def level_rows(run_dir: Path, level: LevelResult) -> list[RequestRow]:
         for db in sorted(at.glob(f"level-*/*/{DB_FILE}")):
             rows += shifted(read_requests(db.parent), stat.clock_offset_s)
     return sorted(rows, key=lambda r: r.completed_time)
+
+
+_PART = re.compile(r"^(worker|round)-(\d+)$")
+
+
+def raw_parts(run_dir: Path, level: LevelResult) -> list[RawPart]:
+    """Every evalscope database under the level's raw folder (one; one per load worker
+    `worker-W`; one per round `round-R`), its rows shifted by the worker's stored clock
+    offset; none once deleted."""
+    folder = run_dir / level.raw_dir if level.raw_dir else None
+    if folder is None or not folder.is_dir():
+        return []
+    offsets = {w.worker: w.clock_offset_s for w in level.diagnostics.workers or []}
+    parts = []
+    for db in sorted(folder.rglob(DB_FILE)):
+        found = {"worker": 1, "round": 1}
+        for name in db.relative_to(folder).parts:
+            if m := _PART.match(name):
+                found[m.group(1)] = int(m.group(2))
+        rows = shifted(read_requests(db.parent), offsets.get(found["worker"], 0.0))
+        parts.append(RawPart(found["worker"], found["round"], rows, [db]))
+    return parts
 
 
 def commands(

@@ -27,7 +27,7 @@ from typing import Any, Protocol
 
 from bench.load import evalscope_gen, pool
 from bench.load.plan import part
-from bench.load.result import ClientAccount, LoadRun, RequestRow
+from bench.load.result import ClientAccount, LoadRun, RawPart, RequestRow
 from bench.schema.plan import LevelPlan
 from bench.schema.results import LevelResult
 from bench.schema.scenario import Scenario
@@ -166,6 +166,12 @@ def read_folder(level_dir: Path) -> LoadRun:
 def level_rows(run_dir: Path, level: LevelResult) -> list[RequestRow]:
     """A measured level's rows, split or not, on the run's clock, in completion order."""
     return evalscope_gen.level_rows(run_dir, level)
+
+
+def raw_parts(run_dir: Path, level: LevelResult) -> list[RawPart]:
+    """The client's raw records of a measured level, by worker and round (none once
+    deleted)."""
+    return evalscope_gen.raw_parts(run_dir, level)
 
 
 def commands(

@@ -97,3 +97,15 @@ class LoadRun:
     account: ClientAccount
     folder: Path  # where its raw files are (a level's `raw_dir`)
     rounds: list[list[RequestRow]] = field(default_factory=list)  # `sweep.stop`: per round
+
+
+@dataclass
+class RawPart:
+    """One client process's raw record of a level: which load worker and `sweep.stop`
+    round it was (1-based), its rows on the run's clock, and the files holding them (the
+    client's own database, deletable once the rows are kept elsewhere)."""
+
+    worker: int
+    round: int
+    rows: list[RequestRow]
+    files: list[Path]

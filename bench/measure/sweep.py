@@ -42,6 +42,7 @@ from bench.measure.outputs import (
     write_report,
 )
 from bench.measure.prepare import check_references, resolve_tokenizer
+from bench.measure.records import Records
 from bench.report.markdown import what_happened
 from bench.safepath import writing
 from bench.schema.plan import SweepLevel
@@ -137,11 +138,25 @@ class _Held:
 
     life: ServerLife
     calibrator: Calibrator | None = None
+    records: Records | None = None  # requests.parquet (bench/measure/records.py)
 
     def stop(self) -> None:
+        """Stop the servers; bring the records up to date (the level a Ctrl-C cut)."""
         if self.calibrator is not None:
             self.calibrator.close()
         self.life.stop()
+        if self.records is not None:
+            self.records.sync_quietly()
+
+
+def _hold(life: ServerLife, keep_raw_db: bool) -> _Held:
+    """What the run holds: the server's life, the calibrator (not started yet), and the
+    run's records (`keep_raw_db`: evalscope's databases are kept once requests.parquet
+    has them)."""
+    result, run_dir = life.result, life.run_dir
+    version = result.provenance.evalscope
+    calibrator = Calibrator(life.scenario, run_dir, life.tokenizer, version, result.provenance)
+    return _Held(life, calibrator, Records(run_dir, result, keep_raw_db))
 
 
 def run(
@@ -151,6 +166,7 @@ def run(
     resume: Path | None = None,
     skip_check: bool = False,
     plan: PlanFn | None = None,
+    keep_raw_db: bool = False,  # bench/measure/records.py
 ) -> Outcome:
     """Run the levels not yet finished; returns the run (complete, failed or interrupted).
     `resume`: continue that run directory (ok levels kept, the others measured again).
@@ -165,8 +181,7 @@ def run(
     reserve = Reserve(run_dir)  # room for the last run.json on a disk that fills up
     result.provenance.evalscope = version
     todo = plan(result) if plan is not None else _todo(scenario, result)
-    held = _Held(ServerLife(scenario, tokenizer, result, run_dir, console))
-    held.calibrator = Calibrator(scenario, run_dir, tokenizer, version, result.provenance)
+    held = _hold(ServerLife(scenario, tokenizer, result, run_dir, console), keep_raw_db)
     failed_write: OSError | None = None
     try:
         save(result, run_dir)
@@ -176,9 +191,8 @@ def run(
         result.status = RunStatus.COMPLETE if swept else RunStatus.FAILED
         result.reason = result.reason or failed_requests(result.levels)
     except (WriteFailed, OSError) as exc:
-        # A file of ours could not be written (disk full, most often, found by whichever
-        # write came first: run.json, a level's samples, evalscope's log): stop here;
-        # `finish` records it in run.json and says so in one line, exit 1.
+        # A file of ours could not be written (disk full, most often: run.json, samples,
+        # evalscope's log, …): stop; `finish` records it in run.json, one line, exit 1.
         failed_write = exc.error if isinstance(exc, WriteFailed) else exc
         if not is_file_error(failed_write):
             raise
@@ -240,6 +254,8 @@ def _sweep(held: _Held, todo: Iterable[SweepLevel], check: bool) -> bool:
             result.levels.append(level)
             result.levels.sort(key=_order)
             save(result, life.run_dir)
+            if held.records is not None:  # the level's records; its databases deleted
+                held.records.sync()
             if level.status != "ok" or not life.current.alive():
                 console.print(f"[red]conc {plan.parallel}: {level.status}:[/] {level.reason}")
                 why = level.reason or "the server died"

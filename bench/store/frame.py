@@ -2,7 +2,7 @@
 
 `load_runs` reads it from a folder of run.json files (no database needed) or from the
 store; both build it from the same rows (bench.store.rows), so they give the same frame.
-`export_bytes` turns it into Parquet or CSV for `vlm-bench export`. pandas is imported
+`vlm-bench export` writes it (bench/store/export.py, formats.py). pandas is imported
 only when a frame is made: indexing at the end of a run does not need it.
 """
 
@@ -30,7 +30,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-FORMATS = ("parquet", "csv")
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 
 
@@ -130,12 +129,3 @@ def frame(
     out["_metric"] = out["metric"].map(order).fillna(len(order))
     out = out.sort_values(["run_dir", "position", "_metric", "metric"], kind="stable")
     return out[list(COLUMNS)].astype(DTYPES).reset_index(drop=True)
-
-
-def export_bytes(data: pd.DataFrame, fmt: str) -> bytes:
-    """The frame as a Parquet or CSV file's bytes; UserError for another format."""
-    if fmt == "parquet":
-        return bytes(data.to_parquet(None, index=False))
-    if fmt == "csv":
-        return data.to_csv(index=False).encode("utf-8")
-    raise UserError(f"--format {fmt!r}: must be one of {', '.join(FORMATS)}")

@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from bench.errors import UserError
 from bench.schema.runfile import read_run
 from bench.store.db import Store, StoreError, reason
+from bench.store.requestrows import insert_requests
 from bench.store.rows import RunRows, file_digest, run_dir_key, run_rows
 from bench.store.tables import CHILDREN, LEVEL_CHECKS, LEVEL_METRICS, LEVELS, RUNS
 
@@ -113,7 +114,7 @@ def _index(store: Store, run_file: Path, data: bytes) -> str:
         rows = run_rows(run, run_file.parent, digest, _file_version(data))
         if found is not None:
             delete_run(conn, found.id)
-        insert_run(conn, rows)
+        insert_requests(conn, insert_run(conn, rows), run_file.parent)  # requests.parquet
     return "indexed"
 
 

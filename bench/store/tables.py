@@ -14,7 +14,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 # The newest migration (bench/store/migrations/versions): a store at it needs no Alembic.
-HEAD = "r0001"
+HEAD = "r0002"
 
 METADATA = sa.MetaData()
 
@@ -88,5 +88,31 @@ LEVEL_CHECKS = sa.Table(
     ),
 )
 
+# One row per measured request (bench/schema/requests.py, the run's requests.parquet);
+# `seq`: its place in that file. Its level is (level_index, repeat), as in run.json.
+REQUESTS = sa.Table(
+    "requests",
+    METADATA,
+    sa.Column("run_key", sa.ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("seq", sa.Integer, primary_key=True),
+    sa.Column("level_index", sa.Integer, nullable=False),
+    sa.Column("repeat", sa.Integer, nullable=False),
+    sa.Column("worker", sa.Integer, nullable=False),
+    sa.Column("round", sa.Integer, nullable=False),
+    sa.Column("sent_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("start_s", sa.Double, nullable=False),
+    sa.Column("end_s", sa.Double, nullable=False),
+    sa.Column("ttft_s", sa.Double),
+    sa.Column("tpot_s", sa.Double),
+    sa.Column("itl_s", sa.Text, nullable=False),  # a JSON list of seconds
+    sa.Column("latency_s", sa.Double),
+    sa.Column("prompt_tokens", sa.Integer),
+    sa.Column("output_tokens", sa.Integer),
+    sa.Column("stream", sa.Boolean, nullable=False),
+    sa.Column("status", sa.Text, nullable=False),
+    sa.Column("error", sa.Text),
+    sa.Column("request_sha", sa.Text),
+)
+
 # Children first: the order rows of a run are deleted in.
-CHILDREN = (LEVEL_CHECKS, LEVEL_METRICS, LEVELS)
+CHILDREN = (REQUESTS, LEVEL_CHECKS, LEVEL_METRICS, LEVELS)

@@ -11,11 +11,13 @@ import signal
 import socket
 import subprocess
 import time
+from collections import Counter
 from pathlib import Path
 
 import pytest
 
 from bench.schema.runfile import read_run
+from bench.store.requestrows import file_rows
 from tests.support.cli import start_vlm_bench, vlm_bench
 from tests.support.faults import all_gone, leftovers, report, run, write
 
@@ -173,6 +175,9 @@ def test_ctrl_c_keeps_finished_levels_and_finished_requests(tmp_path: Path) -> N
     assert partial.status == "partial" and 0 < partial.succeeded < 40
     assert "interrupted after" in partial.reason
     assert "Run status: interrupted" in report(run_dir)
+    # The records keep what was measured, the cut level's finished requests too (Step 15).
+    counts = Counter(r["level_index"] for r in file_rows(run_dir))
+    assert counts == {1: 2, 2: partial.succeeded + partial.failed}
 
 
 def test_resume_after_a_killed_sweep(tmp_path: Path) -> None:
@@ -207,6 +212,8 @@ def test_resume_after_a_killed_sweep(tmp_path: Path) -> None:
             new.ttft_avg_s,
         )
     assert after.levels[2].succeeded == 40
+    # The records: the kept levels' and the new ones', none of the killed attempt's.
+    assert Counter(r["level_index"] for r in file_rows(run_dir)) == {1: 2, 2: 2, 3: 40, 4: 4}
     assert (run_dir / "raw" / "level-03.attempt-1").is_dir()
     assert len(list((tmp_path / "out" / "faults").iterdir())) == 1
 

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from bench.load.evalscope_db import read_requests
 from bench.report.tables import format_cell
 from bench.schema.runfile import read_run
+from bench.store.requestrows import file_rows
 
 pytestmark = pytest.mark.integration
 
@@ -67,22 +67,23 @@ def test_run_writes_results_that_agree_with_each_other_and_the_trace(tmp_path: P
         cells = [format_cell(k, level.value(k)) for k in ("rps", "latency_avg_s", "ttft_avg_s")]
         line = next(x for x in report.splitlines() if x.startswith(f"| {level.parallel} "))
         assert all(c in line for c in cells), (cells, line)
-        # Raw evalscope files kept verbatim, and the parser's view of them is the level's.
+        # Raw evalscope files kept verbatim (its database as requests.parquet, Step 15).
         raw = run_dir / level.raw_dir
         assert (raw / "benchmark_summary.json").exists()
-        records = read_requests(raw)
+        assert not (raw / "benchmark_data.db").exists()
+        records = [r for r in file_rows(run_dir) if r["level_index"] == level.index]
         assert len(records) == level.number
         # Every measured request reached the simulator once; what the client measured
-        # contains what the server did.
-        lo = min(r.start_time for r in records) - 1
-        hi = max(r.completed_time for r in records) + 1
+        # (its records) contains what the server did.
+        lo = min(r["start_s"] for r in records) - 1
+        hi = max(r["end_s"] for r in records) + 1
         by_sha = {t["request_sha"]: t for t in trace if lo <= t["arrival"] <= hi}
         for r in records:
-            t = by_sha[r.request_sha]
-            assert t["output_tokens"] == r.completion_tokens == 24
-            assert t["image_tokens"] == 529 and t["prompt_tokens"] == r.prompt_tokens
-            assert r.start_time < t["arrival"] < t["first_token"] <= r.start_time + r.ttft_s
-            assert t["last_token"] <= r.completed_time
+            t = by_sha[r["request_sha"]]
+            assert t["output_tokens"] == r["output_tokens"] == 24
+            assert t["image_tokens"] == 529 and t["prompt_tokens"] == r["prompt_tokens"]
+            assert r["start_s"] < t["arrival"] < t["first_token"] <= r["start_s"] + r["ttft_s"]
+            assert t["last_token"] <= r["end_s"]
     # One warm-up wave per level was sent but not measured.
     # The readiness probe, the answer check, then each level's requests and warm-up wave.
     assert sum(t["images"] for t in trace) == 1 + 1 + (2 + 1) + (8 + 4)

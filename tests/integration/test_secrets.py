@@ -122,8 +122,10 @@ def test_a_run_writes_and_prints_no_secret(tmp_path: Path) -> None:
     assert done.returncode == 0, console[-3000:]
     assert CANARY not in console
     (run_dir,) = (out / "secrets").iterdir()
-    # the level ran through evalscope (the key reached the server) and left raw files
-    assert list((run_dir / "raw").rglob("benchmark_data.db"))
+    # the level ran through evalscope (the key reached the server) and left its records
+    # (evalscope's database deleted once they were written: Step 15)
+    assert (run_dir / "requests.parquet").is_file()
+    assert not list((run_dir / "raw").rglob("benchmark_data.db"))
     assert json.loads((run_dir / "check" / "verdict.json").read_text())["status"] == 200
     assert hits(run_dir) == []
     assert "${env:VLMB_CANARY}" in (run_dir / "scenario.yaml").read_text()

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from bench.load.evalscope_db import read_requests
 from bench.measure.servermetrics import read_samples
 from bench.schema.results import Check, LevelResult, RunResult
 from bench.schema.runfile import read_run
+from bench.store.requestrows import file_rows
 
 pytestmark = pytest.mark.integration
 
@@ -97,7 +97,7 @@ def test_clean_level_passes_and_server_ttft_matches_the_trace(tmp_path: Path) ->
         samples = read_samples(run_dir / "raw" / "level-01" / "metrics.jsonl")
         base = next(s for s in samples if s.get("phase") == "measured")
         window = finished[int(base["e2e"][1]) :][:16]
-        measured = {r.request_sha for r in read_requests(run_dir / level.raw_dir)}
+        measured = {r["request_sha"] for r in file_rows(run_dir) if r["level_index"] == level.index}
         assert {t["request_sha"] for t in window} == measured
         window_ttft = sum(t["first_token"] - t["arrival"] for t in window) / len(window)
         assert srv["ttft_avg_s"] == pytest.approx(window_ttft, rel=0.02)

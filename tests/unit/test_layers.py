@@ -42,9 +42,9 @@ SIDE = {
 
 
 # The one exception to both rules: bench/__init__.py's module `__getattr__` imports the
-# store's `load_runs` on first use, so `bench.load_runs` works while `import bench` (the
-# base layer) imports nothing above it.
-LAZY_EXPORTS = {("bench", "bench.store.frame")}
+# store's `load_runs` and `load_requests` on first use, so `bench.load_runs` works while
+# `import bench` (the base layer) imports nothing above it.
+LAZY_EXPORTS = {("bench", "bench.store.frame"), ("bench", "bench.store.requests")}
 
 
 def _module(path: Path) -> str:
