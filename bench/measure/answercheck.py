@@ -73,7 +73,7 @@ def answer_check_server(scenario: Scenario, out_dir: Path | None = None) -> ovd.
         work = out_dir or Path(tmp)
         work.mkdir(parents=True, exist_ok=True)
         with server.start(scenario, tokenizer, work) as handle:
-            console.print(f"server ({scenario.server.kind}) starting: {handle.url}")
+            console.print(handle.announce())
             console.print(f"server ready after {handle.wait_ready():.1f} s")
             return answer_check(scenario, handle.url, work / "check", image)
 
