@@ -81,6 +81,10 @@ def base_url(url: str) -> str:
     """`http://host:port`, forgiving a trailing slash, `/v1` or an API route such as
     `/v1/chat/completions` (what OpenAI clients and evalscope are given)."""
     text = API_PATHS.sub("", url.strip())
+    try:
+        urlsplit(text).port  # noqa: B018 - raises on a port that is not a number
+    except ValueError:
+        text = ""
     if not re.fullmatch(r"https?://[^/\s]+", text):
         raise UserError(f"--url {redact_text(url)!r}: expected http://HOST:PORT")
     return text

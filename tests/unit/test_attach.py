@@ -50,6 +50,12 @@ def test_an_api_route_in_url_is_the_base_url(url: str) -> None:
     assert attach.base_url(url) == URL
 
 
+@pytest.mark.parametrize("url", ["http://h:abc", "http://h:99999", "http://h:8000/other"])
+def test_a_bad_port_or_path_is_one_line(url: str) -> None:
+    with pytest.raises(UserError, match="expected http://HOST:PORT"):
+        attach.base_url(url)
+
+
 @pytest.mark.parametrize("argv", [["run", URL + "/v1"], ["check", URL], ["offline", URL]])
 def test_a_url_as_the_scenario_says_to_use_url(
     argv: list[str], capsys: pytest.CaptureFixture[str]
