@@ -64,6 +64,8 @@ class Labels:
     backend: str | None = None
 
 
+# What OpenSSL says when the other side answers TLS's hello in plain HTTP.
+PLAIN_HTTP_SIGNS = frozenset({"WRONG_VERSION_NUMBER", "RECORD_LAYER_FAILURE", "HTTP_REQUEST"})
 # Overrides that label a run rather than change what it measures.
 LABELS = ("name", "description", "hardware", "backend", "output_dir")
 
@@ -93,13 +95,16 @@ def base_url(url: str) -> str:
 def _unanswered(where: str, url: str, exc: OSError) -> UserError:
     """The one line for a server that did not answer: TLS to a plain-HTTP server named."""
     reason = getattr(exc, "reason", exc)
-    if isinstance(reason, ssl.SSLError):
-        plain = "http://" + url.split("://", 1)[1]
-        return UserError(
-            f"{where}: TLS failed ({getattr(reason, 'reason', None) or reason}); if the "
-            f"server speaks plain HTTP, type --url {redact_text(plain)}"
-        )
-    return UserError(f"{where} failed ({reason}); is the server running?")
+    if not isinstance(reason, ssl.SSLError):
+        return UserError(f"{where} failed ({reason}); is the server running?")
+    said = getattr(reason, "reason", None) or str(reason)
+    if said not in PLAIN_HTTP_SIGNS:  # a certificate or protocol problem of a TLS server
+        return UserError(f"{where}: TLS failed ({said})")
+    plain = "http://" + url.split("://", 1)[1]
+    return UserError(
+        f"{where}: TLS failed ({said}): the server speaks plain HTTP; "
+        f"type --url {redact_text(plain)}"
+    )
 
 
 def served_model(url: str, timeout: float = 10.0) -> str:
