@@ -39,10 +39,16 @@ def _scenario(args: argparse.Namespace) -> Any:
         overrides["sweep.requests_per_level"] = None
     if getattr(args, "cluster", None):
         overrides["cluster.engine"], overrides["cluster.address"] = "ray", args.cluster
+    attach.refuse_url_scenario(getattr(args, "scenario", None))
     if getattr(args, "url", None):
-        return attach.scenario(args.scenario, args.url, args.model, args.tokenizer, overrides)
+        labels = attach.Labels(args.name, args.hardware, args.backend)
+        return attach.scenario(
+            args.scenario, args.url, args.model, args.tokenizer, overrides, labels
+        )
     if getattr(args, "model", None) or getattr(args, "tokenizer", None):
         raise UserError("--model and --tokenizer go with --url (or use --set model.…)")
+    if any(getattr(args, k, None) for k in ("name", "hardware", "backend")):
+        raise UserError("--name, --hardware and --backend go with --url (or use --set name=…)")
     return load_scenario(args.scenario, overrides)
 
 

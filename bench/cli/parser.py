@@ -18,6 +18,7 @@ from bench.cli.parser_fleet import add_cluster, add_fleet
 from bench.cli.parser_gate import add_adaptive
 from bench.cli.parser_history import add_history_command
 from bench.cli.parser_store import add_keep_raw_db, add_store_commands
+from bench.cli.parser_url import add_url_flags
 from bench.schema.scenario_base import MAX_NUMBER
 
 
@@ -209,13 +210,7 @@ def build_parser(
         "130: interrupted.",
     )
     run.add_argument("scenario", nargs="?", action=_KeepScenario, help="scenario YAML file")
-    run.add_argument(
-        "--url",
-        help="benchmark the server already running at this base URL (http://HOST:PORT); "
-        "with a scenario file, replaces its server",
-    )
-    run.add_argument("--model", help="with --url: the served model name (default: /v1/models)")
-    run.add_argument("--tokenizer", help="with --url: tokenizer folder (default: generated)")
+    add_url_flags(run)
     run.add_argument(
         "--resume",
         metavar="RUN_DIR",

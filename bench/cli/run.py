@@ -19,7 +19,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if resume is not None:
         if (
             args.scenario or args.url or args.set or args.parallel or args.number or args.repeats
-        ) or (args.dry_run or args.cluster):
+        ) or (args.dry_run or args.cluster or args.name or args.hardware or args.backend):
             raise UserError(
                 "--resume takes only the run directory: the scenario is the one kept in it"
             )

@@ -15,6 +15,7 @@ from bench.cli.parser import _SIM_FLAGS
 from bench.config.scenario import load_scenario
 from bench.errors import EXIT_USER_ERROR, UserError, one_line
 from bench.measure import rejudge
+from bench.measure.prepare import tokenizer_problem
 from bench.measure.sweep import write_report
 from bench.safepath import writing
 from bench.schema.runfile import read_run
@@ -56,6 +57,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
     for path in args.files:
         try:
             scenario = load_scenario(path)
+            if problem := tokenizer_problem(scenario):  # evalscope would fail on it later
+                raise UserError(f"{path}: {problem}")
         except UserError as exc:
             print(f"invalid: {one_line(exc)}", file=sys.stderr)
             bad += 1

@@ -1,8 +1,15 @@
 """The answer check: the reference's OVD request sent to a ready server and judged, before
-a sweep (`check:` in the scenario) or alone (`vlm-bench check`)."""
+a sweep (`check:` in the scenario) or alone (`vlm-bench check`).
+
+The request is VLM-R1's OVD prompt, so before a sweep it runs, by default, only for the
+model it was written for (a VLM-R1 name or weights path) and the simulator (which answers
+in that format); any other model would fail it for no fault of its own. A scenario that
+writes a `check:` section (`check: warn`, …), or `vlm-bench check`, runs it for any model.
+"""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from rich.console import Console
@@ -15,6 +22,25 @@ from bench.schema.attached import AnswerCheckRecord
 from bench.schema.results import Incident, RunResult
 from bench.schema.scenario import Scenario
 from bench.serve import answer, server
+
+# The models the OVD prompt was written for: VLM-R1 (its OVD checkpoints).
+VLM_R1 = re.compile(r"vlm[-_ ]?r1", re.IGNORECASE)
+
+
+def skipped_because(scenario: Scenario) -> str | None:
+    """Why the answer check does not run before this sweep (None: it runs)."""
+    spec = scenario.check
+    if spec.mode == "off":
+        return "check: off"
+    model = scenario.model
+    if spec.model_fields_set or scenario.server.capabilities.simulator:
+        return None
+    if any(VLM_R1.search(name or "") for name in (model.served_name, model.path)):
+        return None
+    return (
+        f"it sends VLM-R1's OVD prompt and {model.served_name!r} is not a VLM-R1 model "
+        "(set check: warn or check: required to run it anyway)"
+    )
 
 
 def answer_check_image(scenario: Scenario) -> tuple[bytes, int, int]:
@@ -73,7 +99,7 @@ def answer_check_server(scenario: Scenario, out_dir: Path | None = None) -> ovd.
         work = out_dir or Path(tmp)
         work.mkdir(parents=True, exist_ok=True)
         with server.start(scenario, tokenizer, work) as handle:
-            console.print(f"server ({scenario.server.kind}) starting: {handle.url}")
+            console.print(handle.announce())
             console.print(f"server ready after {handle.wait_ready():.1f} s")
             return answer_check(scenario, handle.url, work / "check", image)
 
@@ -87,7 +113,9 @@ def answer_check_before_sweep(
 ) -> bool:
     """Run the answer check unless it is off; False when a required check failed."""
     mode = scenario.check.mode
-    if mode == "off":
+    if (why := skipped_because(scenario)) is not None:
+        if mode != "off":
+            console.print(f"answer check skipped: {why}")
         return True
     check = answer_check(scenario, handle.url, run_dir / "check")
     result.check = AnswerCheckRecord.model_validate({"mode": mode, **check.to_dict()})

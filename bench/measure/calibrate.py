@@ -97,7 +97,8 @@ def server_truth(trace: Path, offset: int) -> dict[str, tuple[float, float | Non
 def enabled(scenario: Scenario) -> bool:
     """Whether `load.calibrate` asks for a calibration (auto: not against the simulator)."""
     mode = scenario.load.calibrate
-    return mode in ("on", "always") or (mode == "auto" and scenario.server.kind != "sim")
+    by_default = scenario.server.capabilities.calibrates_by_default
+    return mode in ("on", "always") or (mode == "auto" and by_default)
 
 
 class Calibrator:

@@ -68,7 +68,7 @@ def start_ready(
         result.provenance.append("server_pids", handle.proc.pid)
     ready = False
     try:
-        console.print(f"server ({scenario.server.kind}) starting: {handle.url}")
+        console.print(handle.announce())
         waited = handle.wait_ready()
         ready = True
         result.provenance.append("server_ready_s", round(waited, 2))

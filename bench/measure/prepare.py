@@ -19,12 +19,22 @@ def resolve_tokenizer(scenario: Scenario, must_exist: bool = True) -> str:
     path = scenario.tokenizer_path
     if path == GENERATED_TOKENIZER:
         return str(ensure_tokenizer().resolve())
-    if must_exist and not (Path(path) / "tokenizer_config.json").exists():
-        raise UserError(
-            f"model.tokenizer_path: {path} has no tokenizer_config.json "
-            f"(use a local tokenizer folder, or '{GENERATED_TOKENIZER}')"
-        )
+    if must_exist and (problem := tokenizer_problem(scenario)):
+        raise UserError(problem)
     return str(Path(path).resolve()) if Path(path).exists() else path
+
+
+def tokenizer_problem(scenario: Scenario) -> str | None:
+    """Why the scenario's tokenizer folder cannot be used (None: it can, or generated)."""
+    path = scenario.tokenizer_path
+    field = "model.tokenizer_path" if scenario.model.tokenizer_path else "model.path"
+    if path == GENERATED_TOKENIZER or (Path(path) / "tokenizer_config.json").exists():
+        return None
+    where = "" if Path(path).is_dir() else " (no such folder)"
+    return (
+        f"{field}: {path} has no tokenizer_config.json{where} "
+        f"(use a local tokenizer folder, or '{GENERATED_TOKENIZER}')"
+    )
 
 
 def check_references(scenario: Scenario) -> None:

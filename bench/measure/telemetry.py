@@ -132,7 +132,7 @@ def open_source(scenario: Scenario) -> Source | None:
     """The scenario's telemetry source, or the first that answers; None when off, absent,
     or `auto` against the simulator."""
     mode = scenario.validity.telemetry
-    if mode == "off" or (mode == "auto" and scenario.server.kind == "sim"):
+    if mode == "off" or (mode == "auto" and not scenario.server.capabilities.samples_accelerators):
         return None
     names = list(OPENERS) if mode == "auto" else [mode]
     for name in names:

@@ -15,7 +15,7 @@ from bench.schema.results import RunResult, aggregate
 def run_tables(run: RunResult) -> str:
     """The console text of a finished run: measured table, notes, rescaled table."""
     table, notes = reference_table(run.levels)
-    sim = run.scenario.server.kind == "sim"
+    sim = run.scenario.server.capabilities.simulator
     lines = [f"\nResults (measured{', simulator time' if sim else ''}):", table, *notes]
     good = goodput_table(aggregate(run.levels))
     if good:

@@ -32,7 +32,6 @@ from bench.schema.results import (
     point_label,
 )
 from bench.schema.scenario import Scenario
-from bench.schema.scenario_server import SimServer
 
 
 def _spread(key: str, level: LevelResult, repeats: list[LevelResult]) -> str:
@@ -119,9 +118,7 @@ def rescale(level: LevelResult, time_scale: float) -> LevelResult:
 
 def sim_time_scale(scenario: Scenario) -> float | None:
     """The simulator's time scale when the run measured a time-scaled simulator."""
-    server = scenario.server
-    scale = server.time_scale if isinstance(server, SimServer) else None
-    return scale if scale not in (None, 1, 1.0) else None
+    return scenario.server.simulated_time_scale()
 
 
 def workload_summary(scenario: Scenario) -> str:

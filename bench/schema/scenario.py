@@ -195,7 +195,8 @@ class ClusterSpec(Strict):
 
 
 class Scenario(Strict):
-    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$", max_length=MAX_NAME)
+    # `@`: `vlm-bench run --url` names a run MODEL@HOST-PORT (bench/cli/attach.py).
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._@-]*$", max_length=MAX_NAME)
     description: str = ""
     hardware: str = ""
     backend: str = ""

@@ -1,11 +1,18 @@
 """The scenario's `server:` section: how the server under test is started (the simulator, a
 command, a container) or reached (an external URL), and what to do when it dies.
+
+Each kind's fields are a model here, in the `Server` union (a stored run.json is validated
+against it), with its `Capabilities`: what the measure and report layers may ask of a
+server without knowing its kind (reports read stored runs and sit below bench/serve/, so
+the answers live with the fields). How a kind starts, gets ready and stops is its module
+in bench/serve/kinds/.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (
     Field,
@@ -39,7 +46,19 @@ class VllmServe(Strict):
         return out
 
 
-class _ServerBase(Strict):
+@dataclass(frozen=True)
+class Capabilities:
+    """What a server kind can expose; the questions asked instead of testing its kind."""
+
+    simulator: bool = False  # the reference simulator: its times are a model's
+    samples_accelerators: bool = True  # `validity.telemetry: auto` samples this host's
+    calibrates_by_default: bool = True  # `load.calibrate: auto` calibrates the client
+    started_by_us: bool = True  # vlm-bench starts and stops it (else it attaches)
+
+
+class ServerSpec(Strict):
+    capabilities: ClassVar[Capabilities] = Capabilities()
+
     env: dict[str, str] = Field(default_factory=dict)
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
@@ -53,8 +72,17 @@ class _ServerBase(Strict):
         "stop", description="a server that dies mid-sweep: stop, or restart and retry the level"
     )
 
+    def simulated_time_scale(self) -> float | None:
+        """The factor by which its clock runs faster than the hardware it models (None:
+        real time, or a scale of 1)."""
+        return None
 
-class SimServer(_ServerBase):
+
+class SimServer(ServerSpec):
+    capabilities: ClassVar[Capabilities] = Capabilities(
+        simulator=True, samples_accelerators=False, calibrates_by_default=False
+    )
+
     kind: Literal["sim"]
     port: int = Field(0, ge=0, le=65535, description="0 = any free port")
     profile: str = Field("fast", description="built-in profile name, or a YAML file")
@@ -78,8 +106,11 @@ class SimServer(_ServerBase):
             raise ValueError(f"unknown profile {value!r}; built-in: {', '.join(names)}")
         return value
 
+    def simulated_time_scale(self) -> float | None:
+        return self.time_scale if self.time_scale not in (None, 1, 1.0) else None
 
-class CommandServer(_ServerBase):
+
+class CommandServer(ServerSpec):
     kind: Literal["command"]
     argv: list[str] | None = Field(None, min_length=1)
     vllm: VllmServe | None = None
@@ -104,7 +135,9 @@ class DockerServer(CommandServer):
     docker_args: list[str] = Field(default_factory=list, description="more `docker run` flags")
 
 
-class ExternalServer(_ServerBase):
+class ExternalServer(ServerSpec):
+    capabilities: ClassVar[Capabilities] = Capabilities(started_by_us=False)
+
     kind: Literal["external"]
     url: str = Field(pattern=r"^https?://[^/]+$", description="base URL, e.g. http://10.0.0.5:8000")
     on_death: Literal["stop"] = Field("stop", description="vlm-bench cannot restart it")

@@ -28,13 +28,23 @@ def _not_http_is_oserror(url: str) -> Iterator[None]:
 
 def get(url: str, timeout: float = 5.0, headers: dict[str, str] | None = None) -> tuple[int, bytes]:
     """Status and body of a GET; an HTTP error status is returned, not raised."""
+    status, body, _ = get_response(url, timeout, headers)
+    return status, body
+
+
+def get_response(
+    url: str, timeout: float = 5.0, headers: dict[str, str] | None = None
+) -> tuple[int, bytes, dict[str, str]]:
+    """Status, body and response headers (names lower-cased) of a GET; an HTTP error
+    status is returned, not raised."""
     req = urllib.request.Request(url, headers=headers or {})
     with _not_http_is_oserror(url):
         try:
             with urllib.request.urlopen(req, timeout=timeout) as resp:
-                return resp.status, resp.read()
+                said = {k.lower(): v for k, v in resp.headers.items()}
+                return resp.status, resp.read(), said
         except urllib.error.HTTPError as exc:
-            return exc.code, b""
+            return exc.code, b"", {k.lower(): v for k, v in exc.headers.items()}
 
 
 def post_json(
