@@ -41,6 +41,7 @@ from bench.measure.outputs import (
     write_report,
 )
 from bench.measure.prepare import check_references, resolve_tokenizer
+from bench.report.eta import level_line
 from bench.report.markdown import what_happened
 from bench.safepath import writing
 from bench.schema.provenance import Provenance
@@ -238,6 +239,7 @@ def _sweep(
     )
     with Progress(*columns, console=console, transient=False) as progress:
         for k, slot in enumerate(todo if checked else []):
+            console.print(level_line(scenario, slot, result.levels), markup=False, highlight=False)
             if k:
                 handle = held.handle = between_levels(
                     scenario, handle, tokenizer, run_dir, result, slot, console
