@@ -39,7 +39,9 @@ def test_run_url_against_a_running_simulator(sim: Sim, tmp_path: Path) -> None:
     run = read_run(run_dir)
     assert run.scenario.server.kind == "external"
     assert run.scenario.model.served_name == json.loads(sim.get("/v1/models")[1])["data"][0]["id"]
-    assert "Results (measured):" in done.stderr
+    assert "Results (measured; times in ms):" in done.stderr
+    # The progress names the level out of the sweep's (bench/report/eta.py).
+    assert "level 1 of 1: conc 1, 2 requests · time left known after a level" in done.stderr
 
 
 def test_run_url_wrong_model_is_one_line(sim: Sim, tmp_path: Path) -> None:
