@@ -203,9 +203,9 @@ class GateResult:
         bad = [c for c in self.cells if c.verdict in ("REGRESSION", "FAILED", NO_DATA)]
         head = self.verdict()
         named = ", ".join(
-            f"{c.where} {BY_KEY[c.key].label} {format_pct(100 * c.worse)} worse"
+            f"{c.where} {BY_KEY[c.key].name} {format_pct(100 * c.worse)} worse"
             if c.verdict == "REGRESSION"
-            else f"{c.where} {BY_KEY[c.key].label} {c.detail}"
+            else f"{c.where} {BY_KEY[c.key].name} {c.detail}"
             if c.verdict == NO_DATA
             else f"{c.where} {c.detail}"
             for c in bad[:SUMMARY_CELLS]

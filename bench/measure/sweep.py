@@ -43,6 +43,7 @@ from bench.measure.outputs import (
 )
 from bench.measure.prepare import check_references, resolve_tokenizer
 from bench.measure.records import Records
+from bench.report.eta import level_line
 from bench.report.markdown import what_happened
 from bench.safepath import writing
 from bench.schema.plan import SweepLevel
@@ -245,6 +246,7 @@ def _sweep(held: _Held, todo: Iterable[SweepLevel], check: bool) -> bool:
     )
     with Progress(*columns, console=console, transient=False) as progress:
         for k, at in enumerate(todo if checked else []):
+            console.print(level_line(scenario, at, result.levels), markup=False, highlight=False)
             plan = plan_level(scenario, life.run_dir, at)  # the level's one plan, every step
             if k:
                 life.between_levels(plan)

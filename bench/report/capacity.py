@@ -1,13 +1,15 @@
 """The capacity search's probes as a table and as --json (bench/measure/capacity.py's
 Search): each probe's point, its P99s with their confidence intervals, its goodput and
-the verdict; then the capacity found."""
+the verdict; then the capacity found. Times in milliseconds (the display unit); --json
+keeps seconds."""
 
 from __future__ import annotations
 
 import math
 from typing import Any, Protocol
 
-from bench.report.tables import format_cell, markdown_table
+from bench.report.tables import format_cell, format_display, markdown_table
+from bench.schema.metrics import BY_KEY
 from bench.schema.results import LevelResult
 
 
@@ -27,9 +29,9 @@ def probe_table(by: str, probes: list[ProbeLike]) -> str:
     header = [
         "#",
         "Rate (req/s)" if by == "rate" else "Conc.",
-        "P99 TTFT(s)",
+        BY_KEY["ttft_p99_s"].display_label,
         "95% CI",
-        "P99 TPOT(s)",
+        BY_KEY["tpot_p99_s"].display_label,
         "95% CI",
         "Goodput",
         "SLO",
@@ -37,15 +39,19 @@ def probe_table(by: str, probes: list[ProbeLike]) -> str:
     rows = []
     for n, probe in enumerate(probes, 1):
         lv = probe.level
-        cis = [_ci(lv, k) for k in ("ttft_p99_s", "tpot_p99_s")]
-        text = ["—" if c is None else f"[{c[0]:.3f}, {c[1]:.3f}]" for c in cis]
+        keys = ("ttft_p99_s", "tpot_p99_s")
+        cis = [(k, _ci(lv, k)) for k in keys]
+        text = [
+            "—" if c is None else f"[{format_display(k, c[0])}, {format_display(k, c[1])}]"
+            for k, c in cis
+        ]
         rows.append(
             [
                 str(n),
                 f"{probe.value:g}",
-                format_cell("ttft_p99_s", lv.ttft_p99_s),
+                format_display("ttft_p99_s", lv.ttft_p99_s),
                 text[0],
-                format_cell("tpot_p99_s", lv.tpot_p99_s),
+                format_display("tpot_p99_s", lv.tpot_p99_s),
                 text[1],
                 format_cell("goodput_rps", lv.value("goodput_rps")),
                 "met" if probe.meets else "missed",

@@ -5,7 +5,8 @@ Runs are comparable only when their workloads are: the load fields below must be
 concurrency levels, or a rate sweep's (cap, rate) pairs (bench.schema.results.load_point).
 Changes are plain relative differences of the reported figures, computed from the values
 as stored (a published table's rounded figures included); they carry no significance
-test: `vlm-bench gate` judges noise, this shows.
+test: `vlm-bench gate` judges noise, this shows. Times are shown in milliseconds, the one
+unit for people (bench.schema.metrics); the changes do not depend on it.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from bench.report.markdown import rescale, sim_time_scale
 from bench.report.tables import (
     FAILED,
     NOT_HONOURED,
-    format_cell,
+    format_display,
     markdown_table,
     point_header,
     template,
@@ -88,7 +89,7 @@ def _cell(run: RunResult, level: LevelResult | None, key: str) -> str:
         return "n/a"
     if level is None or not _measured(level):
         return FAILED
-    text = format_cell(key, level.value(key))
+    text = format_display(key, level.value(key))
     return text if level.tokens_honoured else f"{text} {NOT_HONOURED}"
 
 
@@ -117,7 +118,7 @@ class Comparison:
         letters = [chr(ord("A") + k) for k in range(len(self.runs))]
         header = [point_header(self.levels)]
         for key in keys:
-            label = BY_KEY[key].label
+            label = BY_KEY[key].display_label
             header += [f"{label} {x}" for x in letters]
             header += [f"Δ {x}" for x in letters[1:]]
         rows = []
@@ -142,7 +143,7 @@ class Comparison:
                     f"{format_pct(v)} at {'concurrency ' if i == 0 else ''}{point_label(c)}"
                     for i, (c, v) in enumerate(at)
                 )
-                parts.append(f"{BY_KEY[key].label.split('(')[0].strip()} {text}")
+                parts.append(f"{BY_KEY[key].name} {text}")
             out.append(
                 f"{run_label(self.runs[k])} vs {run_label(self.runs[0])}: " + "; ".join(parts)
             )

@@ -52,7 +52,7 @@ def precision_section(runs: list[RunResult], levels: list[LoadPoint]) -> str:
     letters = [chr(ord("A") + k) for k in range(len(runs))]
     header = [point_header(levels)]
     for key in KEYS:
-        header += [f"{BY_KEY[key].label} {x}" for x in letters]
+        header += [f"{BY_KEY[key].display_label} {x}" for x in letters]
         header += [f"worse {x} (95 % CI)" for x in letters[1:]]
     rows = []
     for point in levels:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from bench.analyze import precision, stats
 from bench.analyze.compare import format_pct, run_label
 from bench.analyze.gate import NO_DATA, Cell, GateResult
-from bench.report.tables import format_cell, markdown_table, point_header, template
+from bench.report.tables import format_display, markdown_table, point_header, template
 from bench.schema.metrics import BY_KEY, Better
 from bench.schema.results import CheckStatus, aggregate, by_level, load_point, point_label
 
@@ -15,9 +15,9 @@ from bench.schema.results import CheckStatus, aggregate, by_level, load_point, p
 def _spread(key: str, values: list[float]) -> str:
     if not values:
         return "—"
-    text = format_cell(key, stats.median(values))
+    text = format_display(key, stats.median(values))
     if len(values) > 1:
-        text += f" [{format_cell(key, min(values))}–{format_cell(key, max(values))}]"
+        text += f" [{format_display(key, min(values))}–{format_display(key, max(values))}]"
     return text
 
 
@@ -50,7 +50,7 @@ def render(result: GateResult) -> str:
         [
             f"{MARKS[c.verdict]} {c.verdict}",
             point_label((c.parallel, c.rate)),
-            BY_KEY[c.key].label,
+            BY_KEY[c.key].display_label,
             _spread(c.key, c.base),
             _spread(c.key, c.cand),
             format_pct(100 * c.worse) if c.base and c.verdict != NO_DATA else "—",

@@ -13,9 +13,10 @@ from bench.schema.scenario import SloSpec
 
 
 def slo_text(slo: SloSpec) -> str:
-    """The SLO a request must meet, in words ("" when the scenario sets none)."""
+    """The SLO a request must meet, in words and milliseconds ("" when the scenario sets
+    none): "TTFT ≤ 500 ms and TPOT ≤ 50 ms"."""
     parts = [
-        f"{name} ≤ {value:g} s"
+        f"{name} ≤ {1000 * value:g} ms"
         for name, value in (("TTFT", slo.ttft_p99_s), ("TPOT", slo.tpot_p99_s))
         if value is not None
     ]

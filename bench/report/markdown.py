@@ -15,13 +15,14 @@ from bench.report.tables import (
     FLAGGED,
     NOT_HONOURED,
     PARTIAL,
-    format_cell,
+    REFERENCE,
+    Units,
     markdown_table,
     point_header,
     template,
 )
 from bench.schema.attached import OfflineSummary
-from bench.schema.metrics import METRICS, REFERENCE_COLUMNS, REFERENCE_HEADER
+from bench.schema.metrics import METRICS, REFERENCE_COLUMNS
 from bench.schema.results import (
     LevelResult,
     RunResult,
@@ -34,32 +35,33 @@ from bench.schema.results import (
 from bench.schema.scenario import Scenario
 
 
-def _spread(key: str, level: LevelResult, repeats: list[LevelResult]) -> str:
+def _spread(key: str, level: LevelResult, repeats: list[LevelResult], units: Units) -> str:
     """`median [min–max]` over a level's measured repeats (success rate: over all)."""
     values = [lv.value(key) for lv in repeats if key == "success_rate" or lv.measured]
-    low, high = format_cell(key, min(values)), format_cell(key, max(values))
-    return format_cell(key, level.value(key)) + f" [{low}–{high}]"
+    low, high = units.cell(key, min(values)), units.cell(key, max(values))
+    return units.cell(key, level.value(key)) + f" [{low}–{high}]"
 
 
 def level_row(
-    level: LevelResult, repeats: list[LevelResult] | None = None
+    level: LevelResult, repeats: list[LevelResult] | None = None, units: Units = REFERENCE
 ) -> tuple[list[str], str | None]:
     """The reference-table cells of one level, and a footnote when it must not be trusted.
     With `repeats` (more than one), `level` is their median level and every cell shows
     the median and the range. The first cell is the level's load point: its concurrency,
-    or a rate sweep level's `64 @ 2 req/s` (its cap alone would not tell the rates apart)."""
+    or a rate sweep level's `64 @ 2 req/s` (its cap alone would not tell the rates apart).
+    `units`: the reference's seconds, or milliseconds for people (bench.report.tables)."""
     if repeats and len(repeats) > 1:
-        cells, note = level_row(level)
+        cells, note = level_row(level, units=units)
         if level.succeeded:
-            cells[1:] = [_spread(k, level, repeats) for k in REFERENCE_COLUMNS]
+            cells[1:] = [_spread(k, level, repeats, units) for k in REFERENCE_COLUMNS]
         return cells, note
     conc = where = point_label(load_point(level))
     if not level.measured:
         cells = ["—"] * (len(REFERENCE_COLUMNS) - 1) + [
-            format_cell("success_rate", level.success_rate)
+            units.cell("success_rate", level.success_rate)
         ]
         return [f"{conc} {FAILED}", *cells], f"{FAILED} conc {conc}: {level.reason or level.status}"
-    cells = [format_cell(k, level.value(k)) for k in REFERENCE_COLUMNS]
+    cells = [units.cell(k, level.value(k)) for k in REFERENCE_COLUMNS]
     note = None
     if not level.tokens_honoured:
         conc = f"{conc} {NOT_HONOURED}"
@@ -83,21 +85,23 @@ def level_row(
     return [conc, *cells], note
 
 
-def reference_table(levels: list[LevelResult]) -> tuple[str, list[str]]:
+def reference_table(levels: list[LevelResult], units: Units = REFERENCE) -> tuple[str, list[str]]:
     """Markdown table in the reference format (aligned), and its footnotes; repeated levels
-    as `median [min–max]`; a rate sweep's first column headed `Conc. @ rate`."""
+    as `median [min–max]`; a rate sweep's first column headed `Conc. @ rate`. With
+    `units=PEOPLE`, the same columns with times in milliseconds (the console's)."""
     rows, notes = [], []
     for group in by_level(levels):
-        cells, note = level_row(median_level(group), group)
+        cells, note = level_row(median_level(group), group, units)
         rows.append(cells)
         if note:
             notes.append(note)
-    return markdown_table(reference_header(levels), rows), notes
+    return markdown_table(reference_header(levels, units), rows), notes
 
 
-def reference_header(levels: list[LevelResult]) -> list[str]:
+def reference_header(levels: list[LevelResult], units: Units = REFERENCE) -> list[str]:
     """The reference table's header; a rate sweep's first column `Conc. @ rate`."""
-    return [point_header([load_point(lv) for lv in levels]), *REFERENCE_HEADER[1:]]
+    point = point_header([load_point(lv) for lv in levels])
+    return [point, *(units.label(k) for k in REFERENCE_COLUMNS)]
 
 
 def rescale(level: LevelResult, time_scale: float) -> LevelResult:

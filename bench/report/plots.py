@@ -277,14 +277,16 @@ def latency_vs_throughput(series: list[Series], caption: str) -> Figure:
         return _no_data(fig)
     ax = fig.add_subplot()
     one_cap = len(caps([lv for _, _, levels in runs for lv in levels])) <= 1
+    latency = BY_KEY["latency_avg_s"]  # drawn in its display unit (ms)
     for i, label, levels in runs:
         xs = [lv.output_tok_s for lv in levels]
-        _draw(ax, levels, xs, [lv.latency_avg_s for lv in levels], i, label)
+        ys = [lv.latency_avg_s * latency.display_scale for lv in levels]
+        _draw(ax, levels, xs, ys, i, label)
         colour, _ = _style(i)
-        for lv in levels:
+        for lv, y in zip(levels, ys, strict=True):
             ax.annotate(
                 point_note(lv, one_cap),
-                (lv.output_tok_s, lv.latency_avg_s),
+                (lv.output_tok_s, y),
                 xytext=(0, 7),
                 textcoords="offset points",
                 ha="center",
@@ -294,9 +296,10 @@ def latency_vs_throughput(series: list[Series], caption: str) -> Figure:
             )
     _throughput_axis(ax, [lv.output_tok_s for _, _, levels in runs for lv in levels])
     # Headroom above the highest point for its "c=" (or rate) label.
-    _y_from_zero(ax, 1.05 * max(lv.latency_avg_s for _, _, levels in runs for lv in levels))
+    top = max(lv.latency_avg_s for _, _, levels in runs for lv in levels)
+    _y_from_zero(ax, 1.05 * top * latency.display_scale)
     ax.set_xlabel(f"{BY_KEY['output_tok_s'].label} ({BY_KEY['output_tok_s'].unit}, log scale)")
-    ax.set_ylabel(f"{_name('latency_avg_s')} ({BY_KEY['latency_avg_s'].unit})")
+    ax.set_ylabel(f"{_name('latency_avg_s')} ({latency.display_unit})")
     ax.set_title("Average latency vs generation throughput", fontsize=11)
     _grid(ax)
     _legend(fig, ax)

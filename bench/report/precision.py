@@ -1,9 +1,10 @@
 """The precision table: each level's figures with their 95 % confidence intervals, its
 steady-state figures and, under `sweep.stop`, its rounds. Beside the reference table,
 never in it (its columns are the guide's). Means and rates are shown `value ± half-width`,
-percentiles `value [lo–hi]`; over repeats when a level has 2 or more (t-interval of the
-repeat values), else over its requests (bench/analyze/precision.py). "" for runs without
-precision data (measured before it existed), so their reports keep their bytes.
+percentiles `value [lo–hi]`, times in milliseconds; over repeats when a level has 2 or more
+(t-interval of the repeat values), else over its requests (bench/analyze/precision.py).
+"" for runs without precision data (measured before it existed), so their reports keep
+their bytes.
 """
 
 from __future__ import annotations
@@ -11,19 +12,12 @@ from __future__ import annotations
 from typing import Any
 
 from bench.analyze import precision as rules
-from bench.report.tables import format_cell, markdown_table, point_header
+from bench.report.tables import format_display, markdown_table, point_header
+from bench.schema.metrics import BY_KEY
 from bench.schema.results import LevelResult, by_level, load_point, median_level, point_label
 
 COLUMNS = ("ttft_avg_s", "ttft_p99_s", "tpot_avg_s", "tpot_p99_s", "rps", "output_tok_s")
 STEADY = ("ttft_avg_s", "tpot_avg_s", "rps")
-LABELS = {
-    "ttft_avg_s": "Avg TTFT(s)",
-    "ttft_p99_s": "P99 TTFT(s)",
-    "tpot_avg_s": "Avg TPOT(s)",
-    "tpot_p99_s": "P99 TPOT(s)",
-    "rps": "RPS",
-    "output_tok_s": "Gen. toks/s",
-}
 
 
 def level_intervals(group: list[LevelResult]) -> dict[str, tuple[float, float]]:
@@ -43,13 +37,15 @@ def level_intervals(group: list[LevelResult]) -> dict[str, tuple[float, float]]:
 
 
 def cell(key: str, value: float, interval: tuple[float, float] | None) -> str:
-    text = format_cell(key, value)
+    """A figure and its interval in the display unit: `value ± half-width` for means and
+    rates, `value [lo–hi]` for percentiles."""
+    text = format_display(key, value)
     if interval is None:
         return text
     lo, hi = interval
     if key.endswith("_avg_s") or key in ("rps", "output_tok_s"):
-        return f"{text} ± {format_cell(key, (hi - lo) / 2)}"
-    return f"{text} [{format_cell(key, lo)}–{format_cell(key, hi)}]"
+        return f"{text} ± {format_display(key, (hi - lo) / 2)}"
+    return f"{text} [{format_display(key, lo)}–{format_display(key, hi)}]"
 
 
 def precision_table(levels: list[LevelResult]) -> str:
@@ -58,8 +54,8 @@ def precision_table(levels: list[LevelResult]) -> str:
         return ""
     stopped = any(lv.precision and lv.precision.rounds for lv in levels)
     header = [point_header([load_point(lv) for lv in levels]), "n"]
-    header += [LABELS[k] for k in COLUMNS]
-    header += [f"Steady {LABELS[k]}" for k in STEADY]
+    header += [BY_KEY[k].display_label for k in COLUMNS]
+    header += [f"Steady {BY_KEY[k].display_label}" for k in STEADY]
     header += ["Rounds (stop)"] if stopped else []
     rows = []
     for group in by_level(levels):
@@ -70,7 +66,7 @@ def precision_table(levels: list[LevelResult]) -> str:
         row += [cell(k, level.value(k), found.get(k)) for k in COLUMNS]
         steady: Any = first.steady
         row += [
-            format_cell(k, v)
+            format_display(k, v)
             if steady is not None and (v := getattr(steady, k)) is not None
             else "—"
             for k in STEADY

@@ -14,7 +14,7 @@ def render_sequential(state: str, looks: int, max_looks: int, cells: list[CellLo
     rows = [
         [
             point_label((c.parallel, c.rate)),
-            BY_KEY[c.key].label,
+            BY_KEY[c.key].name,
             c.look.decision,
             format_pct(100 * c.look.worse),
             f"[{format_pct(100 * c.look.lower)}, {format_pct(100 * c.look.upper)}]",

@@ -1,5 +1,6 @@
 """The report's second half: per level, the validity checks, the client's latency beside
-the server's (from its histograms), and the server's own metrics."""
+the server's (from its histograms), and the server's own metrics. Times in milliseconds,
+the one unit for people (bench.schema.metrics.DISPLAY_SCALE)."""
 
 from __future__ import annotations
 
@@ -15,11 +16,13 @@ DASH = "—"
 SCALE = DISPLAY_SCALE["s"][1]
 
 
-def _s(value: Any) -> str:
-    return f"{value:.3f}" if isinstance(value, int | float) else DASH
+def _t(value: Any) -> str:
+    """A time (stored in seconds) in milliseconds."""
+    return f"{SCALE * value:.1f}" if isinstance(value, int | float) else DASH
 
 
 def _ms(value: Any) -> str:
+    """A signed gap (stored in seconds) in milliseconds."""
     return f"{SCALE * value:+.1f}" if isinstance(value, int | float) else DASH
 
 
@@ -65,12 +68,12 @@ def latency_table(levels: list[LevelResult]) -> str:
     """Client (evalscope) and server (histogram deltas) means side by side, and the gap."""
     header = [
         _header(levels),
-        "Avg TTFT(s) client",
+        "Avg TTFT (ms) client",
         "server",
         "gap (ms)",
-        "Queue(s)",
-        "Prefill(s)",
-        "Avg TPOT(s) client",
+        "Queue (ms)",
+        "Prefill (ms)",
+        "Avg TPOT (ms) client",
         "server",
         "gap (ms)",
         "Requests (server)",
@@ -87,13 +90,13 @@ def latency_table(levels: list[LevelResult]) -> str:
         rows.append(
             [
                 _point(lv),
-                _s(lv.ttft_avg_s),
-                _s(ttft),
+                _t(lv.ttft_avg_s),
+                _t(ttft),
                 _ms(lv.ttft_avg_s - ttft) if ttft is not None else DASH,
-                _s(srv.queue_avg_s),
-                _s(srv.prefill_avg_s),
-                _s(lv.tpot_avg_s),
-                _s(tpot),
+                _t(srv.queue_avg_s),
+                _t(srv.prefill_avg_s),
+                _t(lv.tpot_avg_s),
+                _t(tpot),
                 _ms(lv.tpot_avg_s - tpot) if tpot is not None else DASH,
                 counted,
             ]

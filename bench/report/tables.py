@@ -1,5 +1,6 @@
-"""Text building blocks every renderer shares: the cell marks, a metric's number format,
-aligned markdown tables and the jinja templates (bench/report/templates/).
+"""Text building blocks every renderer shares: the cell marks, a metric's number format
+(the reference's, and the one unit for people), aligned markdown tables and the jinja
+templates (bench/report/templates/).
 
 Kept apart from the run report (markdown.py) so that the server view, compare, release
 and gate renderers use them without importing one another.
@@ -8,6 +9,7 @@ and gate renderers use them without importing one another.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from functools import cache
 
 import jinja2
@@ -33,6 +35,36 @@ def format_cell(key: str, value: float) -> str:
         return "—"  # no data (NaN or infinite): never shown as a figure
     text = f"{value:.{metric.digits}f}"
     return f"{text}%" if key == "success_rate" else text
+
+
+def format_display(key: str, value: float) -> str:
+    """A metric in its display unit, for people: times in milliseconds (Metric.display_*),
+    every other metric as the reference prints it."""
+    metric = BY_KEY[key]
+    if not math.isfinite(value):
+        return "—"
+    text = f"{value * metric.display_scale:.{metric.display_digits}f}"
+    return f"{text}%" if key == "success_rate" else text
+
+
+@dataclass(frozen=True)
+class Units:
+    """How a table shows metrics: in the reference's own labels and units (`REFERENCE`:
+    the run report's reference table, byte for byte the guide's), or in one unit for
+    people (`PEOPLE`: milliseconds for times, every other table and the console)."""
+
+    reference: bool
+
+    def label(self, key: str) -> str:
+        metric = BY_KEY[key]
+        return metric.label if self.reference else metric.display_label
+
+    def cell(self, key: str, value: float) -> str:
+        return format_cell(key, value) if self.reference else format_display(key, value)
+
+
+REFERENCE = Units(reference=True)
+PEOPLE = Units(reference=False)
 
 
 def markdown_table(header: list[str], rows: list[list[str]]) -> str:

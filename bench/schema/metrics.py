@@ -40,7 +40,8 @@ class Metric:
 
     @property
     def display_unit(self) -> str:
-        """The unit plots and per-request views show the metric in (ms for seconds)."""
+        """The unit people read the metric in (ms for seconds): every table, plot,
+        comparison and console summary but the reference table."""
         return DISPLAY_SCALE.get(self.unit, (self.unit, 1.0))[0]
 
     @property
@@ -48,9 +49,26 @@ class Metric:
         """The factor from the stored unit (SI) to `display_unit`."""
         return DISPLAY_SCALE.get(self.unit, (self.unit, 1.0))[1]
 
+    @property
+    def display_digits(self) -> int:
+        """Decimals in the display unit: 0.1 ms for times (a TPOT of 2.6 ms, not the
+        reference's 0.003 s), whole milliseconds for end-to-end latency."""
+        if self.unit not in DISPLAY_SCALE:
+            return self.digits
+        return 0 if self.key.startswith("latency_") else 1
 
-# Stored unit -> (display unit, factor): per-request times are stored in seconds (run.json,
-# tables keep the reference table's seconds) and drawn in milliseconds.
+    @property
+    def display_label(self) -> str:
+        """The label with its display unit: "Avg TTFT (ms)"; the label itself for a
+        metric shown in its stored unit ("RPS", "Gen. toks/s")."""
+        if self.unit not in DISPLAY_SCALE:
+            return self.label
+        return f"{self.name} ({self.display_unit})"
+
+
+# Stored unit -> (display unit, factor): per-request times are stored in SI seconds
+# (run.json, levels.csv, --json; the reference table keeps the guide's seconds) and shown
+# to people in milliseconds everywhere else.
 DISPLAY_SCALE: dict[str, tuple[str, float]] = {"s": ("ms", 1000.0)}
 
 

@@ -3,15 +3,17 @@ opens every page from file://, with the network off, and checks what a reader wo
 
 Each page: no console error and no page error, every chart is an SVG with a drawn line
 and points and a box larger than zero, every <a href> of the site opens a file of the
-site. One trend chart: hovering a point shows its value in the tooltip, dragging across
-it zooms (the visible x range shrinks, points outside are hidden) and "reset zoom" goes
-back. Screenshots of the index and a trend page go under the test's tmp folder, and once
-under /tmp/dashboard-shots/ for a person to look at. No browser is ever downloaded: when
-/usr/bin/chromium is missing the test skips, but fails under CI=true.
+site; no two shown x labels overlap. One trend chart: hovering a point shows its value in
+the tooltip, dragging across it zooms (the visible x range shrinks, points outside are
+hidden) and "reset zoom" goes back; the page's filter hides the other lines and rescales
+the y axis to nice ticks. Screenshots of the index and a trend page go under the test's
+tmp folder, and once under /tmp/dashboard-shots/ for a person to look at. No browser is
+ever downloaded: when /usr/bin/chromium is missing the test skips, but fails under CI=true.
 """
 
 from __future__ import annotations
 
+import itertools
 import os
 import shutil
 from collections.abc import Iterator
@@ -87,12 +89,29 @@ CHARTS_JS = """() => [...document.querySelectorAll('svg.dash-chart')].map(svg =>
 })"""
 
 
+# Per chart, the shown x labels: level ones by their boxes, turned ones by their anchors.
+LABELS_JS = """() => [...document.querySelectorAll('svg.dash-chart')].map(svg => {
+  const shown = [...svg.querySelectorAll('text.xlab')].filter(t => t.style.display !== 'none');
+  return shown.map(t => {
+    const b = t.getBoundingClientRect();
+    return {rot: t.classList.contains('rot'), left: b.left, right: b.right,
+            x: Number(t.getAttribute('x'))};
+  });
+})"""
+
+
 def _check_charts(page: Any, name: str) -> int:
     charts = page.evaluate(CHARTS_JS)
     for i, chart in enumerate(charts):
         assert chart["width"] > 0 and chart["height"] > 0, f"{name}: chart {i} has no box"
         assert chart["points"] > 0, f"{name}: chart {i} has no points"
         assert chart["line"].startswith("M"), f"{name}: chart {i} has no line"
+    for i, labels in enumerate(page.evaluate(LABELS_JS)):
+        for a, b in itertools.pairwise(labels):
+            if a["rot"]:  # turned 40°: one line height apart is clear of each other
+                assert b["x"] - a["x"] >= 14, f"{name}: chart {i}: x labels overlap"
+            else:
+                assert b["left"] >= a["right"], f"{name}: chart {i}: x labels overlap"
     return len(charts)
 
 
@@ -134,12 +153,13 @@ def test_hover_zoom_and_screenshots(page: Any, site: Path, tmp_path: Path) -> No
     page.screenshot(path=str(tmp_path / "index.png"), full_page=True)
     trend = next(site.glob("trend-history-*.html"))
     _open(page, trend)
-    chart = page.locator("figure#trend-tpot_avg_s-1")
+    chart = page.locator("figure#trend-tpot_avg_s")
     svg = chart.locator("svg.dash-chart")
     assert svg.locator("g.cp").count() >= 1, "the TPOT step is marked as a change point"
-    assert svg.locator("circle.gm").count() == 1, "the gate's candidate is ringed"
+    assert svg.locator("circle.gm").count() == 2, "the gate's candidate is ringed, per conc"
+    assert svg.locator("g.series").count() == 2, "one chart per metric, a line per conc"
 
-    point = svg.locator("circle.pt:not(.gm)").nth(2)
+    point = svg.locator("g.series").last.locator("circle.pt:not(.gm)").nth(2)  # on top
     point.hover()
     tip = page.locator("div.tip")
     assert tip.is_visible()
@@ -157,6 +177,15 @@ def test_hover_zoom_and_screenshots(page: Any, site: Path, tmp_path: Path) -> No
     zoomed = _visible_points(svg)
     assert 0 < zoomed < before
     chart.locator("button.reset").click()
+    assert _visible_points(svg) == before
+    # The filter: concurrency 2 alone; the other line and its legend entry are hidden.
+    page.select_option("select.filter[data-key=conc]", "2")
+    assert svg.locator("g.series:visible").count() == 1
+    assert _visible_points(svg) == before // 2
+    ticks = [float(t) for t in svg.locator("text.ylab").all_text_contents()]
+    steps = {round(b - a, 6) for a, b in itertools.pairwise(ticks)}
+    assert ticks[0] == 0 and len(steps) == 1, f"y ticks not evenly spaced: {ticks}"
+    page.select_option("select.filter[data-key=conc]", "")
     assert _visible_points(svg) == before
     assert not page.errors
 

@@ -56,9 +56,9 @@ def test_slower_decode_is_a_regression_naming_the_cells(tmp_path: Path, baseline
     done = vlm_bench("gate", str(baseline), str(slow))
     assert done.returncode == 1, done.stdout + done.stderr
     first = done.stdout.splitlines()[0]
-    assert first.startswith("## gate: REGRESSION — ") and "Avg TPOT(s)" in first
+    assert first.startswith("## gate: REGRESSION — ") and "Avg TPOT +" in first
     flagged = [line for line in done.stdout.splitlines() if "REGRESSION |" in line]
-    assert any("| 2     | Avg TPOT(s) " in line for line in flagged)
+    assert any("| 2     | Avg TPOT (ms) " in line for line in flagged)
     assert not any("TTFT" in line for line in flagged)  # decode only: TTFT is not named
     # The same run against itself passes.
     same = vlm_bench("gate", str(baseline), str(baseline))

@@ -43,9 +43,11 @@ def test_run_url_against_a_running_simulator(sim: Sim, tmp_path: Path) -> None:
     # Named after model and server (plus a digest of --parallel/--number), not `external`.
     assert run_dir.parent.name.startswith(f"{served}@127.0.0.1-{sim.port}-")
     assert run_dir.parent.parent == out and (run_dir / "run.json").exists()
-    assert "Results (measured):" in done.stderr
+    assert "Results (measured; times in ms):" in done.stderr
     assert f"attaching to the server at http://127.0.0.1:{sim.port}" in done.stderr
     assert "starting" not in done.stderr  # vlm-bench does not start this server
+    # The progress names the level out of the sweep's (bench/report/eta.py).
+    assert "level 1 of 1: conc 1, 2 requests · time left known after a level" in done.stderr
 
 
 def test_run_url_wrong_model_is_one_line(sim: Sim, tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ browser's view of the same site: tests/integration/test_dashboard_browser.py.
 
 from __future__ import annotations
 
+import itertools
 import re
 from html.parser import HTMLParser
 from pathlib import Path
@@ -16,7 +17,17 @@ import pytest
 
 from bench.report.dashboard.collect import read_gate
 from bench.report.dashboard.site import MARKER, build_site
-from bench.report.dashboard.svgchart import Chart, Line, Point, fmt, render
+from bench.report.dashboard.svgchart import (
+    Chart,
+    Line,
+    Point,
+    nice_ticks,
+    render,
+    rotated,
+    thinned,
+    tick_text,
+    x_room,
+)
 from bench.schema.runfile import read_run
 from bench.store.db import open_store
 from bench.store.index import index_run
@@ -154,13 +165,59 @@ def test_user_mistakes_are_one_line(
 
 def test_chart_escapes_and_formats() -> None:
     chart = Chart("<b>t</b>", "y", [Line("<i>", [Point(0, 1.5, "<tip>")])], [(0.0, "<x>")])
+    chart.x_label = "<u>x</u>"
     svg = str(render(chart))
     assert "<b>" not in svg and "&lt;tip&gt;" in svg and "&lt;x&gt;" in svg
-    assert [fmt(v) for v in (0, 123.4, 12.34, 1.234, 0.1234, 0.001234)] == [
-        "0",
-        "123",
-        "12.3",
-        "1.23",
-        "0.123",
-        "1.2e-03",
-    ]
+    assert "&lt;u&gt;x&lt;/u&gt;" in svg and "<u>" not in svg
+
+
+def test_y_ticks_are_nice_numbers() -> None:
+    """The bug: y ticks split 1.1 × the top in four (19.4, 14.6, 9.72, 4.86: uneven)."""
+    assert nice_ticks(18.5) == [0, 5, 10, 15, 20]
+    assert nice_ticks(3.4) == [0, 1, 2, 3, 4]
+    assert nice_ticks(1.47) == [0, 0.5, 1.0, 1.5, 2.0]
+    assert nice_ticks(0) == [0, 0.25, 0.5, 0.75, 1.0]
+    for top in (0.0031, 0.9, 7.7, 18.5, 123.0, 999.0, 28567.0):
+        ticks = nice_ticks(top)
+        steps = {round(b - a, 9) for a, b in itertools.pairwise(ticks)}
+        assert len(steps) == 1 and 4 <= len(ticks) <= 7 and ticks[-1] >= top, top
+    ticks = nice_ticks(4.4)
+    assert [tick_text(v, ticks) for v in ticks] == ["0", "2", "4", "6"]
+    ticks = nice_ticks(9.0)
+    assert [tick_text(v, ticks) for v in ticks] == ["0.0", "2.5", "5.0", "7.5", "10.0"]
+
+
+def test_x_labels_fit_without_overlap() -> None:
+    """The bug: x labels overlapped; a run's date-and-time label is turned and thinned,
+    and labels that land close together (near-equal throughputs) are not both shown."""
+    short = [(float(c), str(c)) for c in (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)]
+    assert not rotated(short) and len(thinned(short, lambda x: 45 * x)) == len(short)
+    close = [(291.0, "291"), (295.0, "295"), (576.0, "576")]
+    assert thinned(close, lambda x: x) == [(291.0, "291"), (576.0, "576")]
+    dated = [(float(i), f"2026-12-{1 + i // 4:02d} {9 + i % 4:02d}:00") for i in range(60)]
+    assert rotated(dated)
+    shown = thinned(dated, lambda x: 8 * x)
+    assert shown[0] == dated[0] and len(shown) == 30
+    assert all(8 * (b[0] - a[0]) >= x_room(dated) for a, b in itertools.pairwise(shown))
+    svg = str(render(Chart("t", "y (ms)", [Line("a", [Point(0, 1, "p")])], dated)))
+    assert 'transform="rotate(-40' in svg and 'data-xroom="16"' in svg
+
+
+def test_trend_page_is_one_chart_per_metric_with_a_filter(tmp_path: Path) -> None:
+    """The bug: a chart per metric and concurrency (a wall of small charts), runs labelled
+    by date only, and no way to pick the lines."""
+    history = dashboard.history(tmp_path)
+    extra = tmp_path / "later"
+    # A second run on the last day, at another hour: its own label, not the same date.
+    data = (history / "run11" / "run.json").read_text().replace("T09:00:00", "T17:30:00")
+    extra.mkdir()
+    (extra / "run.json").write_text(data.replace("20261212-0900-0011", "20261212-1730-0012"))
+    build_site([history, extra], tmp_path / "site")
+    trend = next((tmp_path / "site").glob("trend-history-*.html")).read_text()
+    assert trend.count('<figure class="chart"') == 5  # the five trend metrics
+    assert trend.count('class="series" data-name="conc 1"') == 5
+    assert 'data-f-conc="2"' in trend and 'class="filter" data-key="conc"' in trend
+    assert ">2026-12-12 09:00<" in trend and ">2026-12-12 17:30<" in trend
+    assert "run (start date and time)" in trend and "Avg TPOT (ms)" in trend
+    index = (tmp_path / "site" / "index.html").read_text()
+    assert index.count('id="overview-') == 5 and 'data-f-scenario="history"' in index

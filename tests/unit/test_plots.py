@@ -161,17 +161,17 @@ def test_latency_vs_throughput(series: list[Series]) -> None:
     (ax,) = fig.axes
     assert tuple(fig.get_size_inches()) == (7.0, 4.5)
     assert "Gen. toks/s" in ax.get_xlabel() and "tok/s" in ax.get_xlabel()
-    assert "(s)" in ax.get_ylabel()
+    assert "(ms)" in ax.get_ylabel()  # latency in the display unit, as every other plot
     lines = run_lines(ax)
     assert sorted(lines) == ["vllm-ascend", "xLLM"]
     notes = [(t.get_text(), t.xy) for t in ax.texts]  # type: ignore[attr-defined]
     for label, levels in series:
         drawn = sorted((lv for lv in levels if lv.succeeded), key=lambda lv: lv.parallel)
-        # Joined in concurrency order, x = generated tokens/s, y = average latency.
+        # Joined in concurrency order, x = generated tokens/s, y = average latency in ms.
         assert list(lines[label].get_xdata()) == [lv.output_tok_s for lv in drawn]  # type: ignore[arg-type]
-        assert list(lines[label].get_ydata()) == [lv.latency_avg_s for lv in drawn]  # type: ignore[arg-type]
+        assert list(lines[label].get_ydata()) == [1000 * lv.latency_avg_s for lv in drawn]  # type: ignore[arg-type]
         for lv in drawn:
-            assert (f"c={lv.parallel}", (lv.output_tok_s, lv.latency_avg_s)) in notes
+            assert (f"c={lv.parallel}", (lv.output_tok_s, 1000 * lv.latency_avg_s)) in notes
     assert sorted(t for t, _ in notes) == sorted(f"c={c}" for c in CONCS for _ in range(2))
     assert "c=64" not in {t for t, _ in notes}
     assert len(hollow_points(ax)) == 1

@@ -149,7 +149,7 @@ def test_precision_table_only_for_runs_with_precision() -> None:
     level = LevelResult(2, 20, succeeded=20, ttft_avg_s=0.105, tpot_avg_s=0.01, rps=2.0)
     precision.attach(level, [_row(w * 1.0, w * 1.0 + 1.0) for w in range(10) for _ in range(2)])
     text = precision_table([level])
-    assert "Avg TTFT(s)" in text and "20 req" in text and "Steady RPS" in text
+    assert "Avg TTFT (ms)" in text and "20 req" in text and "Steady RPS" in text
     repeats = [replace(level, repeat=k, rps=2.0 + 0.1 * k) for k in (1, 2, 3)]
     assert "3 repeats" in precision_table(repeats) and "2.20 ± 0.25" in precision_table(repeats)
     assert "precision" in precision_summary(level) and precision_summary(plain) == {}

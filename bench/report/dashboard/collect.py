@@ -28,7 +28,7 @@ from bench.store.index import find_runs
 
 log = logging.getLogger(__name__)
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
-_LABELS = {m.label: m.key for m in METRICS}
+_LABELS = {text: m.key for m in METRICS for text in (m.label, m.display_label)}
 _SUMMARY = re.compile(r"^## gate: ([A-Z ]+?)(?: —|;| \(|$)")
 _RUNS = re.compile(r"^Baseline: (.+?) \(\d+ repeats? per level\); candidate: (.+?) \(\d+ repeat")
 

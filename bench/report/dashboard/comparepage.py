@@ -16,7 +16,7 @@ from bench.errors import UserError, one_line
 from bench.report.compare import FAMILIES, Comparison, compare, run_description
 from bench.report.dashboard.collect import Entry
 from bench.report.dashboard.levelcharts import level_charts
-from bench.report.tables import FAILED, NOT_HONOURED, format_cell, point_header
+from bench.report.tables import FAILED, NOT_HONOURED, format_display, point_header
 from bench.schema.metrics import BY_KEY
 from bench.schema.results import LoadPoint, RunResult, has_metric, load_point, point_label
 
@@ -27,7 +27,7 @@ def _cell(comparison: Comparison, run: RunResult, point: LoadPoint, key: str) ->
     level = comparison.level(run, point)
     if level is None or not level.measured:
         return FAILED
-    text = format_cell(key, level.value(key))
+    text = format_display(key, level.value(key))
     return text if level.tokens_honoured else f"{text} {NOT_HONOURED}"
 
 
@@ -35,7 +35,7 @@ def family_table(comparison: Comparison, keys: tuple[str, ...]) -> dict[str, Any
     """Header and rows of one metric family: per load point, A, B and the change."""
     header = [point_header(comparison.levels)]
     for key in keys:
-        label = BY_KEY[key].label
+        label = BY_KEY[key].display_label
         header += [f"{label} A", f"{label} B", "Δ"]
     rows = []
     for point in comparison.levels:

@@ -63,14 +63,21 @@ def _panel(figure: str, key: str, data: dict[str, list[dict[str, object]]], char
     if figure == "latency-throughput":
         xs = sorted({p.x for line in lines for p in line.points})
         ticks = {x: f"{x:.0f}" for x in xs}
-    title = f"{metric.name} vs " + (
+    axis = (
         "generation throughput"
         if figure == "latency-throughput"
         else "arrival rate"
         if by_rate
         else "concurrency"
     )
-    return Chart(title, _y_label(key), lines, sorted(ticks.items()), chart_id=chart_id)
+    x_label = {
+        "generation throughput": f"{BY_KEY['output_tok_s'].label} ({BY_KEY['output_tok_s'].unit})",
+        "arrival rate": "arrival rate (req/s, log scale)",
+        "concurrency": "concurrency (log scale)",
+    }[axis]
+    chart = Chart(f"{metric.name} vs {axis}", _y_label(key), lines, sorted(ticks.items()))
+    chart.chart_id, chart.x_label = chart_id, x_label
+    return chart
 
 
 def level_charts(

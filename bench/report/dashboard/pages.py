@@ -16,10 +16,18 @@ import pandas as pd
 from bench import __version__
 from bench.report.dashboard import comparepage, runpage
 from bench.report.dashboard.collect import Entry, GateMark, slugify
-from bench.report.dashboard.svgchart import render
-from bench.report.dashboard.trends import TREND_METRICS, concurrencies, trend_chart
-from bench.schema.metrics import BY_KEY
+from bench.report.dashboard.svgchart import Chart, render
+from bench.report.dashboard.trends import TREND_METRICS, overview_chart, tidy, trend_chart
 from bench.schema.results import provenance_columns
+
+# The page's filter: (tag key, its label), in the order the selects are shown.
+FILTERS = (
+    ("scenario", "Scenario"),
+    ("model", "Model"),
+    ("hardware", "Hardware"),
+    ("backend", "Backend"),
+    ("conc", "Concurrency"),
+)
 
 
 @dataclass
@@ -83,25 +91,58 @@ def index_row(scenario: Scenario, entry: Entry, gates: list[GateMark]) -> dict[s
     }
 
 
-def index_page(scenarios: list[Scenario], gates: list[GateMark]) -> str:
+def filters(charts: list[Chart]) -> list[dict[str, Any]]:
+    """The selects of the page's filter: each tag whose lines differ in it, its values
+    (concurrencies in numeric order) and the one selected at first ("" = all; the first
+    scenario when there are several, so the page opens on a readable chart)."""
+    out = []
+    for key, label in FILTERS:
+        found = {v for c in charts for line in c.lines for k, v in line.tags if k == key}
+        if len(found) < 2:
+            continue
+        values = sorted(found, key=lambda v: (int(v), v) if v.isdigit() else (0, v))
+        out.append(
+            {
+                "key": key,
+                "label": label,
+                "options": values,
+                "selected": values[0] if key == "scenario" else "",
+            }
+        )
+    return out
+
+
+def index_page(
+    scenarios: list[Scenario], gates: list[GateMark], frame: pd.DataFrame | None = None
+) -> str:
+    """The runs by scenario, under one chart per metric over all of them with the filter;
+    `frame`: the runs' tidy frame when the caller has it (else made here)."""
     rows = [(s, [index_row(s, e, gates) for e in reversed(s.entries)]) for s in scenarios]
-    return _render("index.html.j2", title="vlm-bench dashboard", scenarios=rows)
+    groups = [s.entries for s in scenarios]
+    if frame is None:
+        frame = tidy([e for entries in groups for e in entries])
+    charts = [overview_chart(frame, groups, gates, key) for key in TREND_METRICS]
+    shown = [c for c in charts if c is not None]
+    return _render(
+        "index.html.j2",
+        title="vlm-bench dashboard",
+        scenarios=rows,
+        charts=shown,
+        filters=filters(shown),
+    )
 
 
 def trend_page(scenario: Scenario, frame: pd.DataFrame, gates: list[GateMark]) -> str:
-    concs = concurrencies(scenario.entries)
-    groups = []
     mine = frame[frame["scenario_name"] == scenario.name]
-    for key in TREND_METRICS:
-        part = mine[mine["metric"] == key]
-        charts = [trend_chart(part, scenario.entries, gates, key, c) for c in concs]
-        groups.append((BY_KEY[key], [t for t in charts if t is not None]))
+    found = [trend_chart(mine, scenario.entries, gates, key) for key in TREND_METRICS]
+    trends = [t for t in found if t is not None]
     return _render(
         "trend.html.j2",
         title=f"Trends: {scenario.name}",
         scenario=scenario,
-        groups=groups,
-        changes=sum(t.changes for _, charts in groups for t in charts),
+        charts=[t.chart for t in trends],
+        filters=filters([t.chart for t in trends]),
+        changes=sum(t.changes for t in trends),
     )
 
 

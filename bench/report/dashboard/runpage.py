@@ -1,5 +1,6 @@
 """What one run's page shows: its facts (provenance through `provenance_columns` only),
-the reference table with its marks and notes, the sweep's charts, every level's validity
+the reference table's columns with their marks and notes (times in milliseconds, as
+every chart beside them), the sweep's charts, every level's validity
 checks, and "What happened" (status, reason, incidents, partial levels).
 
 Everything here is data for the template; the template escapes it. The scenario shown is
@@ -15,8 +16,8 @@ from typing import Any
 from bench.redact import redact_scenario
 from bench.report.dashboard.collect import Entry
 from bench.report.dashboard.levelcharts import level_charts
-from bench.report.markdown import level_row, plot_caption, workload_summary
-from bench.schema.metrics import REFERENCE_HEADER
+from bench.report.markdown import level_row, plot_caption, reference_header, workload_summary
+from bench.report.tables import PEOPLE
 from bench.schema.results import RunResult, by_level, median_level, provenance_columns
 
 
@@ -61,14 +62,15 @@ def facts(entry: Entry) -> list[tuple[str, str]]:
 
 
 def table(run: RunResult) -> tuple[list[str], list[list[str]], list[str]]:
-    """The reference table (header, rows, footnotes), repeats as median [min–max]."""
+    """The reference table's columns in milliseconds (header, rows, footnotes), repeats
+    as median [min–max]."""
     rows, notes = [], []
     for group in by_level(run.levels):
-        cells, note = level_row(median_level(group), group)
+        cells, note = level_row(median_level(group), group, PEOPLE)
         rows.append(cells)
         if note:
             notes.append(note)
-    return REFERENCE_HEADER, rows, notes
+    return reference_header(run.levels, PEOPLE), rows, notes
 
 
 def checks(run: RunResult) -> list[dict[str, Any]]:

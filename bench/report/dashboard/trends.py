@@ -1,5 +1,9 @@
-"""Trend charts: one metric at one concurrency across a scenario's runs, in time order,
-with change points (bench.analyze.changepoint) and gate verdicts marked.
+"""Trend charts: one chart per metric across runs in time order, one line per
+concurrency (and, on the overview, per scenario), with change points
+(bench.analyze.changepoint) and gate verdicts marked. Each line carries tags (scenario,
+model, hardware, backend, concurrency) for the page's filter, so a reader picks the lines
+instead of scanning a wall of small charts. Runs are labelled by their start date and time
+(several runs a day stay apart).
 
 The numbers come from the tidy frame of many runs, one row per (run, level, repeat,
 metric) as the results store writes it (bench/store); a run's value at a concurrency is
@@ -17,7 +21,7 @@ import pandas as pd
 
 from bench.analyze import history
 from bench.report.dashboard.collect import Entry, GateMark
-from bench.report.dashboard.svgchart import Chart, Line, Marker, Point
+from bench.report.dashboard.svgchart import Chart, Line, Marker, Point, Tags
 from bench.schema.metrics import BY_KEY
 from bench.schema.results import RunResult
 from bench.store.frame import runs_frame
@@ -33,7 +37,6 @@ def tidy(entries: list[Entry]) -> pd.DataFrame:
 @dataclass(frozen=True)
 class TrendChart:
     metric: str
-    parallel: int
     chart: Chart
     changes: int
 
@@ -54,7 +57,7 @@ def _gate_for(run: RunResult, gates: list[GateMark], key: str, conc: int) -> tup
     return None, ""
 
 
-def _markers(key: str, rows: pd.DataFrame, xs: list[float]) -> list[Marker]:
+def _markers(key: str, rows: pd.DataFrame, xs: list[float], tags: Tags) -> list[Marker]:
     """A dashed line before each run where `history.series` found a change starting."""
     out = []
     for pos, row in zip(xs, rows.itertuples(), strict=True):
@@ -66,14 +69,20 @@ def _markers(key: str, rows: pd.DataFrame, xs: list[float]) -> list[Marker]:
             f"change point: median {_display(key, float(row.before))} → "
             f"{_display(key, float(row.after))} ({shown}), p = {float(row.p_value):.4f}"
         )
-        out.append(Marker(pos - 0.5, shown, tip))
+        out.append(Marker(pos - 0.5, shown, tip, tags))
     return out
+
+
+def started(entry: Entry) -> str:
+    """A run's x label: its start date and time (`2026-12-01 09:00`), else its id."""
+    return entry.started_at[:16].replace("T", " ") or entry.run.run_id
 
 
 def _point(entry: Entry, x: float, row: Any, key: str, gates: list[GateMark], conc: int) -> Point:
     """One run's value on a trend chart, with its tooltip, link and gate verdict."""
     value = float(row.value)
-    tip = f"{entry.label} · {entry.started_at[:16] or 'no date'} · {_display(key, value)}"
+    tip = f"{entry.label} · {started(entry) if entry.started_at else 'no date'} · conc {conc}"
+    tip += f" · {_display(key, value)}"
     if int(row.repeats) > 1:
         tip += f" (median of {int(row.repeats)} repeats)"
     if not row.trusted:
@@ -90,11 +99,36 @@ def _point(entry: Entry, x: float, row: Any, key: str, gates: list[GateMark], co
     )
 
 
-def trend_chart(
-    frame: pd.DataFrame, entries: list[Entry], gates: list[GateMark], key: str, conc: int
-) -> TrendChart | None:
-    """One metric at one concurrency over a scenario's runs (`entries`, in time order);
-    None when no run measured it."""
+def tags(entry: Entry, conc: int) -> Tags:
+    """What the page's filter selects a line on."""
+    scenario = entry.run.scenario
+    return (
+        ("scenario", entry.run.scenario_name),
+        ("model", scenario.model.served_name),
+        ("hardware", scenario.hardware or "—"),
+        ("backend", scenario.backend or "—"),
+        ("conc", str(conc)),
+    )
+
+
+@dataclass(frozen=True)
+class Series:
+    """One scenario's runs at one concurrency: the points and the change points."""
+
+    points: list[Point]
+    markers: list[Marker]
+
+
+def series(
+    frame: pd.DataFrame,
+    entries: list[Entry],
+    gates: list[GateMark],
+    key: str,
+    conc: int,
+    where: dict[str, float],
+) -> Series | None:
+    """`key` at `conc` over a scenario's runs (`entries`, in time order), each run at its
+    x in `where` (by run id); None when no run measured it."""
     name = entries[0].run.scenario_name
     have = frame[
         (frame["scenario_name"] == name) & (frame["metric"] == key) & (frame["parallel"] == conc)
@@ -102,25 +136,71 @@ def trend_chart(
     if have.empty:
         return None
     rows = history.series(have, scenario=name, metric=key, parallel=conc)
-    where = {e.run.run_id: (float(i), e) for i, e in reversed(list(enumerate(entries)))}
-    xs = [where[str(row.run_id)][0] for row in rows.itertuples()]
+    by_id = {e.run.run_id: e for e in reversed(entries)}
+    xs = [where[str(row.run_id)] for row in rows.itertuples()]
     points = [
-        _point(where[str(row.run_id)][1], x, row, key, gates, conc)
+        _point(by_id[str(row.run_id)], x, row, key, gates, conc)
         for x, row in zip(xs, rows.itertuples(), strict=True)
         if math.isfinite(float(row.value))
     ]
-    markers = _markers(key, rows, xs)
+    markers = _markers(key, rows, xs, (("conc", str(conc)),))
+    return Series(sorted(points, key=lambda p: p.x), markers)
+
+
+def _chart(key: str, lines: list[Line], ticks: list[tuple[float, str]], chart_id: str) -> Chart:
     metric = BY_KEY[key]
-    ticks = [(float(i), e.started_at[:10] or e.run.run_id) for i, e in enumerate(entries)]
-    chart = Chart(
-        f"{metric.name} at concurrency {conc}",
+    return Chart(
+        metric.name,
         f"{metric.name} ({metric.display_unit})",
-        [Line(metric.name, sorted(points, key=lambda p: p.x))],
+        lines,
         ticks,
-        markers,
-        chart_id=f"trend-{key}-{conc}",
+        chart_id=chart_id,
+        x_label="run (start date and time)",
     )
-    return TrendChart(key, conc, chart, len(markers))
+
+
+def trend_chart(
+    frame: pd.DataFrame, entries: list[Entry], gates: list[GateMark], key: str
+) -> TrendChart | None:
+    """One metric over a scenario's runs (`entries`, in time order), a line per
+    concurrency; None when no run measured it."""
+    where = {e.run.run_id: float(i) for i, e in reversed(list(enumerate(entries)))}
+    lines, markers = [], []
+    for conc in concurrencies(entries):
+        got = series(frame, entries, gates, key, conc, where)
+        if got is not None:
+            lines.append(Line(f"conc {conc}", got.points, (("conc", str(conc)),)))
+            markers += got.markers
+    if not lines:
+        return None
+    ticks = [(float(i), started(e)) for i, e in enumerate(entries)]
+    chart = _chart(key, lines, ticks, f"trend-{key}")
+    chart.markers = markers
+    return TrendChart(key, chart, len(markers))
+
+
+def overview_chart(
+    frame: pd.DataFrame, groups: list[list[Entry]], gates: list[GateMark], key: str
+) -> Chart | None:
+    """One metric over every scenario's runs on one time axis, a line per scenario and
+    concurrency, tagged for the filter; None when no run measured it."""
+    order = sorted(
+        (e for entries in groups for e in entries),
+        key=lambda e: (not e.started_at, e.started_at, e.run.scenario_name, e.run.run_id),
+    )
+    at = {id(e): float(i) for i, e in enumerate(order)}
+    lines = []
+    for entries in groups:
+        where = {e.run.run_id: at[id(e)] for e in entries}
+        for conc in concurrencies(entries):
+            got = series(frame, entries, gates, key, conc, where)
+            if got is not None:
+                name = f"{entries[0].run.scenario_name} · conc {conc}"
+                lines.append(Line(name, got.points, tags(entries[0], conc)))
+    if not lines:
+        return None
+    ticks = [(float(i), started(e)) for i, e in enumerate(order)]
+    return _chart(key, lines, ticks, f"overview-{key}")
 
 
 def concurrencies(entries: list[Entry]) -> list[int]:
