@@ -1,7 +1,7 @@
 """Client self-calibration: how much of a level's TTFT and TPOT is the load generator's own.
 
 After a level is measured, the same load shape (concurrency, images, prompt and output
-lengths, endpoint, rate: bench/measure/clienterror.py) is run once more, through the same
+lengths, endpoint, rate: bench/analyze/clienterror.py) is run once more, through the same
 code path (bench/measure/level.py, so load workers split it the same way), against the
 built-in simulator with fixed timings (profile `fixed`, bench/sim/fixed.py) set to the
 level's own mean TTFT and TPOT. The simulator's trace says when each token was really
@@ -9,8 +9,9 @@ written, so the difference per request is the client's error; the level carries 
 (`client.ttft_error_s`, `client.tpot_error_s`) and the validity check "client error" judges
 it. Works for any server, /metrics or not: it never talks to the server under test.
 
-Measured errors are cached (clienterror.py) and reused: `load.calibrate: on` measures a
-shape once per host, vlm-bench and evalscope version; `always` measures again; `off` never.
+Measured errors are cached (bench/measure/clienterror.py) and reused: `load.calibrate: on`
+measures a shape once per host, vlm-bench and evalscope version; `always` measures again;
+`off` never.
 `auto` (the default) is `on` except against the built-in simulator: its trace and exact
 /metrics histograms already give the truth (the TTFT-gap check compares client and server
 directly), and a time-scaled simulator's levels are so short that the client's few
@@ -30,9 +31,10 @@ from rich.console import Console
 from rich.progress import Progress
 
 import bench
+from bench.analyze import clienterror, validity
+from bench.analyze.clienterror import ClientError
 from bench.errors import UserError
-from bench.measure import clienterror, validity
-from bench.measure.clienterror import ClientError
+from bench.measure import clienterror as cache
 from bench.measure.level import measure
 from bench.measure.level_split import level_rows
 from bench.schema.provenance import Provenance
@@ -113,7 +115,7 @@ class Calibrator:
         self.record = record if record is not None else Provenance()  # run.json's
         self.dir = run_dir / "calibration"
         self.tokenizer = tokenizer
-        self.path = clienterror.cache_file(
+        self.path = cache.cache_file(
             cache_root(), socket.gethostname(), bench.__version__, evalscope_version
         )
         self.handle: server.ServerHandle | None = None
@@ -128,7 +130,7 @@ class Calibrator:
         if not enabled(sc) or not level.measured or not sc.load.stream or not usable:
             return
         key = clienterror.shape(sc, level.parallel)
-        cached = clienterror.read_cache(self.path)
+        cached = cache.read_cache(self.path)
         error = (
             None if sc.load.calibrate == "always" else clienterror.lookup(cached, key, ttft, tpot)
         )
@@ -141,7 +143,7 @@ class Calibrator:
                 return
             self.measured += 1
             new = clienterror.entry(key, ttft, tpot, error)
-            clienterror.write_cache(self.path, clienterror.replace_entry(cached, new))
+            cache.write_cache(self.path, clienterror.replace_entry(cached, new))
         self.record.client_calibration = {
             "cache": str(self.path),
             "measured": self.measured,
@@ -149,14 +151,7 @@ class Calibrator:
             "seconds": round(self.spent_s, 1),
         }
         level.client.ttft_error_s, level.client.tpot_error_s = error.ttft_s, error.tpot_s
-        level.checks = validity.judge_level(
-            level,
-            level.server,
-            level.client,
-            sc.validity,
-            prefix_length=sc.load.prefix_length,
-            paced=sc.rate_at(level.index) is not None,
-        )
+        level.checks = validity.judge(level, sc)
 
     def _measure(self, level: LevelResult, progress: Progress) -> ClientError | None:
         started = time.monotonic()
