@@ -35,7 +35,8 @@ from bench.analyze import clienterror, validity
 from bench.analyze.clienterror import ClientError
 from bench.errors import UserError
 from bench.measure import clienterror as cache
-from bench.measure.level import measure
+from bench.measure.holds import hold
+from bench.measure.level import Interrupted, measure
 from bench.measure.level_split import level_rows
 from bench.schema.provenance import Provenance
 from bench.schema.results import LevelResult
@@ -52,6 +53,7 @@ log = logging.getLogger(__name__)
 WAVES = 1  # measured waves per calibration (after the warm-up wave)
 MIN_REQUESTS = 4
 SIM_MODEL = "sim-model"  # the fixed profile's served name
+SIM_START_S = 2.0  # about what starting the fixed-timing simulator costs
 
 
 def calibration_scenario(scenario: Scenario, ttft_s: float, tpot_s: float) -> Scenario:
@@ -122,13 +124,21 @@ class Calibrator:
         self.spent_s = 0.0  # seconds spent measuring (cache hits cost ~0)
         self.measured = self.reused = 0
 
+    def pending(self, level: LevelResult) -> bool:
+        """Whether `level` still lacks the client's error the scenario asks for (a level
+        committed before its calibration ran, or was interrupted, lacks it too)."""
+        sc = self.scenario
+        usable = all(math.isfinite(x) and x > 0 for x in (level.ttft_avg_s, level.tpot_avg_s))
+        calibrated = level.client.ttft_error_s is not None
+        return enabled(sc) and level.measured and sc.load.stream and usable and not calibrated
+
     def attach(self, level: LevelResult, progress: Progress, console: Console) -> None:
-        """Carry the client's error at `level`'s shape on it, and judge the level again."""
+        """Carry the client's error at `level`'s shape on it, and judge the level again.
+        Ctrl-C while it measures is a plain KeyboardInterrupt: the level stays as it was."""
+        if not self.pending(level):
+            return
         sc = self.scenario
         ttft, tpot = level.ttft_avg_s, level.tpot_avg_s
-        usable = all(math.isfinite(x) and x > 0 for x in (ttft, tpot))
-        if not enabled(sc) or not level.measured or not sc.load.stream or not usable:
-            return
         key = clienterror.shape(sc, level.parallel)
         cached = cache.read_cache(self.path)
         error = (
@@ -137,7 +147,7 @@ class Calibrator:
         if error is not None:
             self.reused += 1
         else:
-            error = self._measure(level, progress)
+            error = self._measure(level, progress, console)
             if error is None:
                 console.print(f"[yellow]conc {level.parallel}: client self-calibration failed[/]")
                 return
@@ -153,20 +163,31 @@ class Calibrator:
         level.client.ttft_error_s, level.client.tpot_error_s = error.ttft_s, error.tpot_s
         level.checks = validity.judge(level, sc)
 
-    def _measure(self, level: LevelResult, progress: Progress) -> ClientError | None:
+    def _measure(
+        self, level: LevelResult, progress: Progress, console: Console
+    ) -> ClientError | None:
         started = time.monotonic()
+        number = max(WAVES * level.parallel, MIN_REQUESTS)
+        console.print(
+            f"conc {level.parallel}: calibrating the client: "
+            f"{number + self.scenario.load.warmup_for(level.parallel)} requests, "
+            f"~{self.cost_s(level, number):.0f} s"
+        )
         try:
             cal = calibration_scenario(self.scenario, level.ttft_avg_s, level.tpot_avg_s)
             handle = self._server(cal)
+            hold("calibrating")
             trace = self.dir / "sim-trace.jsonl"
             offset = trace.stat().st_size if trace.exists() else 0
-            number = max(WAVES * level.parallel, MIN_REQUESTS)
             slot = (level.index, level.repeat, level.parallel, number)
             measured = measure(cal, handle, self.tokenizer, self.dir, slot, progress)
             rows = level_rows(self.dir, measured) if measured.measured else []
             client = ((r.request_sha, r.ttft_s, r.tpot_s) for r in rows if r.success)
             truth = server_truth(trace, offset)
             return clienterror.estimate(*clienterror.paired_errors(client, truth))
+        except Interrupted:
+            # The level it carries is the calibration's own, never one of the run's.
+            raise KeyboardInterrupt from None
         except (UserError, OSError, ValueError, TypeError) as exc:
             # A calibration that cannot run (the simulator, a raw file) costs the level
             # its "client error" figure, never the sweep.
@@ -174,6 +195,16 @@ class Calibrator:
             return None
         finally:
             self.spent_s += time.monotonic() - started
+
+    def cost_s(self, level: LevelResult, number: int) -> float:
+        """About how long calibrating `level` takes: its warm-up and `number` requests in
+        waves of `parallel`, each request the level's mean TTFT and its tokens' TPOT, and a
+        simulator start the first time."""
+        load = self.scenario.load
+        requests = number + load.warmup_for(level.parallel)
+        waves = math.ceil(requests / level.parallel)
+        each = level.ttft_avg_s + max(level.output_tokens_avg - 1, 0) * level.tpot_avg_s
+        return waves * each + (SIM_START_S if self.handle is None else 0.0)
 
     def _server(self, cal: Scenario) -> server.ServerHandle:
         """The fixed-timing simulator, started on first use and kept for the sweep (each

@@ -28,6 +28,7 @@ from bench.load import evalscope
 from bench.measure import provenance
 from bench.measure.answercheck import answer_check_before_sweep
 from bench.measure.calibrate import Calibrator
+from bench.measure.holds import hold
 from bench.measure.level import Interrupted, now_iso
 from bench.measure.lifecycle import between_levels, level_with_retry, start_ready
 from bench.measure.lock import RunLock
@@ -38,6 +39,7 @@ from bench.measure.outputs import (
     finish,
     is_file_error,
     save,
+    signals_held,
     write_report,
 )
 from bench.measure.prepare import check_references, resolve_tokenizer
@@ -237,8 +239,11 @@ def _sweep(
         TimeElapsedColumn(),
     )
     with Progress(*columns, console=console, transient=False) as progress:
+        if checked:  # kept levels (--resume) whose calibration was cut short get it now
+            _calibrate(held, result.levels, result, run_dir, progress, console)
         for k, slot in enumerate(todo if checked else []):
             if k:
+                hold("between-levels")
                 handle = held.handle = between_levels(
                     scenario, handle, tokenizer, run_dir, result, slot, console
                 )
@@ -246,17 +251,41 @@ def _sweep(
                 scenario, handle, tokenizer, run_dir, result, slot, progress, console
             )
             held.handle = handle
-            if held.calibrator is not None:
-                held.calibrator.attach(level, progress, console)
-            result.levels.append(level)
-            result.levels.sort(key=_order)
-            save(result, run_dir)
+            commit(result, level, run_dir)  # in run.json before anything else can go wrong
+            _calibrate(held, [level], result, run_dir, progress, console)
             if level.status != "ok" or not handle.alive():
                 console.print(f"[red]conc {slot[2]}: {level.status}:[/] {level.reason}")
                 why = level.reason or "the server died"
                 result.reason = result.reason or f"conc {slot[2]}: {level.status}: {why}"
                 return False
     return checked
+
+
+def commit(result: RunResult, level: LevelResult, run_dir: Path) -> None:
+    """A finished level into the run and run.json, at once: whatever comes next (its
+    calibration, the next level, the report, a Ctrl-C or SIGTERM) finds it kept, and
+    `--resume` never measures it again. The signals wait for the write."""
+    with signals_held():
+        result.levels.append(level)
+        result.levels.sort(key=_order)
+        save(result, run_dir)
+
+
+def _calibrate(
+    held: _Held,
+    levels: list[LevelResult],
+    result: RunResult,
+    run_dir: Path,
+    progress: Progress,
+    console: Console,
+) -> None:
+    """The client's error on each of these committed levels that still lacks it, each
+    level saved again once it carries the figure."""
+    calibrator = held.calibrator
+    for level in levels:
+        if calibrator is not None and calibrator.pending(level):
+            calibrator.attach(level, progress, console)
+            save(result, run_dir)
 
 
 def _tell(console: Console, run: RunResult) -> None:
