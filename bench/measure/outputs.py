@@ -200,7 +200,7 @@ def finish(
                 reserve.free()
             lock.release()
             if failed is None and run.status != RunStatus.COMPLETE:
-                _say_kept(run, console)
+                _say_kept(run, console)  # a bad input before any level stays one line
     if failed is not None:
         raise OutputError(_message(failed, run_dir)) from None
     # Into the default store (docs/store.md; VLM_BENCH_DB=off: not): only ever a warning.
@@ -209,7 +209,10 @@ def finish(
 
 def _say_kept(run: RunResult, console: Console) -> None:
     """A run that did not complete says what it keeps: its finished levels, how many of
-    them are trusted, and why the others are not."""
+    them are trusted, and why the others are not (nothing for a run that failed before
+    its first level: its one error line says it all)."""
+    if not run.levels and run.status != RunStatus.INTERRUPTED:
+        return
     kept = sum(level.status == LevelStatus.OK for level in run.levels)
     line = f"{run.status}: {kept} finished level{'s' if kept != 1 else ''} kept in run.json"
     trusted = trusted_line(run.levels)

@@ -14,6 +14,7 @@ import os
 import signal
 import subprocess
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -102,7 +103,9 @@ def kept(level: LevelResult) -> tuple[str | None, str | None, float]:
     return level.started_at, level.raw_dir, level.ttft_avg_s
 
 
-def resumed(tmp_path: Path, cache: Path, before: RunResult) -> RunResult:
+def resumed(
+    tmp_path: Path, cache: Path, before: RunResult, again: tuple[str, ...] = ()
+) -> RunResult:
     """`--resume` to the end: complete, every level ok, the finished ones untouched."""
     run_dir = the_run_dir(tmp_path)
     done = vlm_bench("run", "--resume", str(run_dir), env=_env(cache))
@@ -115,7 +118,8 @@ def resumed(tmp_path: Path, cache: Path, before: RunResult) -> RunResult:
     for level in after.levels:
         if level.index in finished:
             assert kept(level) == finished[level.index]  # never measured again
-    assert not list((run_dir / "raw").glob("*.attempt-*"))
+    # Only the levels measured again (`again`) set an earlier attempt aside.
+    assert sorted(p.name for p in (run_dir / "raw").glob("*.attempt-*")) == list(again)
     assert report_rows(run_dir) == ["1", "2"]
     return after
 
@@ -190,3 +194,53 @@ def test_sigint_while_the_report_renders_keeps_every_level(tmp_path: Path, cache
 
     resumed(tmp_path, cache, before)
     assert "## Plots" in (run_dir / "report.md").read_text()
+
+
+def in_flight(run_dir: Path) -> float:
+    """Requests running or waiting at the run's simulator, from its /metrics."""
+    port = (run_dir / "sim.port").read_text().strip()
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as answer:
+        text = answer.read().decode()
+    names = ("vllm:num_requests_running", "vllm:num_requests_waiting")
+    return sum(float(line.split()[-1]) for line in text.splitlines() if line.startswith(names))
+
+
+def level_two_warming_up(tmp_path: Path, proc: subprocess.Popen[str]) -> Path:
+    """The run directory once level 2's warm-up requests are at the simulator: level 1's
+    four requests (the readiness probe, its warm-up, two measured) are traced, and more
+    are in flight. The simulator stalls 30 s at the 6th arrival (level 2's second warm-up
+    request), so the warm-up is still there when the signal lands."""
+    deadline = time.monotonic() + WAIT_S
+    while proc.poll() is None and time.monotonic() < deadline:
+        for trace in (tmp_path / "out" / "quickstart").glob("*/sim-trace.jsonl"):
+            run_dir = trace.parent
+            if len(trace.read_text().splitlines()) == 4 and in_flight(run_dir) >= 1:
+                return run_dir
+        time.sleep(0.05)  # polling the simulator's own account of its requests
+    raise AssertionError(f"level 2's warm-up never seen (exit {proc.poll()})")
+
+
+def test_sigint_while_a_level_warms_up_keeps_the_finished_one(tmp_path: Path, cache: Path) -> None:
+    """Cut during level 2's warm-up wave (its evalscope running, nothing measured yet):
+    level 1 stays as it was, level 2 is recorded as cut short, and `--resume` measures
+    level 2 alone."""
+    stall = '["--stall-every", "6", "--stall-s", "3000"]'  # 30 s at time scale 0.01
+    argv = start_args(tmp_path, "--set", f"server.args={stall}")
+    proc = start_vlm_bench(*argv, env=_env(cache))
+    try:
+        run_dir = level_two_warming_up(tmp_path, proc)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=WAIT_S)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 130, err[-3000:]
+    all_gone(run_dir)
+    before = read_run(run_dir)
+    assert before.status == "interrupted"
+    assert [(lv.parallel, lv.status) for lv in before.levels] == [(1, "ok"), (2, "failed")]
+    assert before.levels[1].succeeded == 0 and "interrupted" in before.levels[1].reason
+    assert report_rows(run_dir)[0] == "1"
+
+    resumed(tmp_path, cache, before, again=("level-02.attempt-1",))
