@@ -206,15 +206,16 @@ def in_flight(run_dir: Path) -> float:
 
 
 def level_two_warming_up(tmp_path: Path, proc: subprocess.Popen[str]) -> Path:
-    """The run directory once level 2's warm-up requests are at the simulator: level 1's
-    four requests (the readiness probe, its warm-up, two measured) are traced, and more
-    are in flight. The simulator stalls 30 s at the 6th arrival (level 2's second warm-up
-    request), so the warm-up is still there when the signal lands."""
+    """The run directory once level 2's warm-up requests are at the simulator: level 1 is
+    in run.json, its four requests (the readiness probe, its warm-up, two measured) are
+    traced, and more are in flight. The simulator stalls 30 s at the 6th arrival (level
+    2's second warm-up request), so the warm-up is still there when the signal lands."""
     deadline = time.monotonic() + WAIT_S
     while proc.poll() is None and time.monotonic() < deadline:
         for trace in (tmp_path / "out" / "quickstart").glob("*/sim-trace.jsonl"):
-            run_dir = trace.parent
-            if len(trace.read_text().splitlines()) == 4 and in_flight(run_dir) >= 1:
+            run_dir, lines = trace.parent, trace.read_text()
+            done = lines.endswith("\n") and len(lines.splitlines()) == 4
+            if done and len(read_run(run_dir).levels) == 1 and in_flight(run_dir) >= 1:
                 return run_dir
         time.sleep(0.05)  # polling the simulator's own account of its requests
     raise AssertionError(f"level 2's warm-up never seen (exit {proc.poll()})")
