@@ -1,7 +1,7 @@
 """Client self-calibration: how much of a level's TTFT and TPOT is the load generator's own.
 
 After a level is measured, the same load shape (concurrency, images, prompt and output
-lengths, endpoint, rate: bench/measure/clienterror.py) is run once more, through the same
+lengths, endpoint, rate: bench/analyze/clienterror.py) is run once more, through the same
 code path (bench/measure/level.py, so load workers split it the same way), against the
 built-in simulator with fixed timings (profile `fixed`, bench/sim/fixed.py) set to the
 level's own mean TTFT and TPOT. The simulator's trace says when each token was really
@@ -9,8 +9,9 @@ written, so the difference per request is the client's error; the level carries 
 (`client.ttft_error_s`, `client.tpot_error_s`) and the validity check "client error" judges
 it. Works for any server, /metrics or not: it never talks to the server under test.
 
-Measured errors are cached (clienterror.py) and reused: `load.calibrate: on` measures a
-shape once per host, vlm-bench and evalscope version; `always` measures again; `off` never.
+Measured errors are cached (bench/measure/clienterror.py) and reused: `load.calibrate: on`
+measures a shape once per host, vlm-bench and evalscope version; `always` measures again;
+`off` never.
 `auto` (the default) is `on` except against the built-in simulator: its trace and exact
 /metrics histograms already give the truth (the TTFT-gap check compares client and server
 directly), and a time-scaled simulator's levels are so short that the client's few
@@ -30,12 +31,14 @@ from rich.console import Console
 from rich.progress import Progress
 
 import bench
+from bench.analyze import clienterror, validity
+from bench.analyze.clienterror import ClientError
 from bench.errors import UserError
 from bench.load.generator import level_rows
 from bench.load.plan import plan_level
-from bench.measure import clienterror, validity
-from bench.measure.clienterror import ClientError
-from bench.measure.level import measure
+from bench.measure import clienterror as cache
+from bench.measure.holds import hold
+from bench.measure.level import Interrupted, measure
 from bench.schema.plan import SweepLevel
 from bench.schema.provenance import Provenance
 from bench.schema.results import LevelResult
@@ -52,6 +55,7 @@ log = logging.getLogger(__name__)
 WAVES = 1  # measured waves per calibration (after the warm-up wave)
 MIN_REQUESTS = 4
 SIM_MODEL = "sim-model"  # the fixed profile's served name
+SIM_START_S = 2.0  # about what starting the fixed-timing simulator costs
 
 
 def calibration_scenario(scenario: Scenario, ttft_s: float, tpot_s: float) -> Scenario:
@@ -116,35 +120,43 @@ class Calibrator:
         self.record = record if record is not None else Provenance()  # run.json's
         self.dir = run_dir / "calibration"
         self.tokenizer = tokenizer
-        self.path = clienterror.cache_file(
+        self.path = cache.cache_file(
             cache_root(), socket.gethostname(), bench.__version__, evalscope_version
         )
         self.handle: server.ServerHandle | None = None
         self.spent_s = 0.0  # seconds spent measuring (cache hits cost ~0)
         self.measured = self.reused = 0
 
+    def pending(self, level: LevelResult) -> bool:
+        """Whether `level` still lacks the client's error the scenario asks for (a level
+        committed before its calibration ran, or was interrupted, lacks it too)."""
+        sc = self.scenario
+        usable = all(math.isfinite(x) and x > 0 for x in (level.ttft_avg_s, level.tpot_avg_s))
+        calibrated = level.client.ttft_error_s is not None
+        return enabled(sc) and level.measured and sc.load.stream and usable and not calibrated
+
     def attach(self, level: LevelResult, progress: Progress, console: Console) -> None:
-        """Carry the client's error at `level`'s shape on it, and judge the level again."""
+        """Carry the client's error at `level`'s shape on it, and judge the level again.
+        Ctrl-C while it measures is a plain KeyboardInterrupt: the level stays as it was."""
+        if not self.pending(level):
+            return
         sc = self.scenario
         ttft, tpot = level.ttft_avg_s, level.tpot_avg_s
-        usable = all(math.isfinite(x) and x > 0 for x in (ttft, tpot))
-        if not enabled(sc) or not level.measured or not sc.load.stream or not usable:
-            return
         key = clienterror.shape(sc, level.parallel)
-        cached = clienterror.read_cache(self.path)
+        cached = cache.read_cache(self.path)
         error = (
             None if sc.load.calibrate == "always" else clienterror.lookup(cached, key, ttft, tpot)
         )
         if error is not None:
             self.reused += 1
         else:
-            error = self._measure(level, progress)
+            error = self._measure(level, progress, console)
             if error is None:
                 console.print(f"[yellow]conc {level.parallel}: client self-calibration failed[/]")
                 return
             self.measured += 1
             new = clienterror.entry(key, ttft, tpot, error)
-            clienterror.write_cache(self.path, clienterror.replace_entry(cached, new))
+            cache.write_cache(self.path, clienterror.replace_entry(cached, new))
         self.record.client_calibration = {
             "cache": str(self.path),
             "measured": self.measured,
@@ -152,20 +164,22 @@ class Calibrator:
             "seconds": round(self.spent_s, 1),
         }
         level.client.ttft_error_s, level.client.tpot_error_s = error.ttft_s, error.tpot_s
-        level.checks = validity.judge_level(
-            level,
-            level.server,
-            level.client,
-            sc.validity,
-            prefix_length=sc.load.prefix_length,
-            paced=sc.rate_at(level.index) is not None,
-        )
+        level.checks = validity.judge(level, sc)
 
-    def _measure(self, level: LevelResult, progress: Progress) -> ClientError | None:
+    def _measure(
+        self, level: LevelResult, progress: Progress, console: Console
+    ) -> ClientError | None:
         started = time.monotonic()
+        number = max(WAVES * level.parallel, MIN_REQUESTS)
+        console.print(
+            f"conc {level.parallel}: calibrating the client: "
+            f"{number + self.scenario.load.warmup_for(level.parallel)} requests, "
+            f"~{self.cost_s(level, number):.0f} s"
+        )
         try:
             cal = calibration_scenario(self.scenario, level.ttft_avg_s, level.tpot_avg_s)
             handle = self._server(cal)
+            hold("calibrating")
             trace = self.dir / "sim-trace.jsonl"
             offset = trace.stat().st_size if trace.exists() else 0
             number = max(WAVES * level.parallel, MIN_REQUESTS)
@@ -175,6 +189,9 @@ class Calibrator:
             client = ((r.request_sha, r.ttft_s, r.tpot_s) for r in rows if r.success)
             truth = server_truth(trace, offset)
             return clienterror.estimate(*clienterror.paired_errors(client, truth))
+        except Interrupted:
+            # The level it carries is the calibration's own, never one of the run's.
+            raise KeyboardInterrupt from None
         except (UserError, OSError, ValueError, TypeError) as exc:
             # A calibration that cannot run (the simulator, a raw file) costs the level
             # its "client error" figure, never the sweep.
@@ -182,6 +199,16 @@ class Calibrator:
             return None
         finally:
             self.spent_s += time.monotonic() - started
+
+    def cost_s(self, level: LevelResult, number: int) -> float:
+        """About how long calibrating `level` takes: its warm-up and `number` requests in
+        waves of `parallel`, each request the level's mean TTFT and its tokens' TPOT, and a
+        simulator start the first time."""
+        load = self.scenario.load
+        requests = number + load.warmup_for(level.parallel)
+        waves = math.ceil(requests / level.parallel)
+        each = level.ttft_avg_s + max(level.output_tokens_avg - 1, 0) * level.tpot_avg_s
+        return waves * each + (SIM_START_S if self.handle is None else 0.0)
 
     def _server(self, cal: Scenario) -> server.ServerHandle:
         """The fixed-timing simulator, started on first use and kept for the sweep (each

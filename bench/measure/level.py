@@ -2,7 +2,7 @@
 (bench/load/generator.py: one client process, K workers, or rounds) while the server's
 /metrics, the client's CPU and the accelerators are sampled, then the parsed result, the
 server's, the client's and the accelerators' view, and the validity checks
-(bench/measure/validity.py)."""
+(bench/analyze/validity.py)."""
 
 from __future__ import annotations
 
@@ -11,9 +11,10 @@ from typing import Any
 
 from rich.progress import Progress
 
+from bench.analyze import validity
 from bench.load import generator
 from bench.load.result import ClientAccount, LoadRun, RequestRow
-from bench.measure import precision, rounds, servermetrics, telemetry, validity
+from bench.measure import precision, rounds, servermetrics, telemetry
 from bench.measure.parse import note_cross_check, parse_rows, set_goodput
 from bench.schema.plan import LevelPlan
 from bench.schema.results import LevelResult, LevelStatus, decide_status
@@ -174,14 +175,7 @@ def _judge(
     if level.measured:
         tokens = level.output_tokens_avg * level.succeeded
         level.telemetry = telemetry.summarise(accel[0], accel[1], span, tokens)
-    level.checks = validity.judge_level(
-        level,
-        level.server,
-        level.client,
-        scenario.validity,
-        prefix_length=scenario.load.prefix_length,
-        paced=scenario.rate_at(level.index) is not None,
-    )
+    level.checks = validity.judge(level, scenario)
 
 
 def _count_timeouts(records: list[RequestRow], level: LevelResult, timeout_s: float) -> None:

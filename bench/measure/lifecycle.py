@@ -12,6 +12,7 @@ from rich.progress import Progress
 
 from bench.errors import ServerError
 from bench.measure import provenance
+from bench.measure.holds import hold
 from bench.measure.level import measure, now_iso
 from bench.schema.plan import LevelPlan
 from bench.schema.provenance import ServerSide
@@ -78,6 +79,7 @@ def start_ready(
         )
         console.print(f"server ready after {waited:.1f} s")
         if scenario.server.warmup_requests:
+            hold("warming-up")
             handle.warm_up(scenario.server.warmup_requests)
     except ServerError as exc:
         handle.stop()

@@ -3,7 +3,8 @@
 run.json is the source of truth, so at the end it is written first, with SIGINT and
 SIGTERM held back for the moment it takes (a second Ctrl-C lands after it, not half-way);
 the report is rendered from it and can always be made again with `vlm-bench report
-RUN_DIR`, which the console says when a Ctrl-C cuts the report short.
+RUN_DIR`. A Ctrl-C that cuts the report short leaves report.md without its plots (every
+finished level in it all the same), and the console says how to make it whole.
 
 A write that fails (disk full, a read-only or vanished folder) ends the sweep cleanly:
 the server is stopped, one last attempt records the failure in run.json (status failed,
@@ -28,11 +29,13 @@ from pathlib import Path
 from rich.console import Console
 
 from bench.errors import EXIT_RUN_FAILED, UserError
+from bench.measure.holds import hold
 from bench.measure.level import now_iso
 from bench.measure.lock import RunLock
 from bench.report import plots, telemetry
+from bench.report.console import trusted_line
 from bench.report.markdown import plot_caption, render_report
-from bench.schema.results import RunResult, aggregate
+from bench.schema.results import LevelStatus, RunResult, RunStatus, aggregate
 from bench.schema.runfile import read_run
 from bench.schema.runwrite import write_atomic, write_run
 from bench.store.auto import index_finished_run
@@ -125,8 +128,9 @@ def write_outputs(
     space `reserve` is freed before the write once the run is known to have failed on a
     write, or when run.json does not fit without it.
 
-    A KeyboardInterrupt during the report (a second Ctrl-C) leaves run.json written and
-    says on the console how to make the report; it propagates.
+    A KeyboardInterrupt during the report (a second Ctrl-C) leaves run.json written, the
+    report written without its plots, and says on the console how to make it whole; it
+    propagates.
     """
     try:
         try:
@@ -136,16 +140,30 @@ def write_outputs(
             return exc  # the report is made from run.json: not from a state it lacks
         report(run, run_dir)
     except KeyboardInterrupt:
-        console.print(
-            f"report not written (interrupted); make it with: vlm-bench report {run_dir}",
-            markup=False,
-            highlight=False,
-            soft_wrap=True,  # one line, whatever the terminal's width
-        )
+        _plain_report(run, run_dir, console)
         raise
     except OSError as exc:
         return exc
     return None
+
+
+def _plain_report(run: RunResult, run_dir: Path, console: Console) -> None:
+    """After a Ctrl-C cut the report short: report.md without its plots (quick, signals
+    held), so every finished level is in the report as in run.json, and a line on how to
+    make it whole."""
+    try:
+        with signals_held():
+            write_atomic(run_dir / "report.md", render_report(run, []))
+        said = "report written without its plots (interrupted); make it whole with"
+    except Exception:  # whatever it was, the Ctrl-C is what propagates
+        log.exception("report.md not written")
+        said = "report not written (interrupted); make it with"
+    console.print(
+        f"{said}: vlm-bench report {run_dir}",
+        markup=False,
+        highlight=False,
+        soft_wrap=True,  # one line, whatever the terminal's width
+    )
 
 
 def _write_run_with_reserve(run: RunResult, run_dir: Path, reserve: Reserve | None) -> None:
@@ -181,10 +199,24 @@ def finish(
             if reserve is not None:
                 reserve.free()
             lock.release()
+            if failed is None and run.status != RunStatus.COMPLETE:
+                _say_kept(run, console)  # a bad input before any level stays one line
     if failed is not None:
         raise OutputError(_message(failed, run_dir)) from None
     # Into the default store (docs/store.md; VLM_BENCH_DB=off: not): only ever a warning.
     index_finished_run(run_dir)
+
+
+def _say_kept(run: RunResult, console: Console) -> None:
+    """A run that did not complete says what it keeps: its finished levels, how many of
+    them are trusted, and why the others are not (nothing for a run that failed before
+    its first level: its one error line says it all)."""
+    if not run.levels and run.status != RunStatus.INTERRUPTED:
+        return
+    kept = sum(level.status == LevelStatus.OK for level in run.levels)
+    line = f"{run.status}: {kept} finished level{'s' if kept != 1 else ''} kept in run.json"
+    trusted = trusted_line(run.levels)
+    console.print(line + (f"; {trusted}" if trusted else ""), markup=False, highlight=False)
 
 
 def _message(exc: OSError, run_dir: Path) -> str:
@@ -214,6 +246,7 @@ def write_report(run: RunResult, run_dir: Path, note: str = "") -> None:
         log.warning("plots not written: %s: %s", exc.filename, exc.strerror or exc)
     except Exception:  # matplotlib trouble must not lose the results
         log.exception("plots failed; report.md is written without them")
+    hold("report")
     # Atomic: an interrupted or failed write leaves the previous report (or none), never
     # a truncated one.
     write_atomic(run_dir / "report.md", with_note(render_report(run, names), note))

@@ -1,8 +1,8 @@
 """Re-judging a stored run with other validity thresholds, without re-measuring.
 
 `vlm-bench report RUN --set validity.max_client_cpu=0.5`: every level's validity checks
-are run again (bench/measure/validity.py, the same call a measured level gets in
-bench/measure/level.py) from the server and client views run.json kept, under the
+are run again (bench/analyze/validity.py's `judge`, the same call a measured level gets
+in bench/measure/level.py) from the server and client views run.json kept, under the
 run's own `validity:` with the overrides applied. Only `validity.*` may be overridden:
 anything else would be a different measurement, which a stored run cannot give.
 
@@ -18,8 +18,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from bench.analyze import validity
 from bench.errors import UserError
-from bench.measure import validity
 from bench.measure.outputs import with_note, write_report
 from bench.measure.sweep import failed_requests
 from bench.report.markdown import render_report
@@ -82,18 +82,10 @@ def rejudge(run: RunResult, overrides: dict[str, Any], source: Path) -> list[str
             f"{source}: no level carries validity checks (a published table, or a run "
             "made before levels were checked): nothing to re-judge"
         )
-    load = run.scenario.load
     changes: list[str] = []
     for level in judged:
         before = _flagged(level)
-        level.checks = validity.judge_level(
-            level,
-            level.server,
-            level.client,
-            limits,
-            prefix_length=load.prefix_length,
-            paced=run.scenario.rate_at(level.index) is not None,
-        )
+        level.checks = validity.judge(level, run.scenario, limits)
         changes += _changes(level, before)
     if run.status == "complete" and (not run.reason or run.reason.startswith(FAILED_PREFIX)):
         run.reason = failed_requests(run.levels)  # the one part of `reason` thresholds decide

@@ -29,6 +29,7 @@ from bench.load.plan import plan_level
 from bench.measure import provenance
 from bench.measure.answercheck import answer_check_before_sweep
 from bench.measure.calibrate import Calibrator
+from bench.measure.holds import hold
 from bench.measure.level import Interrupted, now_iso
 from bench.measure.lifecycle import ServerLife
 from bench.measure.lock import RunLock
@@ -39,6 +40,7 @@ from bench.measure.outputs import (
     finish,
     is_file_error,
     save,
+    signals_held,
     write_report,
 )
 from bench.measure.prepare import check_references, resolve_tokenizer
@@ -245,25 +247,52 @@ def _sweep(held: _Held, todo: Iterable[SweepLevel], check: bool) -> bool:
         TimeElapsedColumn(),
     )
     with Progress(*columns, console=console, transient=False) as progress:
+        if checked:  # kept levels (--resume) whose calibration was cut short get it now
+            _calibrate(held, result.levels, result, life.run_dir, progress, console)
         for k, at in enumerate(todo if checked else []):
             console.print(level_line(scenario, at, result.levels), markup=False, highlight=False)
             plan = plan_level(scenario, life.run_dir, at)  # the level's one plan, every step
             if k:
+                hold("between-levels")
                 life.between_levels(plan)
             level = life.measure(plan, progress)
-            if held.calibrator is not None:
-                held.calibrator.attach(level, progress, console)
-            result.levels.append(level)
-            result.levels.sort(key=_order)
-            save(result, life.run_dir)
+            commit(result, level, life.run_dir)  # in run.json before anything can go wrong
             if held.records is not None:  # the level's records; its databases deleted
                 held.records.sync()
+            _calibrate(held, [level], result, life.run_dir, progress, console)
             if level.status != "ok" or not life.current.alive():
                 console.print(f"[red]conc {plan.parallel}: {level.status}:[/] {level.reason}")
                 why = level.reason or "the server died"
                 result.reason = result.reason or f"conc {plan.parallel}: {level.status}: {why}"
                 return False
     return checked
+
+
+def commit(result: RunResult, level: LevelResult, run_dir: Path) -> None:
+    """A finished level into the run and run.json, at once: whatever comes next (its
+    calibration, the next level, the report, a Ctrl-C or SIGTERM) finds it kept, and
+    `--resume` never measures it again. The signals wait for the write."""
+    with signals_held():
+        result.levels.append(level)
+        result.levels.sort(key=_order)
+        save(result, run_dir)
+
+
+def _calibrate(
+    held: _Held,
+    levels: list[LevelResult],
+    result: RunResult,
+    run_dir: Path,
+    progress: Progress,
+    console: Console,
+) -> None:
+    """The client's error on each of these committed levels that still lacks it, each
+    level saved again once it carries the figure."""
+    calibrator = held.calibrator
+    for level in levels:
+        if calibrator is not None and calibrator.pending(level):
+            calibrator.attach(level, progress, console)
+            save(result, run_dir)
 
 
 def _tell(console: Console, run: RunResult) -> None:

@@ -14,7 +14,9 @@ from typing import Any
 from bench.analyze import precision
 from bench.analyze.gate import Cell, GateResult
 from bench.analyze.sequential import CellLook
+from bench.analyze.validity import trust
 from bench.report.compare import Comparison
+from bench.report.console import trusted_line
 from bench.report.precision import precision_summary
 from bench.schema.metrics import BY_KEY, METRICS, Better
 from bench.schema.results import LevelResult, LoadPoint, RunResult, has_metric, point_label
@@ -48,7 +50,7 @@ def level_summary(level: LevelResult) -> dict[str, Any]:
 
 
 def run_summary(run: RunResult, run_dir: Path) -> dict[str, Any]:
-    """run → {run_dir, run_id, status, reason, levels (one per repeat), incidents}."""
+    """run → {run_dir, run_id, status, reason, levels (one per repeat), incidents, trust}."""
     return {
         "run_dir": str(run_dir),
         "run_id": run.run_id,
@@ -56,6 +58,24 @@ def run_summary(run: RunResult, run_dir: Path) -> dict[str, Any]:
         "reason": run.reason,
         "levels": [level_summary(level) for level in run.levels],
         "incidents": [inc.to_dict() for inc in run.incidents],
+        **_trust(run),
+    }
+
+
+def _trust(run: RunResult) -> dict[str, Any]:
+    """{trust: {judged, trusted, flagged: {check: [parallel…]}, line}}; nothing for a run
+    whose levels carry no checks (a published table)."""
+    got = trust(run.levels)
+    if got is None:
+        return {}
+    flagged = {name: [lv.parallel for lv in levels] for name, levels in got.flagged.items()}
+    return {
+        "trust": {
+            "judged": got.judged,
+            "trusted": got.trusted,
+            "flagged": flagged,
+            "line": trusted_line(run.levels),
+        }
     }
 
 

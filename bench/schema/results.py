@@ -77,7 +77,7 @@ def decide_status(succeeded: int, cut_short: bool) -> LevelStatus:
 
 @dataclass
 class Check:
-    """One validity check's verdict on a level (bench.measure.validity)."""
+    """One validity check's verdict on a level (bench.analyze.validity)."""
 
     name: Text
     status: CheckStatus
@@ -158,7 +158,7 @@ class LevelResult:
     finished_at: Text = ""
     # The server's view (bench.measure.servermetrics.summarise), the load generator's
     # (bench.measure.parse.client_stats) and the validity checks
-    # (bench.measure.validity.judge_level).
+    # (bench.analyze.validity.judge_level).
     server: ServerView = field(default_factory=ServerView)
     client: ClientView = field(default_factory=ClientView)
     checks: list[Check] = field(default_factory=list)

@@ -133,7 +133,7 @@ class GateSpec(Strict):
 
 
 class ValiditySpec(Strict):
-    """Thresholds of the per-level validity checks (bench/measure/validity.py)."""
+    """Thresholds of the per-level validity checks (bench/analyze/validity.py)."""
 
     concurrency_tolerance: float = Field(
         0.10, gt=0, lt=1, description="in-flight requests at the server vs the level's parallel"

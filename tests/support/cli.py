@@ -75,7 +75,9 @@ def vlm_bench(
     )
 
 
-def start_vlm_bench(*argv: str, cwd: Path | None = None) -> subprocess.Popen[str]:
+def start_vlm_bench(
+    *argv: str, cwd: Path | None = None, env: dict[str, str] | None = None
+) -> subprocess.Popen[str]:
     """Start `vlm-bench ARGV` in the background; the caller waits, signals or kills it.
 
     SIGINT is restored to its default as at a terminal: tests run as a background job start
@@ -88,4 +90,5 @@ def start_vlm_bench(*argv: str, cwd: Path | None = None) -> subprocess.Popen[str
         stderr=subprocess.PIPE,
         text=True,
         cwd=cwd,
+        env=env,
     )

@@ -8,9 +8,10 @@ import json
 import math
 from pathlib import Path
 
-from bench.measure import clienterror
+from bench.analyze import clienterror
+from bench.analyze.validity import judge_level
+from bench.measure import clienterror as cache
 from bench.measure.calibrate import calibration_scenario, server_truth
-from bench.measure.validity import judge_level
 from bench.schema.results import CheckStatus
 from bench.schema.scenario import ValiditySpec, scenario_hash, without_quiet_defaults
 from bench.schema.views import ClientView, ServerView
@@ -61,18 +62,18 @@ def test_lookup_reuses_the_nearest_entry_within_the_timing_match() -> None:
 
 
 def test_cache_file_is_per_host_and_versions_and_survives_corruption(tmp_path: Path) -> None:
-    path = clienterror.cache_file(tmp_path, "host/1", "0.1.0", "1.14.1")
+    path = cache.cache_file(tmp_path, "host/1", "0.1.0", "1.14.1")
     assert path.parent == tmp_path / "client-error"
     assert path.name == "host_1-0.1.0-1.14.1.json"
-    assert path != clienterror.cache_file(tmp_path, "host/1", "0.1.0", "1.14.2")
-    assert clienterror.read_cache(path) == []
+    assert path != cache.cache_file(tmp_path, "host/1", "0.1.0", "1.14.2")
+    assert cache.read_cache(path) == []
     key = clienterror.shape(small_scenario(), 1)
     new = clienterror.entry(key, 0.2, 0.02, clienterror.ClientError(0.003, None, 4))
-    clienterror.write_cache(path, [new])
-    assert clienterror.read_cache(path) == [json.loads(json.dumps(new))]
+    cache.write_cache(path, [new])
+    assert cache.read_cache(path) == [json.loads(json.dumps(new))]
     for bad in ("{", '{"entries": [{"shape": {}}]}', "[]"):
         path.write_text(bad)
-        assert clienterror.read_cache(path) == []
+        assert cache.read_cache(path) == []
 
 
 def client_level(error_s: float | None, ttft_s: float = 0.2) -> list:
@@ -86,7 +87,12 @@ def test_client_error_check_flags_beyond_the_larger_of_two_percent_and_two_ms() 
     (ok,) = [c for c in client_level(0.0039) if c.name == "client error"]
     assert ok.status == CheckStatus.OK and "client error ≤ 3.9 ms" in ok.detail
     (flag,) = [c for c in client_level(0.0041) if c.name == "client error"]
-    assert flag.status == CheckStatus.FLAG and "> tolerance 4.0 ms" in flag.detail
+    assert flag.status == CheckStatus.FLAG
+    # One plain sentence with the numbers (Step 17).
+    assert flag.detail == (
+        "the client added up to 4.1 ms to the mean TTFT of 200.0 ms (2.0 %), more than "
+        "the tolerance of 4.0 ms (the larger of 2 % of TTFT and 2 ms)"
+    )
     # A short TTFT: the 2 ms floor is the tolerance.
     (floor,) = [c for c in client_level(0.0019, ttft_s=0.02) if c.name == "client error"]
     assert floor.status == CheckStatus.OK

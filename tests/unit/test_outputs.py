@@ -22,10 +22,11 @@ from bench.measure import outputs
 from bench.measure import sweep as runner
 from bench.measure.lock import LOCK_NAME, RunLock
 from bench.schema import runwrite
-from bench.schema.results import LevelResult, RunResult
+from bench.schema.results import LevelResult, RunResult, RunStatus
 from bench.schema.runfile import read_run
 from bench.schema.runwrite import write_run
 from bench.schema.scenario import Scenario, scenario_hash
+from tests.support.factories import stored
 
 SCENARIO = Scenario.model_validate(
     {
@@ -80,7 +81,9 @@ def test_an_interrupted_write_leaves_no_temp_file(
 def test_a_second_ctrl_c_during_the_report_keeps_run_json_and_says_how_to_make_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Bug: a second Ctrl-C while the report was written left no report and no hint."""
+    """Bug: a second Ctrl-C while the report was written left no report and no hint; then
+    (Step 17) it left no report, so the finished levels were in run.json only: now the
+    report is written without its plots, and the hint says how to make it whole."""
     from bench.report import plots
 
     def ctrl_c(*_: object, **__: object) -> list[str]:
@@ -88,13 +91,16 @@ def test_a_second_ctrl_c_during_the_report_keeps_run_json_and_says_how_to_make_i
 
     monkeypatch.setattr(plots, "write_all", ctrl_c)
     out = io.StringIO()
-    run = a_run("interrupted")
+    run = stored("sim-quickstart")
+    run.status = RunStatus.INTERRUPTED
     with pytest.raises(KeyboardInterrupt):
         outputs.write_outputs(run, tmp_path, Console(file=out, width=300), runner.write_report)
     assert read_run(tmp_path).status == "interrupted"
-    assert not (tmp_path / "report.md").exists()
+    report = (tmp_path / "report.md").read_text()
+    assert "Run status: interrupted" in report and "## Plots" not in report
     assert out.getvalue().strip() == (
-        f"report not written (interrupted); make it with: vlm-bench report {tmp_path}"
+        "report written without its plots (interrupted); make it whole with: "
+        f"vlm-bench report {tmp_path}"
     )
 
 

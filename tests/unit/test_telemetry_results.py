@@ -10,9 +10,10 @@ from typing import Any
 
 import pytest
 
+from bench.analyze import validity
 from bench.analyze.gate import default_thresholds, gate
 from bench.errors import UserError
-from bench.measure import rejudge, telemetry, validity
+from bench.measure import rejudge, telemetry
 from bench.report import compare as compare_report
 from bench.report.markdown import render_report
 from bench.schema.metrics import BY_KEY, Better

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
+from bench.analyze.validity import judge_level
 from bench.load.evalscope_db import RequestRow
 from bench.measure.parse import client_stats
-from bench.measure.validity import judge_level
 from bench.schema.results import Check, CheckStatus, Diagnostics, LevelResult
 from bench.schema.scenario import ValiditySpec
 from bench.schema.views import ClientView, ServerView

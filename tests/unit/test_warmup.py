@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
+from bench.analyze.validity import judge_level
 from bench.config.scenario import load_scenario
-from bench.measure.validity import judge_level
 from bench.schema.scenario import ValiditySpec
 from bench.schema.views import ClientView, ServerView
 from bench.sim.engine import Engine

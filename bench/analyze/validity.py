@@ -8,8 +8,11 @@ tenant decided it), caches warmed by earlier requests flattered the level, the l
 generator itself was saturated (its CPU, its delay in starting a request after a slot
 freed), the client measured much more latency than the server did, the accelerator sat
 mostly idle (bench/measure/telemetry.py), the client's own error, self-measured at
-the level's shape, exceeds the tolerance, and a cheap warm-up was too short to carry
-the level's opening burst.
+the level's shape, exceeds the tolerance (bench/analyze/clienterror.py), and a cheap
+warm-up was too short to carry the level's opening burst (bench/analyze/warmup.py).
+
+Pure judgement, no I/O: `judge` is the one call every path makes (measuring a level,
+calibrating the client, re-judging a stored run), and `trust` counts a run's trusted levels.
 
 A check is `ok`, `flag` (with the reason) or `n/a` (its data is missing, e.g. a server
 without /metrics). A flagged level stays in the results, marked, never silently valid.
@@ -17,9 +20,12 @@ without /metrics). A flagged level stays in the results, marked, never silently 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from bench.analyze import clienterror, warmup
 from bench.schema.metrics import DISPLAY_SCALE
 from bench.schema.results import Check, CheckStatus, LevelResult
-from bench.schema.scenario import ValiditySpec
+from bench.schema.scenario import Scenario, ValiditySpec
 from bench.schema.views import ClientView, ServerView
 
 # Chat-template tokens every request shares (Qwen's default system prompt is ~20 tokens;
@@ -242,45 +248,6 @@ def _accelerator(level: LevelResult, lim: ValiditySpec) -> Check:
     return _check("accelerator", idle, detail)
 
 
-def _client_error(level: LevelResult, client: ClientView, lim: ValiditySpec) -> list[Check]:
-    """The load generator's own TTFT error at this level's shape, measured against a
-    server with known timings (bench/measure/calibrate.py): flagged above the larger of
-    `max_client_error_ratio` of the level's mean TTFT and `max_client_error_s`. Only
-    calibrated levels carry this check, so the others keep the checks they always had."""
-    error = client.ttft_error_s
-    if error is None:
-        return []
-    ttft = level.ttft_avg_s
-    tolerance = max(lim.max_client_error_ratio * ttft, lim.max_client_error_s)
-    detail = f"client error ≤ {SCALE * error:.1f} {MS} of TTFT {SCALE * ttft:.1f} {MS}" + (
-        f" ({_pct(error / ttft)})" if ttft > 0 else ""
-    )
-    if client.tpot_error_s is not None:
-        detail += f", TPOT ≤ {SCALE * client.tpot_error_s:.2f} {MS}"
-    flagged = error > tolerance
-    if flagged:
-        detail += f" > tolerance {SCALE * tolerance:.1f} {MS}"
-    return [_check("client error", flagged, detail)]
-
-
-def _warmup(level: LevelResult, tokens: int) -> Check:
-    """A cheap warm-up wave arrives as one burst; its requests must still be decoding when
-    the burst's last prefill is done, or the first measured requests (each sent when a
-    warm-up request ends) queue behind those prefills and read a higher TTFT than a full
-    warm-up would give (benchmarks/warmup.py). The burst's prefill is bounded by the
-    level's P99 TTFT, the warm-up's decode is `tokens` x the median TPOT."""
-    if not (level.tpot_p50_s > 0 and level.ttft_p99_s > 0):
-        return _check("warm-up", None, "no TTFT or TPOT")
-    decode, burst = tokens * level.tpot_p50_s, level.ttft_p99_s
-    flagged = decode < burst
-    detail = f"{tokens} tokens, ~{decode * SCALE:.0f} {MS} of decode"
-    detail += f" vs P99 TTFT {burst * SCALE:.0f} {MS}"
-    if flagged:
-        detail += ": the first measured requests may have queued behind the warm-up's prefills"
-        detail += " (use load.warmup: full)"
-    return _check("warm-up", flagged, detail)
-
-
 def judge_level(
     level: LevelResult,
     server: ServerView,
@@ -304,7 +271,54 @@ def judge_level(
         _client(level, server, client, limits, paced),
         _ttft_gap(level, server, limits),
         _accelerator(level, limits),
-        *_client_error(level, client, limits),
+        *clienterror.check(level, client, limits),
         # Only a slot-driven level sends its first measured requests as warm-ups end.
-        *([_warmup(level, warmup_tokens)] if warmup_tokens and not paced else []),
+        *([warmup.check(level, warmup_tokens)] if warmup_tokens and not paced else []),
     ]
+
+
+def judge(
+    level: LevelResult, scenario: Scenario, limits: ValiditySpec | None = None
+) -> list[Check]:
+    """The level's checks under its scenario: the one call that measuring
+    (bench/measure/level.py), calibrating (measure/calibrate.py) and re-judging
+    (measure/rejudge.py) make, from the views the level carries. `limits`: other
+    thresholds than the scenario's `validity:` (a re-judged run's)."""
+    return judge_level(
+        level,
+        level.server,
+        level.client,
+        scenario.validity if limits is None else limits,
+        prefix_length=scenario.load.prefix_length,
+        paced=scenario.rate_at(level.index) is not None,
+    )
+
+
+@dataclass(frozen=True)
+class Trust:
+    """How many of a run's judged levels are trusted (measured, no check flagged), and the
+    flagged ones by check: check name → the flagged levels, in the run's order."""
+
+    judged: int
+    trusted: int
+    flagged: dict[str, list[LevelResult]]
+
+    @property
+    def untrusted(self) -> int:
+        return self.judged - self.trusted
+
+
+def trust(levels: list[LevelResult]) -> Trust | None:
+    """The run's levels judged as a whole; None when no level carries checks (a published
+    table, a run made before levels were checked)."""
+    judged = [lv for lv in levels if lv.checks]
+    if not judged:
+        return None
+    flagged: dict[str, list[LevelResult]] = {}
+    trusted = 0
+    for level in judged:
+        names = [c.name for c in level.checks if c.status == CheckStatus.FLAG]
+        trusted += not names
+        for name in names:
+            flagged.setdefault(name, []).append(level)
+    return Trust(len(judged), trusted, flagged)
