@@ -106,8 +106,7 @@ def open_store(
     a SQLite file that is not there, or a database without a store in it, is an error
     instead of a new, empty store. `flag`: where the store was named, for error messages
     (default: --db, VLM_BENCH_DB or "store")."""
-    if flag is None:
-        flag = "--db" if url_or_path is not None else ("VLM_BENCH_DB" if configured() else "store")
+    flag = flag or _flag(url_or_path)
     text = target(url_or_path, flag)
     label = f"{flag} {shown(text)}"
     url = engine_url(text, flag)
@@ -174,6 +173,20 @@ def reading(engine: sa.Engine) -> Iterator[sa.Connection]:
             conn.execution_options(isolation_level="REPEATABLE READ")
         with conn.begin():
             yield conn
+
+
+def _flag(url_or_path: str | Path | None) -> str:
+    """Where the store was named, for messages: --db, VLM_BENCH_DB or the default."""
+    return "--db" if url_or_path is not None else (ENV if configured() else "store")
+
+
+def store_target(url_or_path: str | Path | None) -> str:
+    """`target`, checked as a store (never a folder of runs): for a command that passes
+    it on to `bench.store.frame.load_runs`, which would read a folder's run.json files."""
+    flag = _flag(url_or_path)
+    text = target(url_or_path, flag)
+    engine_url(text, flag)
+    return text
 
 
 def reason(exc: BaseException, text: str) -> str:

@@ -20,7 +20,7 @@ from bench.errors import UserError
 from bench.schema.results import RunResult
 from bench.schema.runfile import read_run
 from bench.schema.tidy import COLUMNS, DTYPES
-from bench.store.db import Store, StoreError, open_store, reading, reason
+from bench.store.db import Store, StoreError, open_store, reading, reason, target
 from bench.store.index import find_runs, settled
 from bench.store.rows import LEVEL_FIELDS, METRIC_KEYS, RUN_FIELDS, run_rows
 from bench.store.tables import LEVEL_METRICS, LEVELS, RUNS
@@ -45,6 +45,13 @@ def load_runs(db_or_dir: str | Path) -> pd.DataFrame:
     if not _URL.match(text) and (path.is_dir() or path.name == "run.json"):
         return frame(*_rows_from_folder(path))
     return frame(*_rows_from_store(text))
+
+
+def load_store(url_or_path: str | Path | None = None) -> pd.DataFrame:
+    """Every run in a store (None: VLM_BENCH_DB, else reports/vlm-bench.db) as the tidy
+    frame. Unlike `load_runs`, a folder is never read as run folders: `--db DIR` is an
+    error naming it."""
+    return frame(*_rows_from_store(url_or_path))
 
 
 Rows = tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]
@@ -76,7 +83,7 @@ def _rows(runs: Iterable[tuple[RunResult, Path]]) -> Rows:
     return out
 
 
-def _rows_from_store(url_or_path: str) -> Rows:
+def _rows_from_store(url_or_path: str | Path | None) -> Rows:
     with open_store(url_or_path, must_exist=True) as store:
         try:
             return _query(store)
@@ -86,7 +93,8 @@ def _rows_from_store(url_or_path: str) -> Rows:
                 "folders with `vlm-bench db index --db NEW`)"
             ) from None
         except sa.exc.SQLAlchemyError as exc:
-            raise StoreError(f"{store.label}: cannot read: {reason(exc, url_or_path)}") from None
+            why = reason(exc, target(url_or_path))
+            raise StoreError(f"{store.label}: cannot read: {why}") from None
 
 
 def _query(store: Store) -> Rows:

@@ -29,6 +29,7 @@ from bench.store.tables import CHILDREN, LEVEL_CHECKS, LEVEL_METRICS, LEVELS, RU
 RUN_FILE = "run.json"
 LOCK_FILE = ".lock"  # bench/measure/lock.py: held by the process writing the run
 RUNNING, FAILED = str(RunStatus.RUNNING), str(RunStatus.FAILED)
+STOPPED = "stopped without finishing"  # the reason of a run stored as failed by `settled`
 
 
 @dataclass
@@ -71,6 +72,21 @@ def find_runs(path: Path) -> list[Path]:
         if here:
             found.append(Path(folder) / RUN_FILE)
     return sorted(found)
+
+
+def not_a_run(run_dir: Path) -> str:
+    """What a stored run folder is when it holds no run.json, for a message: "not on
+    disk", "a file, not a run folder", "a folder without run.json (not a run folder)"."""
+    try:
+        if not run_dir.exists():
+            return "not on disk"
+        if not run_dir.is_dir():
+            return "a file, not a run folder"
+        if (run_dir / RUN_FILE).exists() and not (run_dir / RUN_FILE).is_file():
+            return f"its {RUN_FILE} is not a regular file"
+    except OSError as exc:
+        return f"unreadable ({exc.strerror or exc})"
+    return f"a folder without {RUN_FILE} (not a run folder)"
 
 
 def index_paths(store: Store, paths: Iterable[Path]) -> IndexSummary:
@@ -127,13 +143,16 @@ def _index(store: Store, run_file: Path, data: bytes) -> str:
 
 def _current(conn: sa.Connection, key: str, digest: str, status: str | None = None) -> bool:
     """The run is stored from this very run.json (and, given `status`, with it). A run
-    stored as running is looked at again: its process may have died since."""
+    whose run.json says running is looked at again: its process may have died since (or,
+    stored as stopped, been resumed)."""
     found = conn.execute(
-        sa.select(RUNS.c.digest, RUNS.c.status).where(RUNS.c.run_dir == key)
+        sa.select(RUNS.c.digest, RUNS.c.status, RUNS.c.reason).where(RUNS.c.run_dir == key)
     ).first()
     if found is None or found.digest != digest:
         return False
-    return found.status == status if status is not None else found.status != RUNNING
+    if status is not None:
+        return bool(found.status == status)
+    return found.status != RUNNING and not str(found.reason).startswith(STOPPED)
 
 
 def settled(run: RunResult, run_dir: Path) -> dict[str, str]:
@@ -148,7 +167,7 @@ def settled(run: RunResult, run_dir: Path) -> dict[str, str]:
     why = "no vlm-bench process holds its run folder" if holder is False else holder
     return {
         "status": FAILED,
-        "reason": f"stopped without finishing: run.json says running, but {why}",
+        "reason": f"{STOPPED}: run.json says running, but {why}",
     }
 
 
