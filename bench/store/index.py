@@ -5,6 +5,11 @@ A run whose run.json has the digest already stored is left as it is; a changed o
 its rows replaced in one transaction; a run.json that is not a run (bad JSON, a field of
 the wrong type, a version this vlm-bench cannot read) is skipped with the one-line
 reason `bench.schema.runfile.read_run` gives, naming the file.
+
+Each run is written under the store's write lock (bench.store.db.writing), after its
+digest is looked up again there: two processes indexing the same runs at once both
+succeed, the second finding the first's rows unchanged. A run.json still saying
+`running` whose process is gone is stored as failed (`settled`).
 """
 
 from __future__ import annotations
