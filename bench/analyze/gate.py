@@ -34,7 +34,14 @@ from bench.analyze.fingerprint import differences
 from bench.errors import UserError, describe_validation_error
 from bench.safeyaml import load_file
 from bench.schema.metrics import BY_KEY, Better, Metric
-from bench.schema.results import LevelResult, RunResult, has_metric, point_label
+from bench.schema.results import (
+    LevelResult,
+    LoadPoint,
+    RunResult,
+    has_metric,
+    load_point,
+    point_label,
+)
 from bench.schema.runfile import read_run
 from bench.schema.runwrite import write_run
 from bench.schema.scenario import GateSpec
@@ -234,6 +241,26 @@ def _mismatches(baseline: RunResult, candidate: RunResult) -> list[str]:
     return out + [f"{d} (baseline vs candidate)" for d in diffs]
 
 
+def duplicate_repeat(run: RunResult, side: str) -> str | None:
+    """Why `run`'s samples cannot be trusted: two measured levels with the same load point
+    and repeat (a run.json merged or edited by hand) would count as two repeats and make
+    a difference look significant. A failed level beside its retry is fine: only measured
+    levels are samples."""
+    seen: dict[tuple[LoadPoint, int], int] = {}
+    for position, level in enumerate(run.levels):
+        if not level.measured:
+            continue
+        key = (load_point(level), level.repeat)
+        if key in seen:
+            return (
+                f"cannot gate: the {side} has conc {point_label(key[0])} repeat {level.repeat} "
+                f"twice (levels {seen[key] + 1} and {position + 1} of its run.json); "
+                "keep one of them"
+            )
+        seen[key] = position
+    return None
+
+
 def gate(
     baseline: RunResult,
     candidate: RunResult,
@@ -245,6 +272,9 @@ def gate(
     be compared (workload, load points, hardware or backend)."""
     if why := workload_difference([baseline, candidate]):
         raise UserError(f"cannot gate: {why}")
+    for run, side in ((baseline, "baseline"), (candidate, "candidate")):
+        if why := duplicate_repeat(run, side):
+            raise UserError(why)
     mismatches = _mismatches(baseline, candidate)
     if mismatches and not allow_mismatch:
         raise UserError(

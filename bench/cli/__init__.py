@@ -17,7 +17,7 @@ from bench.cli.gate import cmd_baseline, cmd_gate
 from bench.cli.history import cmd_history
 from bench.cli.parser import build_parser as _build
 from bench.cli.run import cmd_check, cmd_offline, cmd_run
-from bench.cli.store import cmd_db_index, cmd_export
+from bench.cli.store import cmd_db_index, cmd_db_prune, cmd_export
 from bench.cli.tables import cmd_compare, cmd_import_table, cmd_release_table
 from bench.cli.tools import (
     cmd_report,
@@ -46,6 +46,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "dashboard": cmd_dashboard,
     "history": cmd_history,
     "db index": cmd_db_index,
+    "db prune": cmd_db_prune,
     "export": cmd_export,
     "tiny-model": cmd_tiny_model,
     "tokenizer": cmd_tokenizer,

@@ -10,7 +10,7 @@ from bench.analyze.history import series
 from bench.errors import UserError
 from bench.report import history as render
 from bench.safepath import writing
-from bench.store.db import target
+from bench.store.db import store_target
 from bench.store.frame import load_runs
 
 PLOT_FORMATS = (".png", ".svg", ".pdf")
@@ -21,7 +21,7 @@ def cmd_history(args: argparse.Namespace) -> int:
         raise UserError(f"--plot {args.plot}: the file must end in {', '.join(PLOT_FORMATS)}")
     if args.runs and not Path(args.runs).is_dir():
         raise UserError(f"--runs {args.runs}: no such folder")
-    source = args.runs or target(args.db)
+    source = args.runs or store_target(args.db)  # --db DIR: an error, not run folders
     frame = load_runs(source)
     if frame.empty:
         raise UserError(f"history: no runs in {args.runs or 'the store'}")

@@ -1,4 +1,4 @@
-"""argparse declarations of the results-store commands (`db index`, `export`), kept
+"""argparse declarations of the results-store commands (`db index`, `db prune`, `export`), kept
 beside bench/cli/parser.py, which calls `add_store_commands` (that module is at its size
 limit). No command logic: each `func` comes from the table `bench.cli` passes in.
 """
@@ -49,6 +49,7 @@ def add_store_commands(
         help="print only a JSON summary on stdout ({store, indexed, unchanged, skipped})",
     )
     idx.set_defaults(func=commands["db index"])
+    _add_prune(db_sub, commands["db prune"])
 
     exp = sub.add_parser(
         "export",
@@ -82,3 +83,35 @@ def add_keep_raw_db(run: argparse.ArgumentParser) -> None:
         help="keep evalscope's benchmark_data.db files (default: deleted once the level's "
         "records are in requests.parquet)",
     )
+
+
+def _add_prune(
+    db_sub: argparse._SubParsersAction[argparse.ArgumentParser],
+    func: Callable[[argparse.Namespace], int],
+) -> None:
+    prune = db_sub.add_parser(
+        "prune",
+        help="drop old runs from the store (the run folders stay)",
+        description="Drop runs from the store: all but the newest N of each scenario "
+        "(--keep N; runs without a start time count as the oldest), or those that started "
+        "before DATE (--before). Only the store's rows go; run folders are never touched, "
+        "and `db index` of a folder that still holds a pruned run adds it again. Exit 0, "
+        "or 2 for a bad --keep, --before or --db.",
+    )
+    rule = prune.add_mutually_exclusive_group(required=True)
+    rule.add_argument("--keep", type=int, metavar="N", help="keep the newest N runs per scenario")
+    rule.add_argument(
+        "--before",
+        metavar="DATE",
+        help="drop runs that started before DATE (YYYY-MM-DD, UTC; or an ISO 8601 time)",
+    )
+    prune.add_argument("--db", metavar="URL", help=_DB_HELP)
+    prune.add_argument(
+        "--dry-run", action="store_true", help="say what would be dropped; change nothing"
+    )
+    prune.add_argument(
+        "--json",
+        action="store_true",
+        help="print only a JSON summary on stdout ({store, dry_run, pruned, kept})",
+    )
+    prune.set_defaults(func=func)

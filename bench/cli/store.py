@@ -1,4 +1,4 @@
-"""`vlm-bench db index` and `vlm-bench export`: the results store (bench/store)."""
+"""`vlm-bench db index`, `db prune` and `vlm-bench export`: the results store (bench/store)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,10 @@ from pathlib import Path
 from bench.errors import UserError
 from bench.safepath import writing
 from bench.store import formats
-from bench.store.db import open_store, target
+from bench.store.db import open_store, store_target
 from bench.store.export import export_table
 from bench.store.index import index_paths
+from bench.store.prune import PruneRule, parse_before, prune
 
 DEFAULT_PATHS = (Path("reports"), Path("baselines"))
 STDOUT = "-"
@@ -33,13 +34,28 @@ def cmd_db_index(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_db_prune(args: argparse.Namespace) -> int:
+    if args.keep is not None and args.keep < 1:
+        raise UserError(f"--keep {args.keep}: must be 1 or more (the newest runs to keep)")
+    before = parse_before(args.before) if args.before is not None else None
+    with open_store(args.db, must_exist=True) as store:
+        summary = prune(store, PruneRule(args.keep, before), dry_run=args.dry_run)
+        if args.json:
+            print(json.dumps(summary.to_dict(store, args.dry_run), indent=2))
+        else:
+            for run_dir in summary.pruned:
+                print(f"{'would prune' if args.dry_run else 'pruned'}: {run_dir}", file=sys.stderr)
+            print(summary.line(store, args.dry_run))
+    return 0
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     if args.path and args.db:
         raise UserError("export: give PATH (run folders) or --db URL (a store), not both")
     if args.path and not Path(args.path).exists():
         raise UserError(f"{args.path}: no such file or folder")
     fmt = _format(args.format, args.out)
-    data = fmt.write(export_table(args.path or target(args.db), args.what))
+    data = fmt.write(export_table(args.path or store_target(args.db), args.what))
     if args.out == STDOUT:
         sys.stdout.buffer.write(data)  # a reader that leaves early: bench.cli.main
         sys.stdout.buffer.flush()

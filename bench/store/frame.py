@@ -20,10 +20,11 @@ from bench.errors import UserError
 from bench.schema.results import RunResult
 from bench.schema.runfile import read_run
 from bench.schema.tidy import COLUMNS, DTYPES
-from bench.store.db import Store, StoreError, open_store, reason
-from bench.store.index import find_runs
+from bench.store.db import Store, StoreError, open_store, reading, reason, target
+from bench.store.index import find_runs, settled
 from bench.store.rows import LEVEL_FIELDS, METRIC_KEYS, RUN_FIELDS, run_rows
 from bench.store.tables import LEVEL_METRICS, LEVELS, RUNS
+from bench.store.typed import BadValue, check_run_dir, checked_rows
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -37,10 +38,19 @@ def load_runs(db_or_dir: str | Path) -> pd.DataFrame:
     """Every run under a folder (its run.json files, read directly; a bad one is logged and
     skipped) or in a store (a database URL, or a SQLite file), as the tidy frame."""
     text = str(db_or_dir)
+    if not text.strip():
+        raise UserError("load_runs: empty path; give a folder of runs, a store file or a URL")
     path = Path(text)
     if not _URL.match(text) and (path.is_dir() or path.name == "run.json"):
         return frame(*_rows_from_folder(path))
     return frame(*_rows_from_store(text))
+
+
+def load_store(url_or_path: str | Path | None = None) -> pd.DataFrame:
+    """Every run in a store (None: VLM_BENCH_DB, else reports/vlm-bench.db) as the tidy
+    frame. Unlike `load_runs`, a folder is never read as run folders: `--db DIR` is an
+    error naming it."""
+    return frame(*_rows_from_store(url_or_path))
 
 
 Rows = tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]
@@ -65,50 +75,52 @@ def _rows(runs: Iterable[tuple[RunResult, Path]]) -> Rows:
     out: Rows = ([], [], [])
     for key, (run, run_dir) in enumerate(runs):
         rows = run_rows(run, run_dir)
+        rows.run.update(settled(run, run_dir))  # as indexing stores it
         out[0].append({**rows.run, "key": key})
         out[1].extend({**lv, "key": key} for lv in rows.levels)
         out[2].extend({**m, "key": key} for m in rows.metrics)
     return out
 
 
-def _rows_from_store(url_or_path: str) -> Rows:
+def _rows_from_store(url_or_path: str | Path | None) -> Rows:
     with open_store(url_or_path, must_exist=True) as store:
         try:
             return _query(store)
+        except BadValue as exc:
+            raise StoreError(
+                f"{store.label}: {exc} (a tampered or foreign store: rebuild it from the run "
+                "folders with `vlm-bench db index --db NEW`)"
+            ) from None
         except sa.exc.SQLAlchemyError as exc:
-            raise StoreError(f"{store.label}: cannot read: {reason(exc, url_or_path)}") from None
+            why = reason(exc, target(url_or_path))
+            raise StoreError(f"{store.label}: cannot read: {why}") from None
 
 
 def _query(store: Store) -> Rows:
-    with store.engine.connect() as conn:
-        runs = [
-            dict(r._mapping)
-            for r in conn.execute(
-                sa.select(RUNS.c.id.label("key"), *(RUNS.c[c] for c in RUN_FIELDS))
-            )
-        ]
-        levels = [
-            dict(r._mapping)
-            for r in conn.execute(
-                sa.select(
-                    LEVELS.c.run_key.label("key"),
-                    LEVELS.c.position,
-                    *(LEVELS.c[c] for c in LEVEL_FIELDS),
-                )
-            )
-        ]
-        metrics = [
-            dict(r._mapping)
-            for r in conn.execute(
-                sa.select(
-                    LEVEL_METRICS.c.run_key.label("key"),
-                    LEVEL_METRICS.c.position,
-                    LEVEL_METRICS.c.metric,
-                    LEVEL_METRICS.c.value,
-                )
-            )
-        ]
-    return runs, levels, metrics
+    """The runs, levels and metrics rows, every value checked against its column, read
+    in one transaction (an indexer committing meanwhile is not half seen)."""
+    with reading(store.engine) as conn:
+        runs = checked_rows(conn, RUNS, ("id", *RUN_FIELDS), lambda r: f"id {r['id']}")
+        for run in runs:
+            check_run_dir(run)
+        named = {r["id"]: r["run_dir"] for r in runs}
+
+        def run_of(row: dict[str, Any]) -> str:
+            return str(named.get(row["run_key"], f"key {row['run_key']} (not in runs)"))
+
+        levels = checked_rows(conn, LEVELS, ("run_key", "position", *LEVEL_FIELDS), run_of)
+        metrics = checked_rows(
+            conn, LEVEL_METRICS, ("run_key", "position", "metric", "value"), run_of
+        )
+    return (
+        [{**_renamed(r, "id"), "key": r["id"]} for r in runs],
+        [{**_renamed(r, "run_key"), "key": r["run_key"]} for r in levels],
+        [{**_renamed(r, "run_key"), "key": r["run_key"]} for r in metrics],
+    )
+
+
+def _renamed(row: dict[str, Any], key: str) -> dict[str, Any]:
+    return {k: v for k, v in row.items() if k != key}
 
 
 def frame(

@@ -5,12 +5,18 @@ A run whose run.json has the digest already stored is left as it is; a changed o
 its rows replaced in one transaction; a run.json that is not a run (bad JSON, a field of
 the wrong type, a version this vlm-bench cannot read) is skipped with the one-line
 reason `bench.schema.runfile.read_run` gives, naming the file.
+
+Each run is written under the store's write lock (bench.store.db.writing), after its
+digest is looked up again there: two processes indexing the same runs at once both
+succeed, the second finding the first's rows unchanged. A run.json still saying
+`running` whose process is gone is stored as failed (`settled`).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import socket
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,13 +25,17 @@ from typing import Any
 import sqlalchemy as sa
 
 from bench.errors import UserError
+from bench.schema.results import RunResult, RunStatus
 from bench.schema.runfile import read_run
-from bench.store.db import Store, StoreError, reason
+from bench.store.db import Store, StoreError, reading, reason, writing
 from bench.store.requestrows import insert_requests
 from bench.store.rows import RunRows, file_digest, run_dir_key, run_rows
 from bench.store.tables import CHILDREN, LEVEL_CHECKS, LEVEL_METRICS, LEVELS, RUNS
 
 RUN_FILE = "run.json"
+LOCK_FILE = ".lock"  # bench/measure/lock.py: held by the process writing the run
+RUNNING, FAILED = str(RunStatus.RUNNING), str(RunStatus.FAILED)
+STOPPED = "stopped without finishing"  # the reason of a run stored as failed by `settled`
 
 
 @dataclass
@@ -70,6 +80,21 @@ def find_runs(path: Path) -> list[Path]:
     return sorted(found)
 
 
+def not_a_run(run_dir: Path) -> str:
+    """What a stored run folder is when it holds no run.json, for a message: "not on
+    disk", "a file, not a run folder", "a folder without run.json (not a run folder)"."""
+    try:
+        if not run_dir.exists():
+            return "not on disk"
+        if not run_dir.is_dir():
+            return "a file, not a run folder"
+        if (run_dir / RUN_FILE).exists() and not (run_dir / RUN_FILE).is_file():
+            return f"its {RUN_FILE} is not a regular file"
+    except OSError as exc:
+        return f"unreadable ({exc.strerror or exc})"
+    return f"a folder without {RUN_FILE} (not a run folder)"
+
+
 def index_paths(store: Store, paths: Iterable[Path]) -> IndexSummary:
     """Index every run under each of `paths` into `store`."""
     summary = IndexSummary()
@@ -104,18 +129,73 @@ def index_run(store: Store, run_file: Path) -> str:
 def _index(store: Store, run_file: Path, data: bytes) -> str:
     digest = file_digest(data)
     key = run_dir_key(run_file.parent)
-    with store.engine.begin() as conn:
-        found = conn.execute(
-            sa.select(RUNS.c.id, RUNS.c.digest).where(RUNS.c.run_dir == key)
-        ).first()
-        if found is not None and found.digest == digest:
+    with reading(store.engine) as conn:
+        if _current(conn, key, digest):
             return "unchanged"
-        run = read_run(run_file)
-        rows = run_rows(run, run_file.parent, digest, _file_version(data))
+    run = read_run(run_file)
+    rows = run_rows(run, run_file.parent, digest, _file_version(data))
+    rows.run.update(settled(run, run_file.parent))
+    # Under the store's write lock: a second indexer of the same run waits, then finds
+    # the first's rows (same digest: unchanged) instead of inserting its run_dir again.
+    with writing(store.engine) as conn:
+        if _current(conn, key, digest, rows.run["status"]):
+            return "unchanged"
+        found = conn.execute(sa.select(RUNS.c.id).where(RUNS.c.run_dir == key)).scalar()
         if found is not None:
-            delete_run(conn, found.id)
+            delete_run(conn, found)
         insert_requests(conn, insert_run(conn, rows), run_file.parent)  # requests.parquet
     return "indexed"
+
+
+def _current(conn: sa.Connection, key: str, digest: str, status: str | None = None) -> bool:
+    """The run is stored from this very run.json (and, given `status`, with it). A run
+    whose run.json says running is looked at again: its process may have died since (or,
+    stored as stopped, been resumed)."""
+    found = conn.execute(
+        sa.select(RUNS.c.digest, RUNS.c.status, RUNS.c.reason).where(RUNS.c.run_dir == key)
+    ).first()
+    if found is None or found.digest != digest:
+        return False
+    if status is not None:
+        return bool(found.status == status)
+    return found.status != RUNNING and not str(found.reason).startswith(STOPPED)
+
+
+def settled(run: RunResult, run_dir: Path) -> dict[str, str]:
+    """The run's status and reason as the store keeps them: a run.json that still says
+    running while no vlm-bench process holds its run folder (the process was killed, the
+    machine went down) is a failed run, not one to read as if it were going on or done."""
+    if run.status != RUNNING:
+        return {}
+    holder = _lock_holder(run_dir)
+    if holder is True:
+        return {}
+    why = "no vlm-bench process holds its run folder" if holder is False else holder
+    return {
+        "status": FAILED,
+        "reason": f"{STOPPED}: run.json says running, but {why}",
+    }
+
+
+def _lock_holder(run_dir: Path) -> bool | str:
+    """True when a live process (on this host) or one on another host may hold the run's
+    lock (`.lock`, bench/measure/lock.py: pid and host); else False or what is known."""
+    try:
+        record = json.loads((run_dir / LOCK_FILE).read_text(encoding="utf-8"))
+        pid, host = int(record["pid"]), str(record["host"])
+    except FileNotFoundError:
+        return False
+    except (OSError, ValueError, KeyError, TypeError):
+        return True  # a lock being written, or unreadable: cannot tell, say nothing
+    if host != socket.gethostname():
+        return True  # another machine's process: cannot tell from here
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return f"its process (pid {pid}) is gone"
+    except OSError:
+        return True  # alive, someone else's
+    return True
 
 
 def _file_version(data: bytes) -> int | None:

@@ -121,3 +121,29 @@ def test_a_finished_run_is_in_its_store(backend: str, tmp_path: Path) -> None:
         frame = load_runs(store)
         pd.testing.assert_frame_equal(frame, load_runs(out / "stored"))
     assert set(frame.parallel) == {2} and set(frame.run_status) == {"complete"}
+
+
+def test_db_prune_keeps_the_newest_runs_of_each_scenario(
+    db: str, runs: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`db prune --keep 1`: one run per scenario stays in the store, the run folders all
+    stay on disk; --dry-run changes nothing; `--before` a date before every run drops none."""
+    assert run_cli(capsys, "db", "index", str(runs), "--db", db)[0] == 0
+    before = load_runs(db)
+    per_scenario = before.groupby("scenario_name")["run_dir"].nunique()
+    assert per_scenario.max() > 1  # the test's runs have a scenario with several runs
+    code, out, err = run_cli(capsys, "db", "prune", "--keep", "1", "--db", db, "--dry-run")
+    assert code == 0 and out.startswith("would prune ") and err.count("would prune: ") > 0
+    pd.testing.assert_frame_equal(load_runs(db), before)
+    code, out, _ = run_cli(capsys, "db", "prune", "--before", "2000-01-01", "--db", db)
+    assert code == 0 and out.startswith("pruned 0, ")
+    code, out, err = run_cli(capsys, "db", "prune", "--keep", "1", "--db", db, "--json")
+    summary = json.loads(out)
+    assert code == 0 and summary["kept"] == len(per_scenario)
+    after = load_runs(db)
+    assert (after.groupby("scenario_name")["run_dir"].nunique() == 1).all()
+    assert set(after["scenario_name"]) == set(before["scenario_name"])
+    assert all(Path(d).is_dir() for d in summary["pruned"])  # the folders stay
+    # Pruned runs come back with the next index of their folders.
+    code, out, _ = run_cli(capsys, "db", "index", str(runs), "--db", db)
+    assert code == 0 and out.startswith(f"indexed {len(summary['pruned'])}, ")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,7 @@ from bench.analyze import gate
 from bench.cli import main
 from bench.report.gate import render as render_gate
 from bench.schema.provenance import Provenance
-from bench.schema.results import Check, CheckStatus, RunResult
+from bench.schema.results import Check, CheckStatus, LevelStatus, RunResult
 from bench.schema.runfile import read_run
 from bench.schema.runwrite import write_run
 from tests.support.cli import run_cli
@@ -138,3 +139,26 @@ def test_flagged_levels_are_named_in_the_verdict() -> None:
     text = render_gate(gate.gate(repeated(base, 1.0), cand, gate.default_thresholds()))
     assert "**Flagged levels** (validity checks; see each run's report): candidate conc 8 " in text
     assert "(concurrency)" in text and "baseline conc" not in text
+
+
+def test_a_measured_level_given_twice_is_refused_not_counted_as_two_repeats(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Regression: a run.json with the same (concurrency, repeat) measured twice was
+    gated as two repeats, a larger sample that made differences look significant."""
+    base = repeated(read_run(REFERENCE / "vllm-ascend-800ta2"), 1.0)
+    cand = repeated(read_run(REFERENCE / "vllm-ascend-800ta2"), 1.0)
+    copy = next(lv for lv in cand.levels if lv.parallel == 4 and lv.repeat == 2)
+    cand.levels.append(copy)
+    for name, run in (("a", base), ("b", cand)):
+        (tmp_path / name).mkdir()
+        write_run(run, tmp_path / name)
+    code, _, err = run_cli(capsys, "gate", str(tmp_path / "a"), str(tmp_path / "b"))
+    assert code == 2
+    (line,) = err.strip().splitlines()
+    assert line.startswith("vlm-bench: error: cannot gate: the candidate has conc 4 repeat 2 ")
+    assert f"and {len(cand.levels)} of its run.json" in line
+    # A failed level beside its measured retry is one repeat, not a duplicate.
+    copy = next(lv for lv in base.levels if lv.parallel == 4 and lv.repeat == 2)
+    base.levels.append(replace(copy, status=LevelStatus.FAILED, succeeded=0, failed=10))
+    assert gate.duplicate_repeat(base, "baseline") is None

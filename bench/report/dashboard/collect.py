@@ -23,8 +23,8 @@ from bench.schema.metrics import METRICS
 from bench.schema.results import RunResult, provenance_columns
 from bench.schema.runfile import read_run
 from bench.store.db import shown as shown_db
-from bench.store.frame import load_runs
-from bench.store.index import find_runs
+from bench.store.frame import load_store
+from bench.store.index import find_runs, not_a_run
 
 log = logging.getLogger(__name__)
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -77,10 +77,10 @@ def run_dirs(paths: list[Path]) -> list[Path]:
 def store_dirs(db: str) -> list[Path]:
     """The run folders a results store indexed; those gone from this machine are skipped
     (logged): a page needs the run itself."""
-    dirs = [Path(d) for d in dict.fromkeys(load_runs(db)["run_dir"].astype(str))]
+    dirs = [Path(d) for d in dict.fromkeys(load_store(db)["run_dir"].astype(str))]
     kept = [d for d in dirs if (d / "run.json").is_file()]
     for gone in sorted(set(dirs) - set(kept)):
-        log.warning("dashboard: %s is in the store but not on disk; skipped", gone)
+        log.warning("dashboard: %s is in the store but %s; skipped", gone, not_a_run(gone))
     return kept
 
 
