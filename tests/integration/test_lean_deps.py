@@ -15,6 +15,10 @@ from importlib import metadata
 from pathlib import Path
 from types import ModuleType
 
+import pytest
+
+pytestmark = pytest.mark.integration  # the last test starts a Python to import evalscope
+
 ROOT = Path(__file__).resolve().parents[2]
 # The import name of each distribution left out (and of the modelscope extra's oss2).
 MODULES = {
