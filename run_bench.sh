@@ -127,6 +127,20 @@ needs_vllm() {  # a scenario that serves from .venv-vllm
     [ -f "${1:-}" ] && grep -q "$VLLM_VENV/" "$1"
 }
 
+# Options alone (`./run_bench.sh --json`) are the quick start's; a scenario file or
+# `--resume` anywhere (`./run_bench.sh --parallel 1 2 my.yaml`) names the run itself.
+names_a_run() {
+    local arg
+    for arg in "$@"; do
+        case "$arg" in
+            --resume | --resume=*) return 0 ;;
+            -*) ;;
+            *.yaml | *.yml) return 0 ;;
+        esac
+    done
+    [ $# -gt 0 ] && [ "${1#-}" = "$1" ]  # a first word that is no option: as before
+}
+
 case "${1:-}" in
     test)
         shift
@@ -153,13 +167,14 @@ case "${1:-}" in
         done
         exec "$VENV/bin/vlm-bench" "$@"
         ;;
-    "" | -*)
-        ensure_venv run
-        exec "$VENV/bin/vlm-bench" run scenarios/quickstart.yaml "$@"
-        ;;
     *)
         ensure_venv run
-        if needs_vllm "$1"; then ensure_vllm; fi
-        exec "$VENV/bin/vlm-bench" run "$@"
+        for arg in "$@"; do
+            if needs_vllm "$arg"; then ensure_vllm; break; fi
+        done
+        if names_a_run "$@"; then
+            exec "$VENV/bin/vlm-bench" run "$@"
+        fi
+        exec "$VENV/bin/vlm-bench" run scenarios/quickstart.yaml "$@"
         ;;
 esac
