@@ -23,6 +23,7 @@ host this test cannot have). Commands with `--json` must print one JSON document
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -225,19 +226,19 @@ def _env(home: Path) -> dict[str, str]:
 
 def _fake_venv(home: Path) -> None:
     """home/.venv as run_bench.sh expects an installed one: this interpreter's vlm-bench
-    and the stamp of the current dependency list, so nothing is installed."""
+    and the stamp of the current dependency list, so nothing is installed (a python that
+    only fails, should it try)."""
     bin_dir = home / ".venv" / "bin"
     bin_dir.mkdir(parents=True)
-    (bin_dir / "python").symlink_to(sys.executable)
+    # Never a real interpreter: were the stamp stale, run_bench.sh would install into it.
+    (bin_dir / "python").write_text(
+        "#!/bin/sh\necho 'docs test: run_bench.sh would install' >&2\nexit 97\n"
+    )
+    (bin_dir / "python").chmod(0o755)
     (bin_dir / "vlm-bench").symlink_to(Path(sys.executable).parent / "vlm-bench")
-    digest = subprocess.run(
-        "cat pyproject.toml .ci/lean_deps.py | sha256sum | cut -c1-16",
-        shell=True,  # the very pipeline run_bench.sh computes its stamp with
-        cwd=home,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
+    # run_bench.sh's stamp: `cat pyproject.toml .ci/lean_deps.py | sha256sum | cut -c1-16`
+    files = (home / "pyproject.toml", home / ".ci" / "lean_deps.py")
+    digest = hashlib.sha256(b"".join(f.read_bytes() for f in files)).hexdigest()[:16]
     (home / ".venv" / f".installed-test-{digest}").touch()
 
 
