@@ -1,20 +1,22 @@
 """Docs that run: every command of README.md and docs/*.md, executed against the simulator.
 
-The commands are the lines of fenced shell blocks (```bash, ```sh, ```shell, ```console: every
-line; an untagged block: the lines that start with a program below) and the first cell of
-the command tables (README.md's and docs/commands.md's). Each runs in one temporary
-"checkout" (scenarios/, reports/reference/, run_bench.sh and a .venv whose vlm-bench is this
-test's), so relative paths and the default store (reports/vlm-bench.db) behave as in the
-docs. Placeholders are filled by `_placeholder`; optional `[...]` parts are dropped, except
-a lone placeholder (`[SCENARIO]`, `[PATH…]`), which is filled; `a\\|b` takes `a`, `X…` is one
-`X`. A command that maps onto the very argv of one already run (the same sweep in README and
+The commands: the lines of fenced shell blocks (```bash, ```sh, ```shell, ```console: every
+line; an untagged block: the lines that start with a program of PROGRAMS), the indented
+code lines that start with a program, and the first cell of the command tables (README.md's
+and docs/commands.md's). Each runs in one temporary "checkout" (scenarios/,
+reports/reference/, run_bench.sh and a .venv whose vlm-bench is this test's), so relative
+paths and the default store (reports/vlm-bench.db) behave as in the docs.
+
+Placeholders are filled by `_placeholder`; optional `[...]` parts are dropped, except a lone
+placeholder (`[SCENARIO]`, `[PATH…]`), which is filled; `a\\|b` takes `a`, `X…` is one `X`.
+A command that maps onto the very argv of one already run (the same sweep in README and
 docs/commands.md) is run once.
 
 Narrowing, so the whole file costs one small sweep per command that sweeps: `run` and the
-quick start get `--parallel 1 --number 4`; `capacity` gets an SLO (`--set`) and probes
-bounded by `--start 1 --max 2`; every command that
-reads a run reads one shared run made once (it is `run SCENARIO`'s own run). A command
-that serves (`vlm-bench sim`) passes when it listens and stops on SIGTERM.
+quick start get `--parallel 1 --number 4`; `history` gets `--conc 1` (the last one counts);
+`capacity` gets an SLO (`--set`) and probes bounded by `--start 1 --max 2`. Every command
+that reads a run reads one shared run, made once (`run SCENARIO`'s own). A command that
+serves (`vlm-bench sim`) passes when it listens and stops on SIGTERM.
 
 A command that cannot be mapped (an unknown placeholder left over) fails: add its
 placeholder, or put it in ALLOWED with a reason (it needs hardware, a cluster or a remote
@@ -95,6 +97,14 @@ def _fenced(path: Path) -> Iterator[DocCommand]:
                 yield DocCommand(f"{path.name}:{start + k}", line)
 
 
+def _indented(path: Path) -> Iterator[DocCommand]:
+    """Indented code blocks: the lines of four spaces and a program."""
+    for k, line in enumerate(path.read_text().splitlines(), 1):
+        words = line.split()
+        if line.startswith("    ") and not line.startswith("     ") and words[0] in PROGRAMS:
+            yield DocCommand(f"{path.name}:{k}", _strip_comment(line))
+
+
 def _table(path: Path) -> Iterator[DocCommand]:
     for k, line in enumerate(path.read_text().splitlines(), 1):
         if not line.startswith("| `"):
@@ -106,7 +116,7 @@ def _table(path: Path) -> Iterator[DocCommand]:
 
 
 def commands() -> list[DocCommand]:
-    found = [c for doc in DOCS for c in _fenced(doc)]
+    found = [c for doc in DOCS for c in (*_fenced(doc), *_indented(doc))]
     return found + [
         c for doc in (ROOT / "README.md", ROOT / "docs" / "commands.md") for c in _table(doc)
     ]
@@ -201,6 +211,8 @@ def _narrowing(words: list[str]) -> list[str]:
         return NARROW
     if verb == "run" and "--resume" not in words:
         return NARROW
+    if verb == "history":
+        return ["--conc", "1"]  # the shared run's one level (the last --conc counts)
     if verb == "capacity":
         return [
             "--start",
