@@ -58,8 +58,8 @@ ONE_TABLE = "table.md"  # the reference guide's first table alone (FILE.md: impo
 ALLOWED = {
     "./run_bench.sh test": "the whole suite and the e2e tier: it is CI itself (.ci/run)",
     "vlm-bench run SCENARIO --cluster ADDRESS": "a Ray cluster (test_cluster.py starts one)",
-    "vlm-bench fleet PLAN.yaml [--address ADDRESS]": "Ray tasks on a cluster (test_fleet*)",
-    "vlm-bench fleet PLAN.yaml": "Ray tasks on a cluster (test_fleet*)",
+    "vlm-bench fleet PLAN.yaml [--address ADDRESS]": "Ray tasks (test_cluster.py runs a fleet)",
+    "vlm-bench fleet PLAN.yaml": "Ray tasks (test_cluster.py runs a fleet)",
     "vlm-bench offline SCENARIO [--run RUN_DIR] [--prompts M] [--out DIR] [--set …]": (
         "vllm.LLM, which lives in .venv-vllm (the e2e tier)"
     ),
@@ -69,7 +69,8 @@ ALLOWED = {
         "a PostgreSQL server at an example host (the store's tests run a real PostgreSQL)"
     ),
     "vlm-bench gate BASELINE --adaptive SCENARIO [--max-repeats 5] [--output-dir DIR]": (
-        "whole sweeps, repeat after repeat, not narrowable (test_adaptive_gate.py runs it)"
+        "whole sweeps, up to --max-repeats of them, and gate takes no narrowing flag "
+        "(tests/unit/test_adaptive_gate.py drives its loop)"
     ),
 }
 
