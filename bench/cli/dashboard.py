@@ -7,13 +7,27 @@ from pathlib import Path
 
 from bench.errors import UserError
 from bench.report.dashboard.site import build_site
+from bench.store.db import DEFAULT_PATH, configured
+
+
+def default_store() -> str:
+    """The store a dashboard given neither PATH nor --db shows: VLM_BENCH_DB, else
+    reports/vlm-bench.db when it exists (every `vlm-bench run` indexes itself there)."""
+    db = configured()
+    if db is not None:
+        return db
+    if DEFAULT_PATH.is_file():
+        return str(DEFAULT_PATH)
+    raise UserError(
+        f"dashboard: no run folders (PATH ...), no --db, and no store at {DEFAULT_PATH} "
+        "(VLM_BENCH_DB is not set)"
+    )
 
 
 def cmd_dashboard(args: argparse.Namespace) -> int:
     paths = [Path(p) for p in args.paths]
-    if not paths and not args.db:
-        raise UserError("dashboard: give run folders (PATH ...) or a results store (--db)")
+    db = args.db if paths or args.db else default_store()
     out = Path(args.out)
-    written = build_site(paths, out, args.db)
+    written = build_site(paths, out, db)
     print(f"{out / 'index.html'} ({len(written)} files)")
     return 0

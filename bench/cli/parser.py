@@ -315,6 +315,7 @@ def build_parser(
     rel.add_argument(
         "--out", metavar="DIR", help="also write release.md and release.csv into this folder"
     )
+    _add_json(rel, "{by, knee_factor, rows, capacity, notes}")
     rel.set_defaults(func=commands["release-table"])
 
     gat = sub.add_parser(
@@ -366,11 +367,11 @@ def build_parser(
     _add_out(rep, "write report.md and its plots into DIR instead of the run folder", alias=False)
     rep.set_defaults(func=commands["report"])
 
-    dash = sub.add_parser(
-        "dashboard", help="write a static HTML site of many runs (docs/dashboard.md)"
-    )
+    dash = sub.add_parser("dashboard", help="a static HTML site of many runs (docs/dashboard.md)")
     dash.add_argument("paths", nargs="*", metavar="PATH", help="run folders or folders of runs")
-    dash.add_argument("--db", metavar="URL", help="also the runs of this results store")
+    dash.add_argument(
+        "--db", metavar="URL", help="also a store's runs (no PATH: the default store, as db index)"
+    )
     dash.add_argument("--out", metavar="DIR", required=True, help="the site's folder")
     dash.set_defaults(func=commands["dashboard"])
 

@@ -61,5 +61,8 @@ def cmd_release_table(args: argparse.Namespace) -> int:
             out.mkdir(parents=True, exist_ok=True)
             (out / "release.md").write_text(text)
             (out / "release.csv").write_text(release.csv_text(runs, by))
-    print(text, end="")
+    if args.json:
+        print(json.dumps(release.json_summary(runs, by, args.knee), indent=2))
+    else:
+        print(text, end="")
     return 0

@@ -7,6 +7,10 @@ validity check flagged).
 Knee: the first level whose P99 TPOT exceeds `knee` (default 1.1) times the concurrency-1
 level's — where adding load starts to slow every stream down. SLO: `slo.ttft_p99_s` and
 `slo.tpot_p99_s` of the run's scenario, both met (a level failing either does not count).
+
+The same rows three ways: markdown (`render`, a missing key shown as "—"), CSV (`csv_text`)
+and JSON (`json_summary`), where a missing key or a value that is not a finite number is an
+empty cell or null: never a display dash a script would have to know about.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import csv
 import io
 import math
 from collections.abc import Callable
+from typing import Any
 
 from bench.analyze.compare import run_label
 from bench.errors import UserError
@@ -32,15 +37,24 @@ from bench.schema.results import (
     server_version,
 )
 
+# The fields a table's runs are grouped by (`--by`): column title and the run's value, ""
+# when the run does not say.
 BY: dict[str, tuple[str, Callable[[RunResult], str]]] = {
-    "hardware": ("Hardware", lambda run: run.scenario.hardware or "—"),
-    "backend": ("Backend", lambda run: run.scenario.backend or "—"),
+    "hardware": ("Hardware", lambda run: run.scenario.hardware),
+    "backend": ("Backend", lambda run: run.scenario.backend),
     # Regression: this read provenance["server_version"], which nothing writes, so the
     # column was always "—"; the version is the server's /version answer.
-    "version": ("Version", lambda run: server_version(run) or "—"),
+    "version": ("Version", lambda run: server_version(run) or ""),
     "scenario": ("Scenario", lambda run: run.scenario_name),
     "run": ("Run", run_label),
+    "model": ("Model", lambda run: run.scenario.model.served_name),
 }
+MISSING = "—"  # a missing key in the markdown table only
+
+
+def keys(run: RunResult, by: list[str]) -> list[str]:
+    """The run's values of the `by` fields, "" where it has none."""
+    return [BY[f][1](run) for f in by]
 
 
 def parse_by(text: str) -> list[str]:
@@ -170,10 +184,10 @@ def rows(runs: list[RunResult], by: list[str]) -> tuple[list[str], list[list[str
     header = [BY[f][0] for f in by] + reference_header([lv for run in runs for lv in run.levels])
     out, notes = [], []
     for run in runs:
-        keys = [BY[f][1](run) for f in by]
+        shown = [key or MISSING for key in keys(run, by)]
         for group in by_level(run.levels):
             cells, note = level_row(median_level(group), group)
-            out.append(keys + cells)
+            out.append(shown + cells)
             if note:
                 notes.append(f"{run_label(run)}: {note}")
     return header, out, notes
@@ -192,21 +206,77 @@ def render(runs: list[RunResult], by: list[str], factor: float = 1.1) -> str:
     )
 
 
+def _finite(value: float) -> float | None:
+    return value if math.isfinite(value) else None
+
+
 def csv_text(runs: list[RunResult], by: list[str]) -> str:
     """The same rows, machine-readable: metric keys, seconds and rates, full precision; a
     `rate` column (arrivals per second, empty for a closed-loop level) after `parallel`
-    only when a run has rate levels."""
+    only when a run has rate levels. A missing key or figure is an empty cell."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     rated = any(lv.rate is not None for run in runs for lv in run.levels)
     load = ["parallel", "rate"] if rated else ["parallel"]
     writer.writerow([*by, *load, "status", *REFERENCE_COLUMNS, "tokens_honoured"])
     for run in runs:
-        keys = [BY[f][1](run) for f in by]
-        for lv in aggregate(run.levels):
-            point: list[object] = [lv.parallel]
-            if rated:
-                point.append("" if lv.rate is None else repr(lv.rate))
-            values = [repr(lv.value(k)) for k in REFERENCE_COLUMNS]
-            writer.writerow([*keys, *point, lv.status, *values, lv.tokens_honoured])
+        for row in _records(run, by, rated):
+            writer.writerow(
+                ["" if v is None else repr(v) if isinstance(v, float) else v for v in row.values()]
+            )
     return out.getvalue()
+
+
+def _records(run: RunResult, by: list[str], rated: bool) -> list[dict[str, Any]]:
+    """One dict per level (repeats folded into medians): the CSV's and the JSON's rows."""
+    records = []
+    for lv in aggregate(run.levels):
+        record: dict[str, Any] = dict(zip(by, keys(run, by), strict=True))
+        record["parallel"] = lv.parallel
+        if rated:
+            record["rate"] = lv.rate
+        record["status"] = lv.status
+        record.update({k: _finite(lv.value(k)) for k in REFERENCE_COLUMNS})
+        record["tokens_honoured"] = lv.tokens_honoured
+        records.append(record)
+    return records
+
+
+def _capacity(run: RunResult, factor: float) -> dict[str, Any]:
+    """A run's capacity as numbers (null where there is none) and as `capacity_line`."""
+    levels = aggregate(run.levels)
+    trusted = _trusted(levels)
+    best = max(trusted, key=lambda lv: lv.rps) if trusted else None
+    ttft, tpot = run.scenario.slo.ttft_p99_s, run.scenario.slo.tpot_p99_s
+    rated = any(lv.rate is not None for lv in levels)
+    return {
+        "run": run_label(run),
+        "max_rps": None if best is None else _finite(best.rps),
+        "max_rps_parallel": None if best is None else best.parallel,
+        "max_rps_rate": None if best is None else best.rate,
+        "knee_parallel": None if rated else knee(levels, factor),
+        "slo_parallel": None if rated else slo_capacity(levels, ttft, tpot),
+        "slo_rate": slo_rate(levels, ttft, tpot) if rated else None,
+        "text": capacity_line(run, factor),
+    }
+
+
+def json_summary(runs: list[RunResult], by: list[str], factor: float = 1.1) -> dict[str, Any]:
+    """`release-table --json`: {by, knee_factor, rows (as the CSV's, keys null where a run
+    has none), capacity: [{run, max_rps, max_rps_parallel, max_rps_rate, knee_parallel,
+    slo_parallel, slo_rate, text}], notes}."""
+    if not runs:
+        raise UserError("release-table needs at least one run")
+    rated = any(lv.rate is not None for run in runs for lv in run.levels)
+    rows_ = [
+        {k: (v or None) if k in by else v for k, v in record.items()}
+        for run in runs
+        for record in _records(run, by, rated)
+    ]
+    return {
+        "by": by,
+        "knee_factor": factor,
+        "rows": rows_,
+        "capacity": [_capacity(run, factor) for run in runs],
+        "notes": rows(runs, by)[2],
+    }

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from bench.cli import main
 from bench.report.dashboard.collect import read_gate
 from bench.report.dashboard.site import MARKER, build_site
 from bench.report.dashboard.svgchart import (
@@ -131,6 +132,31 @@ def test_runs_from_a_store(tmp_path: Path) -> None:
     assert len([p for p in written if p.name.startswith("run-")]) == dashboard.HISTORY
 
 
+@pytest.mark.parametrize("where", ["env", "default"])
+def test_no_path_and_no_db_reads_the_default_store(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    where: str,
+) -> None:
+    """Bug: README's `vlm-bench dashboard --out DIR` said 'give run folders or --db' although
+    every run indexes itself into the default store, and VLM_BENCH_DB was ignored there."""
+    history = dashboard.history(tmp_path)
+    db = tmp_path / "elsewhere.db" if where == "env" else tmp_path / "reports" / "vlm-bench.db"
+    db.parent.mkdir(exist_ok=True)
+    with open_store(db) as store:
+        for run_file in sorted(history.rglob("run.json")):
+            index_run(store, run_file)
+    monkeypatch.chdir(tmp_path)
+    if where == "env":
+        monkeypatch.setenv("VLM_BENCH_DB", str(db))
+    else:
+        monkeypatch.delenv("VLM_BENCH_DB", raising=False)
+    assert main(["dashboard", "--out", str(tmp_path / "site")]) == 0
+    assert "index.html" in capsys.readouterr().out
+    assert len(list((tmp_path / "site").glob("run-*.html"))) == dashboard.HISTORY
+
+
 def test_a_second_build_replaces_the_first(tmp_path: Path) -> None:
     build_site([dashboard.hostile(tmp_path)], tmp_path / "site")
     build_site([RUNS / "rejudge"], tmp_path / "site")
@@ -141,7 +167,7 @@ def test_a_second_build_replaces_the_first(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["--out", "{tmp}/site"], "give run folders"),
+        (["--out", "{tmp}/site"], "no store at reports/vlm-bench.db"),
         (["--out", "{tmp}/site", "{tmp}/empty"], "no runs found"),
         (["--out", "{tmp}/site", "{tmp}/nothere"], "no such file or folder"),
         (["--out", "{tmp}/file", str(RUNS)], "exists and is not a folder"),
@@ -150,8 +176,14 @@ def test_a_second_build_replaces_the_first(tmp_path: Path) -> None:
     ],
 )
 def test_user_mistakes_are_one_line(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path, argv: list[str], message: str
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    argv: list[str],
+    message: str,
 ) -> None:
+    monkeypatch.chdir(tmp_path)  # no reports/vlm-bench.db here
+    monkeypatch.delenv("VLM_BENCH_DB", raising=False)
     (tmp_path / "empty").mkdir()
     (tmp_path / "file").write_text("x")
     (tmp_path / "full").mkdir()
