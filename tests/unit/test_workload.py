@@ -328,3 +328,12 @@ def test_predicted_image_tokens_follow_qwen25_vl_resize(size: tuple[int, int], t
     h, w = imaging.smart_resize(height, width, 3136, 1280 * 28 * 28)
     assert got == (h // 28) * (w // 28)
     assert got == tokens
+
+
+def test_the_shipped_trace_is_what_its_script_writes() -> None:
+    import runpy
+
+    script = ROOT / "examples" / "traces" / "make_trace.py"
+    lines = runpy.run_path(str(script))["lines"]()
+    assert (script.parent / "bursty-200.jsonl").read_text() == "\n".join(lines) + "\n"
+    assert len(lines) == 200
