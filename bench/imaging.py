@@ -41,6 +41,13 @@ def smart_resize(height: int, width: int, min_pixels: int, max_pixels: int) -> t
     return h_bar, w_bar
 
 
+def image_tokens(width: int, height: int, min_pixels: int, max_pixels: int) -> int:
+    """Image tokens Qwen2.5-VL gives a `width` x `height` image: one per 28x28 block after
+    `smart_resize` (640x640 -> 644x644 -> 529), without the vision start/end markers."""
+    h, w = smart_resize(height, width, min_pixels, max_pixels)
+    return (h // FACTOR) * (w // FACTOR)
+
+
 def png_bytes(image: Image.Image) -> bytes:
     buf = io.BytesIO()
     image.save(buf, format="PNG")

@@ -43,6 +43,7 @@ from bench.schema.scenario_base import (
 )
 from bench.schema.scenario_load import LoadSpec, SweepSpec
 from bench.schema.scenario_server import Server
+from bench.schema.scenario_workload import WorkloadSpec
 
 
 class ModelSpec(Strict):
@@ -211,6 +212,7 @@ class Scenario(Strict):
     validity: ValiditySpec = Field(default_factory=ValiditySpec)
     output_dir: str = "reports"
     cluster: ClusterSpec | None = None
+    workload: WorkloadSpec | None = None
 
     @model_validator(mode="after")
     def _tokenizer(self) -> Scenario:
@@ -269,6 +271,7 @@ LATER_FIELDS: dict[tuple[str, str], Any] = {
     ("sweep", "stop"): None,
     ("load", "warmup"): "full",
     ("sweep", "rate"): None,
+    ("", "workload"): None,  # top level
 }
 
 

@@ -3,7 +3,7 @@ there is no import cycle between modules, and no bench module is imported inside
 
 The layers, top to bottom (a module may import its own folder, and any layer below):
 
-    cli > measure > {serve, load} > config > report > store > analyze > schema > base
+    cli > measure > {serve, load} > workload > config > report > store > analyze > schema > base
 
 `base` is the modules directly in bench/ (errors, redact, safepath, proc, digest, imaging,
 dotted, safeyaml, ovd): they import only one another. serve and load share a rank and must
@@ -29,10 +29,11 @@ RANK = {
     "store": 3,
     "report": 4,
     "config": 5,
-    "serve": 6,
-    "load": 6,
-    "measure": 7,
-    "cli": 8,
+    "workload": 6,
+    "serve": 7,
+    "load": 7,
+    "measure": 8,
+    "cli": 9,
 }
 # Beside the layers: what each may import, and the lowest layer that may import it.
 SIDE = {
