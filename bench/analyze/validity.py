@@ -147,8 +147,18 @@ def _caches(
 ) -> list[Check]:
     out = []
     rate = server.mm_hit_rate
+    expected = level.workload.expected_hit_rate_of_last(server.mm_queries or 0)
     if rate is None:
         out.append(_check("mm cache", None, "no multimodal-cache counters"))
+    elif expected is not None:  # a workload that repeats images on purpose
+        off = abs(rate - expected)
+        detail = (
+            f"hit rate {_pct(rate)} of {server.mm_queries:.0f} images; the workload repeated "
+            f"{_pct(expected)} of those"
+        )
+        if off > lim.mm_hit_tolerance:
+            detail += f" — {off * 100:.1f} points off (tolerance {lim.mm_hit_tolerance * 100:g})"
+        out.append(_check("mm cache", off > lim.mm_hit_tolerance, detail))
     else:
         detail = f"hit rate {_pct(rate)} of {server.mm_queries:.0f} images"
         if rate > lim.max_mm_cache_hit_rate:
@@ -167,6 +177,28 @@ def _caches(
         detail += f" (expected ≤ {_pct(limit)})"
     out.append(_check("prefix cache", rate > limit, detail))
     return out
+
+
+def _server_saw(level: LevelResult) -> list[Check]:
+    """A workload level's prompt tokens as the server reported them against the model's
+    image-resize rule (bench/measure/seen.py): a mismatch means the server dropped,
+    resized or counted the images otherwise than the rule says."""
+    view = level.workload
+    if view.empty:
+        return []
+    if not view.tokens_checked:
+        return [_check("server saw", None, "no prompt tokens to compare (no tokenizer?)")]
+    if view.tokens_mismatched:
+        detail = (
+            f"{view.tokens_mismatched} of {view.tokens_checked} requests' prompt tokens "
+            f"differ from the prediction: {view.tokens_example}; {view.pixels_rule}"
+        )
+        return [_check("server saw", True, detail)]
+    detail = (
+        f"{view.tokens_checked} requests' prompt tokens as the resize rule predicts "
+        f"({view.images} images, {view.pixels_rule})"
+    )
+    return [_check("server saw", False, detail)]
 
 
 def _client(
@@ -268,6 +300,7 @@ def judge_level(
         _success(level, server, limits),
         _concurrency(level, server, client, limits),
         *_caches(level, server, limits, prefix_length),
+        *_server_saw(level),
         _client(level, server, client, limits, paced),
         _ttft_gap(level, server, limits),
         _accelerator(level, limits),
@@ -290,8 +323,13 @@ def judge(
         level.client,
         scenario.validity if limits is None else limits,
         prefix_length=scenario.load.prefix_length,
-        paced=scenario.rate_at(level.index) is not None,
+        paced=scenario.rate_at(level.index) is not None or _replays_trace(scenario),
     )
+
+
+def _replays_trace(scenario: Scenario) -> bool:
+    """A trace starts requests on its own schedule, as a rate level does."""
+    return scenario.workload is not None and scenario.workload.source.kind == "trace"
 
 
 @dataclass(frozen=True)

@@ -63,6 +63,7 @@ from bench.proc import spawn, stop_group
 from bench.redact import resolve, scrub_tree, secret_name
 from bench.schema.plan import LevelPlan
 from bench.schema.scenario import Scenario
+from bench.workload import prepare
 
 EVALSCOPE_MIN = (1, 14, 1)
 EVALSCOPE_BELOW = (1, 15)
@@ -95,6 +96,8 @@ def evalscope_version() -> str:
 
 def workload_args(scenario: Scenario, tokenizer: str) -> list[str]:
     """The load as evalscope flags, in the reference's spelling and order (no seed, no warm-up)."""
+    if scenario.workload is not None:
+        return _prepared_args(scenario, tokenizer)
     load = scenario.load
     args = [
         "--api",
@@ -133,6 +136,42 @@ def workload_args(scenario: Scenario, tokenizer: str) -> list[str]:
     if load.rate is not None:
         args += ["--rate", str(load.rate)]
     return args
+
+
+def _prepared_args(scenario: Scenario, tokenizer: str) -> list[str]:
+    """A `workload:` section's load: requests vlm-bench prepared (bench/workload/), read by
+    evalscope's own dataset plugins — `line_by_line` (complete bodies, one a line) or, for
+    a trace, `workload_trace` (bodies with arrival times, replayed open-loop); the file
+    itself is each level's (`--dataset-path`, level_argv)."""
+    load = scenario.load
+    assert scenario.workload is not None
+    trace = prepare.is_trace(scenario.workload)
+    args = ["--api", load.api, "--dataset", "workload_trace" if trace else "line_by_line"]
+    args += ["--max-tokens", str(load.max_tokens), "--min-tokens", str(load.min_tokens)]
+    args += ["--tokenizer-path", tokenizer]
+    extra = {"ignore_eos": True} if load.ignore_eos else {}
+    extra.update(load.extra_body)
+    if extra:
+        args += ["--extra-args", json.dumps(extra)]
+    if not load.stream:
+        args.append("--no-stream")
+    if trace:
+        override = {"model_override": scenario.model.served_name}
+        args += ["--open-loop", "--dataset-args", json.dumps(override)]
+    elif load.rate is not None:
+        args += ["--rate", str(load.rate)]
+    return args
+
+
+def dataset_path(scenario: Scenario, plan: LevelPlan) -> list[str]:
+    """`--dataset-path` of a workload's level: its prepared file (named, not built, when
+    the plan does not carry it yet: --dry-run)."""
+    if scenario.workload is None:
+        return []
+    if isinstance(plan.workload, Path):
+        return ["--dataset-path", str(plan.workload)]
+    total = plan.warmup + plan.number
+    return ["--dataset-path", str(prepare.level_file(scenario.workload, plan.seed, total))]
 
 
 SECRET_ARGS_ENV = "VLM_BENCH_EVALSCOPE_SECRET_ARGS"
@@ -203,6 +242,7 @@ def level_argv(
         "--number",
         str(plan.number),
         *workload_args(scenario, tokenizer),
+        *dataset_path(scenario, plan),
         "--seed",
         str(plan.seed),
         *(["--warmup-num", str(plan.warmup)] if plan.warmup else []),

@@ -12,6 +12,7 @@ under `raw/level-NN/worker-W/` (a Ray worker's folder is unpacked there).
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from bench.load.result import ClientAccount, LoadRun, RawPart, RequestRow, shift
 from bench.schema.plan import LevelPlan
 from bench.schema.results import LevelResult
 from bench.schema.scenario import Scenario
+from bench.workload import prepare
 
 NAME = "evalscope"
 
@@ -38,15 +40,21 @@ class Evalscope:
     def argv(self, plan: LevelPlan, outputs: Path) -> list[str]:
         return evalscope.level_argv(self.scenario, self.url, self.tokenizer, plan, outputs)
 
+    def prepared(self, plan: LevelPlan) -> LevelPlan:
+        """`plan` with its workload's requests built (bench/workload/prepare.py), before
+        the level starts; as it is for evalscope's own random data."""
+        return prepared(self.scenario, self.tokenizer, plan)
+
     def one(self, plan: LevelPlan, home: Path, hooks: Any) -> LoadRun:
         """`plan` as one child, its log in `home`; a level's own child (`home` is its raw
         folder) writes beside its log, a round's below it. Ctrl-C stops the child, keeps
         what it committed and says so (`interrupted`)."""
+        plan = self.prepared(plan)
         outputs = home.parent if home == plan.raw else home
         folder = evalscope.level_dir(outputs, plan)
         log = home / evalscope.LOG_FILE
         home.mkdir(parents=True, exist_ok=True)
-        account = ClientAccount(NAME)
+        account = ClientAccount(NAME, prepared=[plan.workload] if plan.workload else [])
         try:
             got = evalscope.run_level(
                 self.argv(plan, outputs),
@@ -86,6 +94,13 @@ class Evalscope:
             )
             for s in specs
         ]
+
+
+def prepared(scenario: Scenario, tokenizer: str, plan: LevelPlan) -> LevelPlan:
+    if scenario.workload is None:
+        return plan
+    total = plan.warmup + plan.number
+    return replace(plan, workload=prepare.ensure(scenario, plan.seed, total, tokenizer))
 
 
 def version() -> str:

@@ -117,6 +117,7 @@ def _split(gen: LoadGenerator, plan: LevelPlan, hooks: Hooks) -> LoadRun:
         got = pool.PoolRun(outputs=[m.collect() for m in members])
     rows, stats = pool.merge(got)
     account = ClientAccount(gen.name, got.returncode, got.timed_out, interrupted, workers=stats)
+    account.prepared = [Path(m.spec.prepared) for m in members if m.spec.prepared]
     if got.dead:
         tail = next(o for o in got.outputs if o.exit_code not in (0, None)).log_tail
         account.dead, account.log_tail = f"{got.dead}: {tail}", tail
@@ -130,6 +131,7 @@ def _rounds(gen: LoadGenerator, plan: LevelPlan, hooks: Hooks) -> LoadRun:
     per_round = plan.parallel * stop.waves
     got: list[list[RequestRow]] = []
     account = ClientAccount(gen.name)
+    prepared: list[Path] = []
     while True:
         done = sum(len(rows) for rows in got)
         step = per_round if done + per_round <= stop.max_requests else stop.max_requests - done
@@ -139,9 +141,11 @@ def _rounds(gen: LoadGenerator, plan: LevelPlan, hooks: Hooks) -> LoadRun:
         account = run.account
         if account.interrupted:  # the cut round is kept on disk, not in the level
             break
+        prepared += account.prepared
         got.append(run.rows)
         if hooks.until(got, account):
             break
+    account.prepared = prepared
     return LoadRun([r for rows in got for r in rows], account, plan.raw, rounds=got)
 
 

@@ -26,7 +26,7 @@ from typing import Any, Protocol
 
 from bench.load import barrier
 from bench.load.result import RequestRow, shifted
-from bench.load.workers import WorkerOutput
+from bench.load.workers import WorkerOutput, WorkerSpec
 from bench.schema.results import WorkerStat
 
 log = logging.getLogger(__name__)
@@ -38,6 +38,8 @@ INTERRUPT_STEPS = ((signal.SIGINT, 15.0), (signal.SIGKILL, 5.0))
 
 
 class Worker(Protocol):
+    spec: WorkerSpec
+
     def start(self) -> None: ...
     def ready(self) -> bool: ...
     def release(self, start_at: float) -> None: ...

@@ -87,6 +87,9 @@ class ClientAccount:
     workers: list[WorkerStat] = field(default_factory=list)  # a split level's workers
     # Its own figures that disagree with ours: LevelResult.diagnostics field → note.
     cross_check: dict[str, str] = field(default_factory=dict)
+    # A `workload:` level's prepared request files, one per client process (warm-up first;
+    # bench/workload/prepare.py): what was sent, to judge what the server saw.
+    prepared: list[Path] = field(default_factory=list)
 
 
 @dataclass

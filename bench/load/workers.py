@@ -16,7 +16,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,7 @@ from bench.proc import FIRM, spawn, stop_group
 from bench.redact import scrub_tree
 from bench.schema.plan import LevelPlan
 from bench.schema.scenario import Scenario
+from bench.workload import prepare
 
 BARRIER_DIR = "barrier"
 
@@ -48,6 +49,7 @@ class WorkerSpec:
     seed: int
     args: tuple[str, ...]
     level_dir: str  # where its evalscope folder is, relative to its own folder
+    prepared: str | None = None  # a workload's prepared requests (bench/workload/prepare.py)
 
 
 def plan(
@@ -58,6 +60,9 @@ def plan(
     shared = zip(shares(level.parallel, k), shares(level.number, k), strict=True)
     for w, (p, n) in enumerate(shared):
         mine = part(scenario, level, p, n, w)
+        if scenario.workload is not None:  # the part's own requests, built before it starts
+            total = mine.warmup + mine.number
+            mine = replace(mine, workload=prepare.ensure(scenario, mine.seed, total, tokenizer))
         argv = evalscope.level_argv(scenario, url, tokenizer, mine, Path("."))
         out.append(
             WorkerSpec(
@@ -67,6 +72,7 @@ def plan(
                 seed=mine.seed,
                 args=tuple(argv[len(evalscope.evalscope_command()) :]),
                 level_dir=str(evalscope.level_dir(Path("."), mine)),
+                prepared=str(mine.workload) if mine.workload else None,
             )
         )
     return out

@@ -14,7 +14,7 @@ from rich.progress import Progress
 from bench.analyze import validity
 from bench.load import generator
 from bench.load.result import ClientAccount, LoadRun, RequestRow
-from bench.measure import precision, rounds, servermetrics, telemetry
+from bench.measure import precision, rounds, seen, servermetrics, telemetry
 from bench.measure.parse import note_cross_check, parse_rows, set_goodput
 from bench.schema.plan import LevelPlan
 from bench.schema.results import LevelResult, LevelStatus, decide_status
@@ -56,6 +56,7 @@ def measure(
     level.started_at, level.finished_at = started, now_iso()
     level.diagnostics.server_log_bytes = [log_start, handle.log_offset()]
     level.diagnostics.warmup_tokens = plan.warmup_tokens
+    level.workload = seen.summarise(got)  # empty without a workload: section
     if level.measured:  # steady state and confidence intervals (measure/precision.py)
         precision.attach(level, rounds.abutted(got.rounds) if got.rounds else got.rows)
     _mark_outcome(handle, level, got.account, plan)

@@ -50,7 +50,7 @@ class LevelPlan:
     warmup_tokens: int | None  # a cheap warm-up request's output tokens (None: full ones)
     time_limit_s: float  # the level's wall-clock limit
     run_dir: Path
-    workload: object | None = None  # Step 16: the level's prepared requests
+    workload: Path | None = None  # the prepared requests file (bench/workload/prepare.py)
 
     @property
     def parallel(self) -> int:

@@ -30,7 +30,7 @@ from bench.schema.metrics import BY_KEY, REFERENCE_COLUMNS
 from bench.schema.precision import PrecisionView, SteadyView
 from bench.schema.provenance import Provenance
 from bench.schema.scenario import Scenario, without_quiet_defaults
-from bench.schema.views import ClientView, ServerView, TelemetryView
+from bench.schema.views import ClientView, ServerView, TelemetryView, WorkloadView
 
 # An int beyond this is not a count anyone measured, and not exact as a float.
 MAX_INT = 2**53
@@ -166,6 +166,9 @@ class LevelResult:
     # The accelerators over the measured window (bench.measure.telemetry.summarise);
     # run.json leaves it out when nothing was measured.
     telemetry: TelemetryView = field(default_factory=TelemetryView)
+    # A `workload:` level's requests and what the server saw (bench/measure/seen.py);
+    # run.json leaves it out for evalscope's own random data.
+    workload: WorkloadView = field(default_factory=WorkloadView)
     # A rate sweep's arrival rate (req/s, sweep.rate), and the requests per second that
     # met the scenario's SLO (figures.goodput); run.json leaves out either when None.
     rate: Figure | None = None
@@ -226,6 +229,9 @@ class LevelResult:
         data.pop("telemetry")
         if not self.telemetry.empty:  # runs without telemetry keep their bytes
             data["telemetry"] = self.telemetry.to_dict()
+        data.pop("workload")
+        if not self.workload.empty:
+            data["workload"] = self.workload.to_dict()
         for name in ("steady", "precision"):
             part = data.pop(name)
             if part is not None:

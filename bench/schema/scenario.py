@@ -140,6 +140,13 @@ class ValiditySpec(Strict):
         0.10, gt=0, lt=1, description="in-flight requests at the server vs the level's parallel"
     )
     max_mm_cache_hit_rate: float = Field(0.0, ge=0, le=1, description="fresh images: no hits")
+    mm_hit_tolerance: float = Field(
+        0.05,
+        ge=0,
+        le=1,
+        description="a workload that repeats images: the hit rate may differ from the rate it "
+        "implies by this much",
+    )
     max_prefix_cache_hit_rate: float | None = Field(
         None, ge=0, le=1, description="default: (prefix_length + 32 template tokens) / prompt"
     )
@@ -272,6 +279,7 @@ LATER_FIELDS: dict[tuple[str, str], Any] = {
     ("load", "warmup"): "full",
     ("sweep", "rate"): None,
     ("", "workload"): None,  # top level
+    ("validity", "mm_hit_tolerance"): 0.05,
 }
 
 

@@ -153,3 +153,47 @@ class TelemetryView(_View):
             if len(words) == 1:
                 out[name] = words.pop()
         return cls(**out)
+
+
+class WorkloadView(_View):
+    """What a `workload:` level sent, and what the server said it saw
+    (bench/measure/seen.py; docs/workloads.md): the measured requests' images, pixels and
+    bytes, the multimodal-cache hit rate the workload implies, the prompt tokens the
+    server reported against those the model's image-resize rule predicts, and for a trace
+    the schedule slip (sent − planned)."""
+
+    fingerprint: str | None = None  # the workload's (bench/workload/fingerprint.py)
+    requests: int | None = None  # measured requests matched to a prepared one
+    images: int | None = None
+    pixels: int | None = None
+    image_bytes: int | None = None  # encoded images, before base64
+    body_bytes: int | None = None  # the requests' JSON bodies: bytes on the wire
+    expected_mm_hit_rate: float | None = None  # repeats of an image sent earlier (0-1)
+    # One client process: every request in send order (warm-up first), its images and
+    # how many of them repeat an earlier one, so the hit rate the server's counter
+    # window should show is known exactly (`expected_hit_rate_of_last`).
+    sent_images: list[int] | None = None
+    sent_repeats: list[int] | None = None
+    pixels_rule: str | None = None  # min/max pixels used for the prediction, and whence
+    tokens_checked: int | None = None  # requests whose prompt tokens were compared
+    tokens_mismatched: int | None = None
+    tokens_example: str | None = None  # the first mismatch, in words
+    slip_p50_s: float | None = None  # trace replay: sent − planned
+    slip_p99_s: float | None = None
+    slip_max_s: float | None = None
+
+    def expected_hit_rate_of_last(self, images: float) -> float | None:
+        """The repeats' share among the last `images` images sent (the server's counter
+        window), from the per-request lists; the measured requests' rate without them."""
+        if not self.sent_images or not self.sent_repeats or images <= 0:
+            return self.expected_mm_hit_rate
+        seen = hits = 0.0
+        pairs = zip(reversed(self.sent_images), reversed(self.sent_repeats), strict=True)
+        for count, repeats in pairs:
+            if seen >= images:
+                break
+            if count:
+                take = min(count, images - seen)
+                hits += repeats * take / count
+                seen += take
+        return hits / seen if seen else self.expected_mm_hit_rate
