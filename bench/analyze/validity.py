@@ -287,10 +287,12 @@ def judge_level(
     limits: ValiditySpec,
     prefix_length: int = 0,
     paced: bool = False,
+    trace: bool = False,
 ) -> list[Check]:
     """Every check of one level, in a fixed order. `prefix_length` is the load's shared
     prefix (evalscope --prefix-length); `paced`: the load sets a rate, so requests start
-    on a schedule, not when a slot frees."""
+    on a schedule, not when a slot frees; `trace`: that schedule is a trace's, so there is
+    no concurrency to hold."""
     warmup_tokens = level.diagnostics.warmup_tokens  # a cheap warm-up's, else None
     if not level.measured:
         return [_check("measured", True, level.reason or "nothing measured")]
@@ -298,7 +300,9 @@ def judge_level(
         *_complete(level),
         _output_length(level),
         _success(level, server, limits),
-        _concurrency(level, server, client, limits),
+        _concurrency(level, server, client, limits)
+        if not trace
+        else _check("concurrency", None, "requests start on the trace's schedule"),
         *_caches(level, server, limits, prefix_length),
         *_server_saw(level),
         _client(level, server, client, limits, paced),
@@ -324,6 +328,7 @@ def judge(
         scenario.validity if limits is None else limits,
         prefix_length=scenario.load.prefix_length,
         paced=scenario.rate_at(level.index) is not None or _replays_trace(scenario),
+        trace=_replays_trace(scenario),
     )
 
 

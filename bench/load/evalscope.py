@@ -264,8 +264,11 @@ def level_argv(
     ]
 
 
-def level_dir(outputs: Path, plan: LevelPlan) -> Path:
-    """Where evalscope writes a level's files for `level_argv`'s arguments."""
+def level_dir(outputs: Path, plan: LevelPlan, scenario: Scenario) -> Path:
+    """Where evalscope writes a level's files for `level_argv`'s arguments (a trace,
+    replayed open-loop, is named by its rate, which evalscope says is -1)."""
+    if scenario.workload is not None and prepare.is_trace(scenario.workload):
+        return outputs / plan.name / f"rate_-1.0_number_{plan.number}"
     return outputs / plan.name / f"parallel_{plan.parallel}_number_{plan.number}"
 
 

@@ -51,7 +51,7 @@ class Evalscope:
         what it committed and says so (`interrupted`)."""
         plan = self.prepared(plan)
         outputs = home.parent if home == plan.raw else home
-        folder = evalscope.level_dir(outputs, plan)
+        folder = evalscope.level_dir(outputs, plan, self.scenario)
         log = home / evalscope.LOG_FILE
         home.mkdir(parents=True, exist_ok=True)
         account = ClientAccount(NAME, prepared=[plan.workload] if plan.workload else [])

@@ -71,7 +71,7 @@ def plan(
                 number=n,
                 seed=mine.seed,
                 args=tuple(argv[len(evalscope.evalscope_command()) :]),
-                level_dir=str(evalscope.level_dir(Path("."), mine)),
+                level_dir=str(evalscope.level_dir(Path("."), mine, scenario)),
                 prepared=str(mine.workload) if mine.workload else None,
             )
         )
