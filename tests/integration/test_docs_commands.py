@@ -265,6 +265,7 @@ def _checkout(path: Path) -> None:
     """The files the documented commands name, relative to the checkout."""
     shutil.copytree(ROOT / "scenarios", path / "scenarios")
     shutil.copytree(ROOT / "reports" / "reference", path / "reports" / "reference")
+    shutil.copytree(ROOT / "examples", path / "examples")  # the workloads' photos, trace
     for name in ("run_bench.sh", "pyproject.toml", ".ci/lean_deps.py"):
         (path / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(ROOT / name, path / name)
