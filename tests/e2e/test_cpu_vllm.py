@@ -168,7 +168,8 @@ def test_real_vllm_counts_the_image_tokens_the_resize_rule_predicts(tmp_path: Pa
     """Step 16: one level of photos at three sizes (1600x1200 above the tiny model's
     max_pixels, 1,003,520) against real vLLM: every request's prompt tokens, as vLLM
     reports them, equal the Qwen2.5-VL resize rule's image tokens plus the chat template's
-    text, with the limits read from the model folder's preprocessor_config.json."""
+    text, with the limits read from the model folder's preprocessor_config.json; with
+    reuse 0.5, vLLM's mm-cache hit rate is the one the workload implies."""
     scenario = tmp_path / "photos-vllm.yaml"
     workload = {
         "source": {"kind": "images", "path": str(ROOT / "examples" / "photos")},
@@ -178,6 +179,7 @@ def test_real_vllm_counts_the_image_tokens_the_resize_rule_predicts(tmp_path: Pa
             {"width": 1600, "height": 1200},
         ],
         "images_per_request": 1,
+        "reuse": 0.5,
     }
     doc = {
         "extends": str(SCENARIO),
@@ -194,4 +196,11 @@ def test_real_vllm_counts_the_image_tokens_the_resize_rule_predicts(tmp_path: Pa
     seen = level.workload
     assert seen.tokens_checked == 6 and seen.tokens_mismatched == 0, seen.tokens_example
     assert seen.pixels_rule is not None and "preprocessor_config.json" in seen.pixels_rule
-    assert {c.name: c.status for c in level.checks}["server saw"] == "ok"
+    got = {c.name: (c.status, c.detail) for c in level.checks}
+    assert got["server saw"][0] == "ok"
+    # Reuse 0.5: vLLM's multimodal cache hits the share the workload repeated (±5 points).
+    status, detail = got["mm cache"]
+    observed, implied = (
+        float(x.split(" %")[0]) for x in detail.split("hit rate ")[1].split("repeated ")
+    )
+    assert status == "ok" and abs(observed - implied) <= 5.0, detail
