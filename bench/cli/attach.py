@@ -43,6 +43,14 @@ def base_url(url: str) -> str:
     """`http://host:port`, forgiving a trailing slash or `/v1` (what OpenAI clients take)."""
     text = url.strip().rstrip("/")
     text = text[: -len("/v1")] if text.endswith("/v1") else text
+    if "@" in text.split("://", 1)[-1].split("/", 1)[0]:
+        # Never sent (a host lookup of `user:pw@host` failed with "Name or service not
+        # known"), and never echoed: the line names the URL with the credentials hidden.
+        raise UserError(
+            f"--url {redact_text(url)}: credentials in the URL (user:password@) are refused: "
+            "give the key as load.api_key (--set load.api_key='${env:OPENAI_API_KEY}') "
+            "or an environment variable"
+        )
     if not re.fullmatch(r"https?://[^/\s]+", text):
         raise UserError(f"--url {redact_text(url)!r}: expected http://HOST:PORT")
     return text
