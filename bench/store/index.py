@@ -10,6 +10,7 @@ reason `bench.schema.runfile.read_run` gives, naming the file.
 from __future__ import annotations
 
 import json
+import logging
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -19,10 +20,13 @@ from typing import Any
 import sqlalchemy as sa
 
 from bench.errors import UserError
-from bench.schema.runfile import read_run
+from bench.safepath import UnreadableFile, read_regular
+from bench.schema.runfile import MAX_RUN_BYTES, read_run
 from bench.store.db import Store, StoreError, reason
 from bench.store.rows import RunRows, file_digest, run_dir_key, run_rows
 from bench.store.tables import CHILDREN, LEVEL_CHECKS, LEVEL_METRICS, LEVELS, RUNS
+
+log = logging.getLogger(__name__)
 
 RUN_FILE = "run.json"
 
@@ -53,15 +57,20 @@ class IndexSummary:
         }
 
 
+def _unreadable_folder(exc: OSError) -> None:
+    """A folder the search cannot list is skipped, but named (its runs would go unseen)."""
+    log.warning("skipped %s: cannot list the folder: %s", exc.filename, exc.strerror or exc)
+
+
 def find_runs(path: Path) -> list[Path]:
     """Every run.json at or under `path` (a run.json, a run folder, or a tree of them),
     in path order. A run's raw/ folder and hidden folders are not searched."""
-    if path.is_file():
-        return [path]
+    if path.is_file() or (path.exists() and not path.is_dir()):
+        return [path]  # a FIFO or device too: its reader refuses it in one line
     if not path.is_dir():
         raise UserError(f"{path}: no such file or folder")
     found = []
-    for folder, dirs, files in os.walk(path):
+    for folder, dirs, files in os.walk(path, onerror=_unreadable_folder):
         here = RUN_FILE in files
         dirs[:] = sorted(d for d in dirs if not d.startswith(".") and not (here and d == "raw"))
         if here:
@@ -90,10 +99,10 @@ def index_paths(store: Store, paths: Iterable[Path]) -> IndexSummary:
 def index_run(store: Store, run_file: Path) -> str:
     """Index one run.json: "indexed" (new or changed) or "unchanged" (same digest).
     UserError (one line naming the file) for a file that is not a readable run."""
-    try:
-        data = run_file.read_bytes()
-    except OSError as exc:
-        raise UserError(f"{run_file}: unreadable run.json: {exc.strerror or exc}") from None
+    try:  # only a regular file, bounded: a FIFO named run.json would block for ever
+        data = read_regular(run_file, MAX_RUN_BYTES, "run.json")
+    except UnreadableFile as exc:
+        raise UserError(f"{run_file}: unreadable run.json: {exc.reason}") from None
     try:
         return _index(store, run_file, data)
     except sa.exc.SQLAlchemyError as exc:
