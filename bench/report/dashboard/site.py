@@ -5,21 +5,22 @@ link each other by relative names; the stylesheet and script are copied into ass
 Nothing is fetched from anywhere, so the site works opened from file:// and as a CI
 artifact. A folder that already holds files is written into only when an earlier build
 left its marker there (its old pages are removed first): `--out` never overwrites or
-mixes with someone else's files.
+mixes with someone else's files. The new site replaces the old one whole, at the end:
+a SIGTERM or Ctrl-C while it is written leaves the previous site (or none), never half.
 """
 
 from __future__ import annotations
 
 import logging
-import shutil
 from importlib import resources
 from pathlib import Path
 
 from bench.errors import UserError
+from bench.redact import scrub
 from bench.report.dashboard import pages
 from bench.report.dashboard.collect import find_gates, read_entries
 from bench.report.dashboard.trends import tidy
-from bench.safepath import writing
+from bench.safepath import replaced_folder, writing
 
 log = logging.getLogger(__name__)
 
@@ -58,29 +59,19 @@ def _check_out(out: Path) -> None:
         )
 
 
-def _prepare(out: Path) -> None:
-    """Create `out`, or remove an earlier build's pages and assets from it."""
-    if (out / MARKER).is_file():
-        for old in out.glob("*.html"):
-            old.unlink()
-        shutil.rmtree(out / "assets", ignore_errors=True)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / MARKER).write_text("written by vlm-bench dashboard\n")
-
-
 def build_site(paths: list[Path], out: Path, db: str | None = None) -> list[Path]:
     """Render the site for the runs under `paths` (and in the store `db`) and write it
-    into `out`; the files written."""
+    into `out`; the files written. The site is written into a folder beside `out` and
+    moved into place whole (bench.safepath.replaced_folder): a signal or error while
+    writing leaves the previous site. Every page passes the one sink redaction."""
     with writing(out):
         _check_out(out)
     site = render_site(paths, db)
-    written = []
-    with writing(out):
-        _prepare(out)
+    with replaced_folder(out) as tmp:
+        (tmp / MARKER).write_text("written by vlm-bench dashboard\n")
         for name, text in site.items():
-            target = out / name
+            target = tmp / name
             target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(text, encoding="utf-8")
-            written.append(target)
-    log.debug("dashboard: %d pages in %s", len(written) - len(ASSETS), out)
-    return written
+            target.write_text(scrub(text), encoding="utf-8")
+    log.debug("dashboard: %d pages in %s", len(site) - len(ASSETS), out)
+    return [out / name for name in site]
