@@ -72,6 +72,8 @@ def find_runs(path: Path) -> list[Path]:
     found = []
     for folder, dirs, files in os.walk(path, onerror=_unreadable_folder):
         here = RUN_FILE in files
+        if RUN_FILE in dirs:  # named, not silently passed over
+            log.warning("skipped %s: a folder, not a run.json", Path(folder) / RUN_FILE)
         dirs[:] = sorted(d for d in dirs if not d.startswith(".") and not (here and d == "raw"))
         if here:
             found.append(Path(folder) / RUN_FILE)
