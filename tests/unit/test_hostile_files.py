@@ -306,3 +306,28 @@ def test_an_unreadable_run_folder_is_named(
         (root / "locked").chmod(0o755)
     assert code == 0, err
     assert any(str(root / "locked") in r.getMessage() for r in caplog.records)
+
+
+def test_a_folder_is_replaced_whole_or_not_at_all(tmp_path: Path) -> None:
+    """safepath.replaced_folder: an error or a SIGTERM inside the block leaves the previous
+    folder and no temporary one; a block that ends replaces it."""
+    import signal
+
+    from bench.safepath import replaced_folder
+
+    out = tmp_path / "site"
+    out.mkdir()
+    (out / "old.html").write_text("old")
+    with pytest.raises(SystemExit) as stop, replaced_folder(out) as tmp:
+        (tmp / "half.html").write_text("half")
+        os.kill(os.getpid(), signal.SIGTERM)
+    assert stop.value.code == 128 + signal.SIGTERM
+    with pytest.raises(RuntimeError), replaced_folder(out) as tmp:
+        (tmp / "half.html").write_text("half")
+        raise RuntimeError("bug")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["site"]
+    assert [p.name for p in out.iterdir()] == ["old.html"]
+    with replaced_folder(out) as tmp:
+        (tmp / "new.html").write_text("new")
+    assert [p.name for p in out.iterdir()] == ["new.html"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["site"]
