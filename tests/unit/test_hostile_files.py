@@ -331,3 +331,36 @@ def test_a_folder_is_replaced_whole_or_not_at_all(tmp_path: Path) -> None:
         (tmp / "new.html").write_text("new")
     assert [p.name for p in out.iterdir()] == ["new.html"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["site"]
+
+
+def test_a_site_left_by_a_killed_build_is_removed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], good: dict[str, Any]
+) -> None:
+    """SIGKILL cannot be caught: the next build removes the temporary site it left (ours
+    only: a folder of the pattern without the marker is not touched)."""
+    (tmp_path / "runs" / "run").mkdir(parents=True)
+    (tmp_path / "runs" / "run" / "run.json").write_text(json.dumps(good))
+    ours, theirs = tmp_path / ".site.abc123.tmp", tmp_path / ".site.keep.tmp"
+    ours.mkdir()
+    (ours / ".vlm-bench-dashboard").write_text("x")
+    theirs.mkdir()
+    code, _, err = run_cli(
+        capsys, "dashboard", str(tmp_path / "runs"), "--out", str(tmp_path / "site")
+    )
+    assert code == 0, err
+    assert not ours.exists() and theirs.exists()
+
+
+def test_several_hostile_scenario_names_give_a_bounded_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], good: dict[str, Any]
+) -> None:
+    """Regression (Step 18): history's 'several scenarios' error printed every name whole
+    (10,000,000 characters)."""
+    for name in ("a", "b"):
+        data = {**good, "scenario_name": name * HUGE}
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "run.json").write_text(json.dumps(data))
+    code, _, err = run_cli(capsys, "history", "--runs", str(tmp_path), "--conc", "1")
+    lines = err.strip().splitlines()
+    assert code == 2 and len(lines) == 1 and "several scenarios" in lines[0]
+    assert len(lines[0]) < 3_000 and "more characters)" in lines[0]

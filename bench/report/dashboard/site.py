@@ -12,6 +12,7 @@ a SIGTERM or Ctrl-C while it is written leaves the previous site (or none), neve
 from __future__ import annotations
 
 import logging
+import shutil
 from importlib import resources
 from pathlib import Path
 
@@ -59,6 +60,15 @@ def _check_out(out: Path) -> None:
         )
 
 
+def _clear_stale(out: Path) -> None:
+    """Remove temporary sites an earlier build left beside `out` when it was killed
+    outright (SIGKILL, power): only folders of this name pattern holding our marker."""
+    for stale in out.parent.glob(f".{out.name}.*.tmp*"):
+        if stale.is_dir() and not stale.is_symlink() and (stale / MARKER).is_file():
+            log.warning("dashboard: removing %s, left by an interrupted build", stale)
+            shutil.rmtree(stale, ignore_errors=True)
+
+
 def build_site(paths: list[Path], out: Path, db: str | None = None) -> list[Path]:
     """Render the site for the runs under `paths` (and in the store `db`) and write it
     into `out`; the files written. The site is written into a folder beside `out` and
@@ -66,6 +76,7 @@ def build_site(paths: list[Path], out: Path, db: str | None = None) -> list[Path
     writing leaves the previous site. Every page passes the one sink redaction."""
     with writing(out):
         _check_out(out)
+        _clear_stale(out)
     site = render_site(paths, db)
     with replaced_folder(out) as tmp:
         (tmp / MARKER).write_text("written by vlm-bench dashboard\n")
