@@ -314,6 +314,11 @@ def scrub(text: str) -> str:
     return redact_text(text, _DECLARED)
 
 
+def scrub_row(row: Mapping[str, Any]) -> dict[str, Any]:
+    """A store row (column -> value) with its text values scrubbed."""
+    return {k: scrub(v) if isinstance(v, str) else v for k, v in row.items()}
+
+
 class RedactingStream:
     """A text stream (sys.stdout, sys.stderr) whose every write is scrubbed first; all
     else (fileno, isatty, encoding, flush) is the wrapped stream's."""

@@ -20,6 +20,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from bench.errors import UserError
+from bench.redact import scrub_row
 from bench.safepath import UnreadableFile, read_regular
 from bench.schema.runfile import MAX_RUN_BYTES, read_run
 from bench.store.db import Store, StoreError, reason
@@ -144,13 +145,13 @@ def delete_run(conn: sa.Connection, key: int) -> None:
 
 
 def insert_run(conn: sa.Connection, rows: RunRows) -> int:
-    """The run's rows; its new key."""
-    inserted = conn.execute(sa.insert(RUNS).values(**rows.run))
+    """The run's rows (text scrubbed: the store is a sink like any file); its new key."""
+    inserted = conn.execute(sa.insert(RUNS).values(**scrub_row(rows.run)))
     primary = inserted.inserted_primary_key
     assert primary is not None  # an INSERT of one row always has one
     key = int(primary[0])
     children = ((LEVELS, rows.levels), (LEVEL_METRICS, rows.metrics), (LEVEL_CHECKS, rows.checks))
     for table, items in children:
         if items:
-            conn.execute(sa.insert(table), [{**item, "run_key": key} for item in items])
+            conn.execute(sa.insert(table), [{**scrub_row(item), "run_key": key} for item in items])
     return key

@@ -364,3 +364,18 @@ def test_several_hostile_scenario_names_give_a_bounded_line(
     lines = err.strip().splitlines()
     assert code == 2 and len(lines) == 1 and "several scenarios" in lines[0]
     assert len(lines[0]) < 3_000 and "more characters)" in lines[0]
+
+
+def test_store_rows_are_scrubbed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], good: dict[str, Any]
+) -> None:
+    """The store is a sink: a run.json that another tool (or an older vlm-bench) wrote
+    with a Ray password in its reason does not carry it into the store's rows."""
+    canary = "CANARY-0d5e11"
+    data = {**good, "reason": f"cannot connect to 'ray://u:{canary}@head:10001'"}
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "run.json").write_text(json.dumps(data))
+    code, _, err = run_cli(capsys, "db", "index", "--db", str(tmp_path / "s.db"), str(tmp_path))
+    assert code == 0, err
+    assert canary.encode() not in (tmp_path / "s.db").read_bytes()
+    assert b"ray://<redacted>@head" in (tmp_path / "s.db").read_bytes()
