@@ -379,3 +379,28 @@ def test_store_rows_are_scrubbed(
     assert code == 0, err
     assert canary.encode() not in (tmp_path / "s.db").read_bytes()
     assert b"ray://<redacted>@head" in (tmp_path / "s.db").read_bytes()
+
+
+@pytest.mark.parametrize("what", ["scenario", "plan", "table"])
+@pytest.mark.parametrize("node", [os.mkfifo, Path.mkdir], ids=["fifo", "folder"])
+def test_special_files_as_scenario_plan_or_table_are_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], what: str, node: Callable[[Path], None]
+) -> None:
+    """Only regular files are read as scenarios, fleet plans and published tables: a FIFO
+    would block the read for ever (Step 18)."""
+    from tests.support.paths import SCENARIOS
+
+    bad = tmp_path / "input"
+    node(bad)
+    argv = {
+        "scenario": ["validate", str(bad)],
+        "plan": ["fleet", str(bad)],
+        "table": ["import-table", str(bad), "--name", "pub", "--scenario",
+                  str(SCENARIOS / "vlm-r1-ovd-800ta2.yaml"), "--out", str(tmp_path / "out")],
+    }[what]  # fmt: skip
+    with _fifo_guard(tmp_path) as hung:
+        code, _, err = run_cli(capsys, *argv)
+    assert not hung
+    lines = err.strip().splitlines()
+    assert code == 2 and len(lines) == 1 and str(bad) in lines[0] and "Traceback" not in err
+    assert "only regular files are read" in lines[0]
