@@ -59,7 +59,9 @@ _HEADER = re.compile(r"^\s*([A-Za-z0-9_-]+)\s*:\s*(.*)$", re.DOTALL)
 _SCHEME_CRED = re.compile(r"\b(Bearer)\s+[A-Za-z0-9._~+/=-]{8,}", re.IGNORECASE)
 # The user-info runs to the last `@` before the host (a password may hold `@`), but never
 # over a quote, bracket, space, `/`, `?` or `#`: JSON and HTML around a URL stay whole.
-_USERINFO = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://)[^/?#\s\"'<>@]+(?:@[^/?#\s\"'<>@]*)*@")
+# A scheme starts a word (the look-behind): else a long word is tried from each of its
+# letters, quadratic in its length.
+_USERINFO = re.compile(r"(?<![A-Za-z0-9+.-])([A-Za-z][A-Za-z0-9+.-]*://)[^/?#\s\"'<>@]+(?:@[^/?#\s\"'<>@]*)*@")
 _KEY_VALUE = re.compile(r"(?<![A-Za-z0-9_.-])([A-Za-z_][A-Za-z0-9_.-]*)=([^&\s\"'<>;,]+)")
 REFERENCE = re.compile(r"\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}")
 MIN_SCRUB_LEN = 6  # shorter resolved values ("1", "true") would scrub innocent bytes
