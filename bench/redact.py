@@ -61,7 +61,9 @@ _SCHEME_CRED = re.compile(r"\b(Bearer)\s+[A-Za-z0-9._~+/=-]{8,}", re.IGNORECASE)
 # over a quote, bracket, space, `/`, `?` or `#`: JSON and HTML around a URL stay whole.
 # A scheme starts a word (the look-behind): else a long word is tried from each of its
 # letters, quadratic in its length.
-_USERINFO = re.compile(r"(?<![A-Za-z0-9+.-])([A-Za-z][A-Za-z0-9+.-]*://)[^/?#\s\"'<>@]+(?:@[^/?#\s\"'<>@]*)*@")
+_USERINFO = re.compile(
+    r"(?<![A-Za-z0-9+.-])([A-Za-z][A-Za-z0-9+.-]*://)[^/?#\s\"'<>@]+(?:@[^/?#\s\"'<>@]*)*@"
+)
 _KEY_VALUE = re.compile(r"(?<![A-Za-z0-9_.-])([A-Za-z_][A-Za-z0-9_.-]*)=([^&\s\"'<>;,]+)")
 REFERENCE = re.compile(r"\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}")
 MIN_SCRUB_LEN = 6  # shorter resolved values ("1", "true") would scrub innocent bytes
@@ -279,10 +281,6 @@ def declare(values: Collection[str]) -> None:
             _DECLARED.add(value)
             # As it appears inside JSON text (a quote or backslash in it is escaped there).
             _DECLARED.add(json.dumps(value)[1:-1])
-
-
-def declared() -> frozenset[str]:
-    return frozenset(_DECLARED)
 
 
 def url_passwords(text: str) -> set[str]:

@@ -404,3 +404,19 @@ def test_special_files_as_scenario_plan_or_table_are_one_line(
     lines = err.strip().splitlines()
     assert code == 2 and len(lines) == 1 and str(bad) in lines[0] and "Traceback" not in err
     assert "only regular files are read" in lines[0]
+
+
+def test_a_rebuild_keeps_the_users_files_in_the_site_folder(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], good: dict[str, Any]
+) -> None:
+    """The swap replaces pages and assets; a file the user put beside them stays (as
+    before the site was swapped in whole)."""
+    (tmp_path / "runs" / "run").mkdir(parents=True)
+    (tmp_path / "runs" / "run" / "run.json").write_text(json.dumps(good))
+    argv = ["dashboard", str(tmp_path / "runs"), "--out", str(tmp_path / "site")]
+    assert run_cli(capsys, *argv)[0] == 0
+    (tmp_path / "site" / "README.txt").write_text("mine")
+    (tmp_path / "site" / "stale.html").write_text("old page")
+    assert run_cli(capsys, *argv)[0] == 0
+    assert (tmp_path / "site" / "README.txt").read_text() == "mine"
+    assert not (tmp_path / "site" / "stale.html").exists()

@@ -4,9 +4,10 @@ Pages are flat in the folder (index.html, trend-*.html, run-*.html, compare-*.ht
 link each other by relative names; the stylesheet and script are copied into assets/.
 Nothing is fetched from anywhere, so the site works opened from file:// and as a CI
 artifact. A folder that already holds files is written into only when an earlier build
-left its marker there (its old pages are removed first): `--out` never overwrites or
-mixes with someone else's files. The new site replaces the old one whole, at the end:
-a SIGTERM or Ctrl-C while it is written leaves the previous site (or none), never half.
+left its marker there (its old pages and assets are replaced, any other file in it is
+kept): `--out` never overwrites or mixes with someone else's files. The new site replaces
+the old one whole, at the end: a SIGTERM or Ctrl-C while it is written leaves the
+previous site (or none), never half.
 """
 
 from __future__ import annotations
@@ -69,6 +70,20 @@ def _clear_stale(out: Path) -> None:
             shutil.rmtree(stale, ignore_errors=True)
 
 
+def _keep_extras(out: Path, new: Path) -> None:
+    """Files an earlier site folder holds besides its pages and assets (a README someone
+    added) go into the new one: the swap replaces pages, not the user's files."""
+    if not (out / MARKER).is_file():
+        return
+    for item in out.iterdir():
+        if item.suffix == ".html" or item.name in ("assets", MARKER) or item.is_symlink():
+            continue
+        if item.is_dir():
+            shutil.copytree(item, new / item.name, symlinks=True)
+        elif item.is_file():
+            shutil.copy2(item, new / item.name)
+
+
 def build_site(paths: list[Path], out: Path, db: str | None = None) -> list[Path]:
     """Render the site for the runs under `paths` (and in the store `db`) and write it
     into `out`; the files written. The site is written into a folder beside `out` and
@@ -79,6 +94,7 @@ def build_site(paths: list[Path], out: Path, db: str | None = None) -> list[Path
         _clear_stale(out)
     site = render_site(paths, db)
     with replaced_folder(out) as tmp:
+        _keep_extras(out, tmp)
         (tmp / MARKER).write_text("written by vlm-bench dashboard\n")
         for name, text in site.items():
             target = tmp / name
