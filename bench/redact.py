@@ -11,7 +11,16 @@ What counts as a secret (decided once, here):
 - the value after such a flag (`--api-key X`, `--hf-token=X`), `-e NAME=X` / `--env NAME=X`
   items (any `NAME=X` argv item with a secret NAME), `Name: value` header strings with a
   secret name (`--header "Authorization: Bearer X"`), `Bearer X` / `Basic X` anywhere;
-- URL user-info: `http://user:pass@host` → `http://<redacted>@host`.
+- URL user-info in any scheme: `http://user:pass@host`, `ray://…`, `postgresql://…`,
+  `redis://…` → `SCHEME://<redacted>@host`; a secret-named `NAME=value` in free text
+  (`?password=X`, `PGPASSWORD=X`);
+- the secrets declared in this process (`declare`): the scenario's literal secret values,
+  the values its references resolve to, and the passwords of URLs given on the command
+  line, so a library's exception text that quotes one bare cannot carry it out either.
+
+Sinks, not sources: every byte vlm-bench writes (the console through `RedactingStream`,
+log lines through `RedactingFormatter`, result files, store rows and dashboard pages
+through `scrub`) passes `scrub` once at the point it leaves the process.
 
 A value that is a whole `${env:NAME}` reference is not a secret and is kept as written:
 the scenario file says where the secret comes from, and vlm-bench resolves it from
@@ -22,11 +31,13 @@ Everything here is pure except `scrub_tree`, which rewrites files a child proces
 
 from __future__ import annotations
 
+import json
+import logging
 import os
 import re
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 REDACTED = "<redacted>"
 _SECRET_WORDS = (
@@ -46,7 +57,14 @@ _ASSIGN = re.compile(r"^([A-Za-z_][A-Za-z0-9_.-]*)=(.*)$", re.DOTALL)
 _HEADER = re.compile(r"^\s*([A-Za-z0-9_-]+)\s*:\s*(.*)$", re.DOTALL)
 # Only `Bearer`: "Basic"/"Token" followed by a word is ordinary prose in a prompt.
 _SCHEME_CRED = re.compile(r"\b(Bearer)\s+[A-Za-z0-9._~+/=-]{8,}", re.IGNORECASE)
-_USERINFO = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://)[^/\s@]+@")
+# The user-info runs to the last `@` before the host (a password may hold `@`), but never
+# over a quote, bracket, space, `/`, `?` or `#`: JSON and HTML around a URL stay whole.
+# A scheme starts a word (the look-behind): else a long word is tried from each of its
+# letters, quadratic in its length.
+_USERINFO = re.compile(
+    r"(?<![A-Za-z0-9+.-])([A-Za-z][A-Za-z0-9+.-]*://)[^/?#\s\"'<>@]+(?:@[^/?#\s\"'<>@]*)*@"
+)
+_KEY_VALUE = re.compile(r"(?<![A-Za-z0-9_.-])([A-Za-z_][A-Za-z0-9_.-]*)=([^&\s\"'<>;,]+)")
 REFERENCE = re.compile(r"\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}")
 MIN_SCRUB_LEN = 6  # shorter resolved values ("1", "true") would scrub innocent bytes
 
@@ -67,13 +85,24 @@ def _hide(value: str) -> str:
     return value if is_reference(value) else REDACTED
 
 
+def _key_value(match: re.Match[str]) -> str:
+    name, value = match.group(1), match.group(2)
+    # A bare `KEY=VALUE` or `auth=…` in prose is a placeholder or a setting, not a secret.
+    plain = name.lower() in ("key", "auth")
+    if plain or not secret_name(name) or value.startswith("${env:") or value == REDACTED:
+        return match.group(0)
+    return f"{name}={REDACTED}"
+
+
 def redact_text(text: str, secrets: Collection[str] = ()) -> str:
-    """Free text: URL user-info, `Bearer X`-style credentials and any of `secrets` (values
-    resolved from references) replaced, wherever they appear."""
+    """Free text: URL user-info, `Bearer X`-style credentials, secret-named `NAME=value` and
+    any of `secrets` (values resolved from references) replaced, wherever they appear."""
+    text = _USERINFO.sub(lambda m: m.group(1) + REDACTED + "@", text)
     for value in sorted(secrets, key=len, reverse=True):
         if value:
             text = text.replace(value, REDACTED)
-    text = _USERINFO.sub(lambda m: m.group(1) + REDACTED + "@", text)
+    if "=" in text:
+        text = _KEY_VALUE.sub(_key_value, text)
     return _SCHEME_CRED.sub(lambda m: f"{m.group(1)} {REDACTED}", text)
 
 
@@ -236,3 +265,81 @@ def scrub_tree(folder: Path, secrets: Collection[str]) -> None:
             clean = clean.replace(needle, b"*" * len(needle))
         if clean != data:
             path.write_bytes(clean)
+
+
+# ---- sinks ------------------------------------------------------------------------------
+
+# The secrets declared in this process (see `declare`); `scrub` replaces each wherever it
+# appears. Shorter values ("1", "true") would scrub innocent text, as in scrub_tree.
+_DECLARED: set[str] = set()
+
+
+def declare(values: Collection[str]) -> None:
+    """Remember secret values for the rest of the process: every sink scrubs them."""
+    for value in values:
+        if isinstance(value, str) and len(value) >= MIN_SCRUB_LEN and not is_reference(value):
+            _DECLARED.add(value)
+            # As it appears inside JSON text (a quote or backslash in it is escaped there).
+            _DECLARED.add(json.dumps(value)[1:-1])
+
+
+def url_passwords(text: str) -> set[str]:
+    """The passwords (and lone user names) of the URLs in `text`: `u:PW` of `ray://u:PW@h`."""
+    out = set()
+    for match in _USERINFO.finditer(text):
+        user, _, password = match.group(0)[len(match.group(1)) : -1].partition(":")
+        out.add(password or user)
+    return out
+
+
+def secrets_in(value: Any, environ: Mapping[str, str] | None = None) -> set[str]:
+    """The secret values a JSON-like input holds: strings under secret-named keys, URL
+    passwords in any string, and what its `${env:NAME}` references resolve to."""
+    out = resolved_secrets(value, environ)
+    if isinstance(value, dict):
+        for k, v in value.items():
+            if secret_name(str(k)) and isinstance(v, str) and not is_reference(v):
+                out.add(v)
+            out |= secrets_in(v, environ)
+    elif isinstance(value, list):
+        for v in value:
+            out |= secrets_in(v, environ)
+    elif isinstance(value, str):
+        out |= url_passwords(value)
+    return out
+
+
+def scrub(text: str) -> str:
+    """THE sink redaction: what leaves the process (console, files, store rows, pages)."""
+    return redact_text(text, _DECLARED)
+
+
+def scrub_row(row: Mapping[str, Any]) -> dict[str, Any]:
+    """A store row (column -> value) with its text values scrubbed."""
+    return {k: scrub(v) if isinstance(v, str) else v for k, v in row.items()}
+
+
+class RedactingStream:
+    """A text stream (sys.stdout, sys.stderr) whose every write is scrubbed first; all
+    else (fileno, isatty, encoding, flush) is the wrapped stream's."""
+
+    def __init__(self, inner: TextIO) -> None:
+        self.inner = inner
+
+    def write(self, text: str) -> int:
+        self.inner.write(scrub(text))
+        return len(text)
+
+    def writelines(self, lines: Iterable[str]) -> None:
+        for line in lines:
+            self.write(line)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+class RedactingFormatter(logging.Formatter):
+    """Log lines (and their tracebacks) scrubbed, whichever handler writes them."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return scrub(super().format(record))

@@ -18,6 +18,7 @@ import yaml
 from yaml.nodes import MappingNode, Node, SequenceNode
 
 from bench.errors import UserError
+from bench.safepath import read_regular
 
 MAX_BYTES = 1 << 20  # 1 MiB: the largest shipped scenario is ~3 KiB
 MAX_DEPTH = 64  # nesting, aliases expanded; our deepest field is 5 levels down
@@ -117,17 +118,8 @@ def _short(value: Any) -> str:
 
 def read_bytes(path: Path, what: str = "file") -> str:
     """The file's text: at most MAX_BYTES, strictly UTF-8 (a UTF-8 BOM is allowed)."""
-    try:
-        with path.open("rb") as fh:
-            data = fh.read(MAX_BYTES + 1)
-    except FileNotFoundError:
-        raise UserError(f"{path}: no such file") from None
-    except OSError as exc:
-        raise UserError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    except ValueError as exc:  # a NUL in the path itself
-        raise UserError(f"{path!r}: cannot read: {exc}") from None
-    if len(data) > MAX_BYTES:
-        raise UserError(f"{path}: larger than {MAX_BYTES // 1024} KiB; not a {what}")
+    # Only a regular file (a FIFO would block the read for ever), at most MAX_BYTES.
+    data = read_regular(path, MAX_BYTES, what)
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise UserError(f"{path}: UTF-16 text; save it as UTF-8")
     try:

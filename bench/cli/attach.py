@@ -87,6 +87,14 @@ def base_url(url: str) -> str:
         urlsplit(text).port  # noqa: B018 - raises on a port that is not a number
     except ValueError:
         text = ""
+    if "@" in url.strip().split("://", 1)[-1].split("/", 1)[0]:
+        # Never sent (a host lookup of `user:pw@host` failed with "Name or service not
+        # known"), and never echoed: the line names the URL with the credentials hidden.
+        raise UserError(
+            f"--url {redact_text(url)}: credentials in the URL (user:password@) are refused: "
+            "give the key as load.api_key (--set load.api_key='${env:OPENAI_API_KEY}') "
+            "or an environment variable"
+        )
     if not re.fullmatch(r"https?://[^/\s]+", text):
         raise UserError(f"--url {redact_text(url)!r}: expected http://HOST:PORT")
     return text

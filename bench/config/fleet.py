@@ -20,6 +20,7 @@ from pathlib import Path
 
 from pydantic import Field, PositiveFloat, ValidationError
 
+from bench import redact
 from bench.config.scenario import load_scenario
 from bench.errors import UserError, describe_validation_error
 from bench.safeyaml import load_file
@@ -60,6 +61,8 @@ def load_plan(path: Path) -> tuple[FleetPlan, list[FleetTask]]:
     """The plan and its tasks (scenarios × nodes, then runs); UserError naming the file and
     field of the first problem."""
     data = load_file(path, "fleet plan")
+    # The address may hold a password (ray://u:PW@head): every sink scrubs it from here on.
+    redact.declare(redact.secrets_in(data))
     try:
         plan = FleetPlan.model_validate(data)
     except ValidationError as exc:

@@ -13,6 +13,7 @@ import re
 from pathlib import Path
 
 from bench.errors import UserError
+from bench.safepath import MIB, read_regular
 from bench.schema.metrics import BY_KEY, REFERENCE_COLUMNS, REFERENCE_HEADER
 from bench.schema.provenance import Provenance, Published
 from bench.schema.results import LevelResult, RunResult, RunStatus
@@ -36,6 +37,8 @@ Table = dict[int, dict[str, float]]
 
 
 _RULE = re.compile(r"\|?(\s*:?-+:?\s*\|)+\s*:?-*:?\s*")
+
+MAX_TABLE_BYTES = 4 * MIB  # the reference guide is ~20 KiB
 
 
 def _concurrency(cell: str, where: str) -> int:
@@ -158,10 +161,8 @@ def import_table(
     """A published table as a run: the scenario that produced it (its load and sweep, for
     request counts and comparability), one level per row, marked published (no raw data,
     no repeats, only the reference's columns)."""
-    try:
-        text = path.read_bytes().decode("utf-8")
-    except OSError as exc:
-        raise UserError(f"{path}: cannot read: {exc.strerror}") from None
+    try:  # a regular file only (a FIFO would block), bounded
+        text = read_regular(path, MAX_TABLE_BYTES, "published table").decode("utf-8")
     except UnicodeDecodeError as exc:
         raise UserError(f"{path}: not UTF-8 text (byte {exc.start})") from None
     heading, table = pick_table(parse_reference_tables(text, str(path)), table_name, str(path))

@@ -13,6 +13,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from bench import redact
 from bench.dotted import set_dotted
 from bench.errors import UserError
 from bench.safeyaml import check_values, load_file
@@ -79,4 +80,6 @@ def load_scenario(path: Path | str, overrides: dict[str, Any] | None = None) -> 
     for key, value in (overrides or {}).items():
         check_values(value, "--set", key, sep=" ")
         set_dotted(data, key, value)
+    # Every sink scrubs the scenario's secrets from here on (a library's error text too).
+    redact.declare(redact.secrets_in(data))
     return validate(data, path)

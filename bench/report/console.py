@@ -23,7 +23,7 @@ WHY = {
     "output length": "requests did not produce the fixed output length",
     "success": "requests failed",
     "concurrency": "the target concurrency was not held",
-    "mm cache": "the server's multimodal cache answered other than the workload implies",
+    "mm cache": "images were answered from the server's cache",
     "server saw": "the server counted other prompt tokens than the images sent imply",
     "prefix cache": "prompts were answered from the prefix cache",
     "client": "the load generator was saturated",

@@ -7,13 +7,16 @@ another tool or by an older vlm-bench. `read_run` upgrades an older schema versi
 file and the JSON path of the first bad field (`run.json: levels[2].ttft_avg_s: expected a
 finite number, got null`). Absent optional fields are allowed (older files, published
 runs); present ones must have their type. NaN and Infinity, which Python's json accepts,
-are refused: a figure is a finite number or it is not a figure.
+are refused: a figure is a finite number or it is not a figure. Only a regular file of at
+most MAX_RUN_BYTES is read (bench.safepath.read_regular), and every string in it is
+bounded and its control characters escaped (bench.schema.text) before it is validated.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import os
 from pathlib import Path
 from typing import Any
 
@@ -21,11 +24,15 @@ from pydantic import TypeAdapter, ValidationError
 from pydantic_core import ErrorDetails
 
 from bench.errors import UserError, describe_validation_error
+from bench.safepath import MIB, UnreadableFile, read_regular
 from bench.schema.results import SCHEMA_VERSION, RunResult, RunStatus
 from bench.schema.scenario import Scenario
+from bench.schema.text import bounded_tree
 from bench.schema.upgrade import upgrade
 
 _ADAPTER = TypeAdapter(RunResult)
+# A measured run of 100 levels with every view is well under 1 MiB; 64 MiB is not a run.
+MAX_RUN_BYTES = 64 * MIB
 
 
 def _shown(value: Any) -> str:
@@ -93,13 +100,14 @@ def _constant(name: str) -> Any:
 
 
 def load(path: Path) -> Any:
-    """The JSON value of a file: UTF-8, finite numbers only; UserError otherwise."""
+    """The JSON value of a file: a regular file of at most MAX_RUN_BYTES, UTF-8, finite
+    numbers only; UserError otherwise (a FIFO or device is refused before it is read)."""
+    if not os.path.lexists(path):
+        raise UserError(f"{path}: no such run (expected a run directory with run.json)")
     try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise UserError(f"{path}: no such run (expected a run directory with run.json)") from None
-    except OSError as exc:
-        raise UserError(f"{path}: unreadable run.json: {exc.strerror}") from None
+        raw = read_regular(path, MAX_RUN_BYTES, "run.json")
+    except UnreadableFile as exc:
+        raise UserError(f"{path}: unreadable run.json: {exc.reason}") from None
     try:
         content = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -160,7 +168,9 @@ def check(data: Any, path: Path) -> RunResult:
 def read_run(run_dir: Path) -> RunResult:
     """A stored run; UserError (one line: file and field) for anything that is not one."""
     path = run_dir / "run.json" if run_dir.is_dir() else run_dir
-    data = load(path)
+    # Every string bounded and its control characters escaped (bench.schema.text): what
+    # reaches a page, a table, the store or an error line stays small and one line.
+    data = bounded_tree(load(path))
     if not isinstance(data, dict) or "levels" not in data or "run_id" not in data:
         raise UserError(f"{path}: not a vlm-bench run.json (missing run_id/levels)")
     data = upgrade(data, SCHEMA_VERSION)

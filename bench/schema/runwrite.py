@@ -14,6 +14,7 @@ import tempfile
 from dataclasses import fields
 from pathlib import Path
 
+from bench.redact import scrub
 from bench.schema.metrics import BY_KEY
 from bench.schema.results import OPTIONAL_FIGURES, LevelResult, RunResult
 
@@ -30,7 +31,16 @@ CSV_FIELDS = [
     f.name
     for f in fields(LevelResult)
     if f.name
-    not in ("diagnostics", "server", "client", "checks", "telemetry", "steady", "precision")
+    not in (
+        "diagnostics",
+        "server",
+        "client",
+        "checks",
+        "telemetry",
+        "workload",
+        "steady",
+        "precision",
+    )
     and f.name not in OPTIONAL_FIGURES
 ] + ["success_rate", "tokens_honoured", "flags", *TELEMETRY_COLUMNS]
 
@@ -63,7 +73,9 @@ def levels_csv(run: RunResult) -> str:
 def _atomic_write(path: Path, text: str) -> None:
     """Replace `path` with `text` whole or not at all: a temp file beside it, fsync, rename.
     On any failure (disk full, Ctrl-C) the temp file is removed and `path` is untouched;
-    an OSError names `path`, whichever step failed."""
+    an OSError names `path`, whichever step failed. The text passes the one sink redaction
+    (bench.redact.scrub) first: a reason quoting a library's error may hold a secret."""
+    text = scrub(text)
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     except OSError as exc:

@@ -15,6 +15,7 @@ succeed, the second finding the first's rows unchanged. A run.json still saying
 from __future__ import annotations
 
 import json
+import logging
 import os
 import socket
 from collections.abc import Iterable
@@ -25,12 +26,16 @@ from typing import Any
 import sqlalchemy as sa
 
 from bench.errors import UserError
+from bench.redact import scrub_row
+from bench.safepath import UnreadableFile, read_regular
 from bench.schema.results import RunResult, RunStatus
-from bench.schema.runfile import read_run
+from bench.schema.runfile import MAX_RUN_BYTES, read_run
 from bench.store.db import Store, StoreError, reading, reason, writing
 from bench.store.requestrows import insert_requests
 from bench.store.rows import RunRows, file_digest, run_dir_key, run_rows
 from bench.store.tables import CHILDREN, LEVEL_CHECKS, LEVEL_METRICS, LEVELS, RUNS
+
+log = logging.getLogger(__name__)
 
 RUN_FILE = "run.json"
 LOCK_FILE = ".lock"  # bench/measure/lock.py: held by the process writing the run
@@ -64,16 +69,23 @@ class IndexSummary:
         }
 
 
+def _unreadable_folder(exc: OSError) -> None:
+    """A folder the search cannot list is skipped, but named (its runs would go unseen)."""
+    log.warning("skipped %s: cannot list the folder: %s", exc.filename, exc.strerror or exc)
+
+
 def find_runs(path: Path) -> list[Path]:
     """Every run.json at or under `path` (a run.json, a run folder, or a tree of them),
     in path order. A run's raw/ folder and hidden folders are not searched."""
-    if path.is_file():
-        return [path]
+    if path.is_file() or (path.exists() and not path.is_dir()):
+        return [path]  # a FIFO or device too: its reader refuses it in one line
     if not path.is_dir():
         raise UserError(f"{path}: no such file or folder")
     found = []
-    for folder, dirs, files in os.walk(path):
+    for folder, dirs, files in os.walk(path, onerror=_unreadable_folder):
         here = RUN_FILE in files
+        if RUN_FILE in dirs:  # named, not silently passed over
+            log.warning("skipped %s: a folder, not a run.json", Path(folder) / RUN_FILE)
         dirs[:] = sorted(d for d in dirs if not d.startswith(".") and not (here and d == "raw"))
         if here:
             found.append(Path(folder) / RUN_FILE)
@@ -116,10 +128,10 @@ def index_paths(store: Store, paths: Iterable[Path]) -> IndexSummary:
 def index_run(store: Store, run_file: Path) -> str:
     """Index one run.json: "indexed" (new or changed) or "unchanged" (same digest).
     UserError (one line naming the file) for a file that is not a readable run."""
-    try:
-        data = run_file.read_bytes()
-    except OSError as exc:
-        raise UserError(f"{run_file}: unreadable run.json: {exc.strerror or exc}") from None
+    try:  # only a regular file, bounded: a FIFO named run.json would block for ever
+        data = read_regular(run_file, MAX_RUN_BYTES, "run.json")
+    except UnreadableFile as exc:
+        raise UserError(f"{run_file}: unreadable run.json: {exc.reason}") from None
     try:
         return _index(store, run_file, data)
     except sa.exc.SQLAlchemyError as exc:
@@ -214,13 +226,13 @@ def delete_run(conn: sa.Connection, key: int) -> None:
 
 
 def insert_run(conn: sa.Connection, rows: RunRows) -> int:
-    """The run's rows; its new key."""
-    inserted = conn.execute(sa.insert(RUNS).values(**rows.run))
+    """The run's rows (text scrubbed: the store is a sink like any file); its new key."""
+    inserted = conn.execute(sa.insert(RUNS).values(**scrub_row(rows.run)))
     primary = inserted.inserted_primary_key
     assert primary is not None  # an INSERT of one row always has one
     key = int(primary[0])
     children = ((LEVELS, rows.levels), (LEVEL_METRICS, rows.metrics), (LEVEL_CHECKS, rows.checks))
     for table, items in children:
         if items:
-            conn.execute(sa.insert(table), [{**item, "run_key": key} for item in items])
+            conn.execute(sa.insert(table), [{**scrub_row(item), "run_key": key} for item in items])
     return key

@@ -31,7 +31,7 @@ from bench.tools.tokenizer import cache_root
 from bench.workload.build import Prepared, build_level
 from bench.workload.fingerprint import fingerprint
 
-# Qwen2.5-VL's own preprocessor_config.json (DESIGN.md): 4 to 16,384 image tokens.
+# Qwen2.5-VL's own preprocessor_config.json: 4 to 16,384 image tokens.
 DEFAULT_PIXELS = (3136, 12_845_056)
 PAD = "<|image_pad|>"
 

@@ -127,8 +127,10 @@ def test_scenarios_without_secrets_are_unchanged_and_keep_their_hash():
         scenario = load_scenario(path)
         data = scenario.model_dump(mode="json")
         assert redact_scenario(data) == data, path
-        for section, key in LATER_FIELDS:  # fields added later, at their default here
-            (data[section] if section else data).pop(key, None)
+        for (section, key), default in LATER_FIELDS.items():  # added later: out at default
+            where = data[section] if section else data
+            if where.get(key) == default:
+                where.pop(key, None)
         old = hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
         assert scenario_hash(scenario) == old, path
 
@@ -220,3 +222,72 @@ def test_keys_reach_requests_and_evalscope_but_not_its_argv(monkeypatch, tmp_pat
     assert loadgen.secret_args(scenario, resolved=False)[1] == "${env:HF}"
     # scrubbed from raw files: the key and secret-named headers, not X-Trace's value
     assert loadgen.secret_values(scenario) == ["from-env-123", S]
+
+
+# ---- sinks (Step 18): one redaction where text leaves the process -----------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "kept"),
+    [
+        (f"ray://admin:{S}@head:10001", "ray://<redacted>@head:10001"),
+        (f"postgresql://u:{S}@db:5432/x", "postgresql://<redacted>@db:5432/x"),
+        (f"redis://:{S}@cache:6379/0", "redis://<redacted>@cache:6379/0"),
+        (f"https://u:p@{S}@host/v1", "https://<redacted>@host/v1"),  # '@' in the password
+        (f"connect to 'http://u:{S}@h:1'. Fix it", "connect to 'http://<redacted>@h:1'. Fix it"),
+        (f"dsn?user=u&password={S}&x=1", "dsn?user=u&password=<redacted>&x=1"),
+        (f"PGPASSWORD={S} psql", "PGPASSWORD=<redacted> psql"),
+    ],
+)
+def test_scrub_knows_url_credentials_in_any_scheme(text, kept):
+    from bench.redact import scrub
+
+    assert scrub(text) == kept
+
+
+def test_scrub_keeps_json_valid_and_settings_readable():
+    from bench.redact import scrub
+
+    doc = json.dumps({"a": f"ray://u:{S}@h:1", "b": "x@y", "c": "--set KEY=VALUE max_tokens=5"})
+    out = json.loads(scrub(doc))
+    assert out == {"a": "ray://<redacted>@h:1", "b": "x@y", "c": "--set KEY=VALUE max_tokens=5"}
+
+
+def test_declared_secrets_are_scrubbed_bare_and_inside_json():
+    """A library's exception may quote a secret with no URL or name around it."""
+    from bench.redact import declare, scrub, secrets_in
+
+    odd = S + '-with"quote'
+    declare(secrets_in({"cluster": {"address": f"ray://u:{S}-pw@h:1"}, "load": {"api_key": odd}}))
+    assert S + "-pw" not in scrub(f"auth failed for {S}-pw")
+    assert S not in scrub(json.dumps({"x": f"bad key {odd}"}))
+    declare(["short"])  # too short to scrub innocent text
+    assert scrub("a short line") == "a short line"
+
+
+def test_the_console_is_a_sink(tmp_path, capsys):
+    """Regression (Step 18): `fleet --address ray://admin:PASSWORD@…` printed the password
+    twice on stderr (the address, and Ray's exception text quoting it)."""
+    from tests.support.cli import assert_one_line, run_cli
+
+    pytest.importorskip("ray")
+    (tmp_path / "s.yaml").write_text(
+        "name: s\nmodel: {served_name: m, tokenizer_path: generated}\n"
+        "server: {kind: sim, profile: fast}\nsweep: {parallel: [1], number: [1]}\n"
+    )
+    plan = tmp_path / "plan.yaml"
+    plan.write_text(f"address: 'http://u:{S}x@127.0.0.1:1'\nscenarios: [s.yaml]\n")
+    for extra in ([], ["--address", f"ray://admin:{S}y@127.0.0.1:1"]):
+        code, out, err = run_cli(capsys, "fleet", str(plan), *extra)
+        assert_one_line(code, err, "cannot connect to Ray")
+        assert S not in out + err and "<redacted>" in err
+
+
+def test_run_url_with_credentials_is_one_line_without_them(capsys):
+    """Regression (Step 18): `run --url http://user:pw@…` said 'Name or service not known'
+    instead of refusing credentials it will not send."""
+    from tests.support.cli import assert_one_line, run_cli
+
+    code, _, err = run_cli(capsys, "run", "--url", f"http://user:{S}@127.0.0.1:9")
+    assert_one_line(code, err, "credentials in the URL")
+    assert "load.api_key" in err and S not in err

@@ -1,5 +1,10 @@
-"""Size limits on bench/ (the house style, Step 10): no module over 400 lines, no function over
-60 lines, bar an explicit allow-list.
+"""Size limits on bench/: no function over 60 lines, bar an explicit allow-list, and no
+module over 1,000 lines.
+
+Modules are sized by cohesion (Step 15): a module holds one idea whole and may
+grow past a few hundred lines where splitting would scatter it, as pyperf's do; the module
+limit only catches a file that has become several ideas. (Step 10's 400-line cap had begun
+to shape the code: files existed because another was at the limit.)
 
 Lines are counted as the file has them (docstrings and comments included): a function
 from its `def` line to its last line, nested functions counted inside their parent and on
@@ -12,7 +17,7 @@ import ast
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parents[2] / "bench"
-MAX_MODULE_LINES = 400
+MAX_MODULE_LINES = 1000
 MAX_FUNCTION_LINES = 60
 
 ALLOWED = {

@@ -18,10 +18,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.analyze.compare import run_label
-from bench.errors import UserError
+from bench.errors import UserError, one_line
+from bench.safepath import MIB, read_regular
 from bench.schema.metrics import METRICS
 from bench.schema.results import RunResult, provenance_columns
 from bench.schema.runfile import read_run
+from bench.schema.text import bounded
 from bench.store.db import shown as shown_db
 from bench.store.frame import load_store
 from bench.store.index import find_runs, not_a_run
@@ -30,6 +32,10 @@ log = logging.getLogger(__name__)
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 _LABELS = {text: m.key for m in METRICS for text in (m.label, m.display_label)}
 _SUMMARY = re.compile(r"^## gate: ([A-Z ]+?)(?: —|;| \(|$)")
+# The verdicts `vlm-bench gate` writes on gate.md's first line (bench.analyze.gate).
+GATE_VERDICTS = ("PASS", "REGRESSION", "NO DATA", "NOTHING COMPARABLE")
+UNREADABLE = "UNREADABLE"
+MAX_GATE_BYTES = 4 * MIB
 _RUNS = re.compile(r"^Baseline: (.+?) \(\d+ repeats? per level\); candidate: (.+?) \(\d+ repeat")
 
 
@@ -124,18 +130,36 @@ def _cells(lines: list[str]) -> dict[tuple[int, str], str]:
     return out
 
 
-def read_gate(path: Path) -> GateMark | None:
-    """A gate.md's verdict and runs; None when it is not one `vlm-bench gate` wrote."""
+def _gate_lines(path: Path) -> list[str] | None:
+    """The lines of a gate.md; None (the skip named in the log) when it cannot be read."""
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError):
+        return read_regular(path, MAX_GATE_BYTES, "gate.md").decode("utf-8").splitlines()
+    except UserError as exc:
+        log.warning("dashboard: skipped %s", one_line(exc))
+    except UnicodeDecodeError as exc:
+        log.warning("dashboard: skipped %s: not UTF-8 text (byte %d)", path, exc.start)
+    return None
+
+
+def read_gate(path: Path) -> GateMark | None:
+    """A gate.md's verdict and runs; None (named in the log) when it is not one `vlm-bench
+    gate` wrote. One whose runs line is there but whose verdict line is not one the gate
+    writes (edited by hand) is shown as UNREADABLE, never silently dropped."""
+    lines = _gate_lines(path)
+    if lines is None:
         return None
-    head = _SUMMARY.match(lines[0]) if lines else None
     runs = next((m for line in lines if (m := _RUNS.match(line))), None)
-    if not head or not runs:
+    if not runs:
+        log.warning("dashboard: skipped %s: not a gate result (no 'Baseline: …' line)", path)
         return None
-    summary = lines[0].removeprefix("## ").strip()
-    return GateMark(head.group(1), summary, runs.group(1), runs.group(2), path, _cells(lines))
+    baseline, candidate = bounded(runs.group(1), 200), bounded(runs.group(2), 200)
+    head = _SUMMARY.match(lines[0]) if lines else None
+    if not head or head.group(1) not in GATE_VERDICTS:
+        log.warning("dashboard: %s: the verdict line is unreadable", path)
+        summary = f"{path.name}: the verdict line is unreadable (edited?)"
+        return GateMark(UNREADABLE, summary, baseline, candidate, path)
+    summary = bounded(lines[0].removeprefix("## ").strip(), 500)
+    return GateMark(head.group(1), summary, baseline, candidate, path, _cells(lines))
 
 
 def find_gates(paths: list[Path]) -> list[GateMark]:

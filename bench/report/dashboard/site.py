@@ -4,8 +4,10 @@ Pages are flat in the folder (index.html, trend-*.html, run-*.html, compare-*.ht
 link each other by relative names; the stylesheet and script are copied into assets/.
 Nothing is fetched from anywhere, so the site works opened from file:// and as a CI
 artifact. A folder that already holds files is written into only when an earlier build
-left its marker there (its old pages are removed first): `--out` never overwrites or
-mixes with someone else's files.
+left its marker there (its old pages and assets are replaced, any other file in it is
+kept): `--out` never overwrites or mixes with someone else's files. The new site replaces
+the old one whole, at the end: a SIGTERM or Ctrl-C while it is written leaves the
+previous site (or none), never half.
 """
 
 from __future__ import annotations
@@ -16,10 +18,11 @@ from importlib import resources
 from pathlib import Path
 
 from bench.errors import UserError
+from bench.redact import scrub
 from bench.report.dashboard import pages
 from bench.report.dashboard.collect import find_gates, read_entries
 from bench.report.dashboard.trends import tidy
-from bench.safepath import writing
+from bench.safepath import replaced_folder, writing
 
 log = logging.getLogger(__name__)
 
@@ -58,29 +61,44 @@ def _check_out(out: Path) -> None:
         )
 
 
-def _prepare(out: Path) -> None:
-    """Create `out`, or remove an earlier build's pages and assets from it."""
-    if (out / MARKER).is_file():
-        for old in out.glob("*.html"):
-            old.unlink()
-        shutil.rmtree(out / "assets", ignore_errors=True)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / MARKER).write_text("written by vlm-bench dashboard\n")
+def _clear_stale(out: Path) -> None:
+    """Remove temporary sites an earlier build left beside `out` when it was killed
+    outright (SIGKILL, power): only folders of this name pattern holding our marker."""
+    for stale in out.parent.glob(f".{out.name}.*.tmp*"):
+        if stale.is_dir() and not stale.is_symlink() and (stale / MARKER).is_file():
+            log.warning("dashboard: removing %s, left by an interrupted build", stale)
+            shutil.rmtree(stale, ignore_errors=True)
+
+
+def _keep_extras(out: Path, new: Path) -> None:
+    """Files an earlier site folder holds besides its pages and assets (a README someone
+    added) go into the new one: the swap replaces pages, not the user's files."""
+    if not (out / MARKER).is_file():
+        return
+    for item in out.iterdir():
+        if item.suffix == ".html" or item.name in ("assets", MARKER) or item.is_symlink():
+            continue
+        if item.is_dir():
+            shutil.copytree(item, new / item.name, symlinks=True)
+        elif item.is_file():
+            shutil.copy2(item, new / item.name)
 
 
 def build_site(paths: list[Path], out: Path, db: str | None = None) -> list[Path]:
     """Render the site for the runs under `paths` (and in the store `db`) and write it
-    into `out`; the files written."""
+    into `out`; the files written. The site is written into a folder beside `out` and
+    moved into place whole (bench.safepath.replaced_folder): a signal or error while
+    writing leaves the previous site. Every page passes the one sink redaction."""
     with writing(out):
         _check_out(out)
+        _clear_stale(out)
     site = render_site(paths, db)
-    written = []
-    with writing(out):
-        _prepare(out)
+    with replaced_folder(out) as tmp:
+        _keep_extras(out, tmp)
+        (tmp / MARKER).write_text("written by vlm-bench dashboard\n")
         for name, text in site.items():
-            target = out / name
+            target = tmp / name
             target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(text, encoding="utf-8")
-            written.append(target)
-    log.debug("dashboard: %d pages in %s", len(written) - len(ASSETS), out)
-    return written
+            target.write_text(scrub(text), encoding="utf-8")
+    log.debug("dashboard: %d pages in %s", len(site) - len(ASSETS), out)
+    return [out / name for name in site]
