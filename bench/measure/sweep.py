@@ -110,7 +110,7 @@ def _begin(
     if resume is not None:
         resume = resume.resolve()
         result = read_run(resume)
-        if result.scenario_hash != scenario_hash(scenario):
+        if result.scenario_hash != scenario_hash(scenario, provenance.workload_of(scenario)):
             raise UserError(
                 f"{resume}: run.json's scenario differs from {scenario.name}'s "
                 "(resume reads the scenario kept in the run directory)"
@@ -125,13 +125,16 @@ def _begin(
     with writing(run_dir, "output_dir"):  # the check above cannot foresee a full disk
         run_dir.mkdir(parents=True)
         (run_dir / "scenario.yaml").write_text(yaml.safe_dump(resolved, sort_keys=False))
+    workload = provenance.workload_of(scenario)
     prov = Provenance.model_validate(
-        provenance.collect(server.server_argv(scenario, tokenizer, run_dir), scenario.server.env)
+        provenance.collect(
+            server.server_argv(scenario, tokenizer, run_dir), scenario.server.env, workload
+        )
     )
     prov.started_at = now_iso()
     # The run keeps the scenario as written, secrets redacted, as read_run would give it.
     kept = validate(resolved, run_dir / "run.json")
-    return RunResult(run_id, scenario.name, kept, scenario_hash(scenario), prov), run_dir
+    return RunResult(run_id, scenario.name, kept, scenario_hash(scenario, workload), prov), run_dir
 
 
 @dataclass
