@@ -1,10 +1,11 @@
 """Every renderer against a golden file, rendered from stored runs only.
 
-The inputs are the shipped reference runs (reports/reference/) and a small simulator run
-measured once with the CLI (tests/data/runs/sim-quickstart). The outputs: report.md,
-run.json as re-serialised, levels.csv, the console tables `run` prints, and the data each
-plot draws (not its pixels). A change of the result model must leave these files as they
-are; regenerate on purpose only (tests/support/__init__.py says how).
+The inputs are the shipped reference runs (reports/reference/) and small simulator runs
+measured once with the CLI (tests/data/runs/sim-quickstart, and workload-photos: a
+`workload:` run, whose report has the workload line and the "what the server saw" table).
+The outputs: report.md, run.json as re-serialised, levels.csv, the console tables `run`
+prints, and the data each plot draws (not its pixels). A change of the result model must
+leave these files as they are; regenerate on purpose only (tests/support/__init__.py says how).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ RUNS = {
     "vllm-ascend-800ta2": lambda: reference("vllm-ascend-800ta2"),
     "xllm-800ta2": lambda: reference("xllm-800ta2"),
     "sim-quickstart": lambda: stored("sim-quickstart"),
+    "workload-photos": lambda: stored("workload-photos"),
 }
 PLOT_NAMES = [f"{name}.png" for name in plots.FIGURES]
 
