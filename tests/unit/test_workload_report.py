@@ -9,20 +9,22 @@ from typing import Any
 from bench.report.console import run_tables
 from bench.report.markdown import render_report
 from bench.report.workload import seen_table, workload_line
+from bench.schema.runfile import read_run
 from bench.schema.views import WorkloadView
 from tests.support.factories import level, run, small_scenario, stored
+from tests.support.paths import WORKLOAD_RUNS
 
 SOURCE = {"kind": "images", "path": "examples/photos"}
 
 
 def test_the_stored_run_states_its_distribution() -> None:
-    line = workload_line(stored("workload-photos"))
+    line = workload_line(read_run(WORKLOAD_RUNS / "workload-photos"))
     assert line == (
         "Workload wl-f08ebc728eebb7d7: images from examples/photos at 640x640, 512x600, "
         "1600x1200; 2 images per request; reuse 0.5 (cache hits: 43.3 % of the images the "
         "server counted); 333 KB per request"
     )
-    assert line + "." in run_tables(stored("workload-photos"))
+    assert line + "." in run_tables(read_run(WORKLOAD_RUNS / "workload-photos"))
 
 
 def test_a_run_without_a_workload_prints_nothing_new() -> None:
