@@ -81,3 +81,20 @@ def test_the_same_settings_over_other_photos_are_refused(runs: dict[str, Path]) 
     assert "runs differ in workload content" in line
     prints = [read_run(runs[k]).provenance.workload_fingerprint for k in ("base", "fewer")]
     assert all(p and p in line for p in prints)
+
+
+def test_resume_refuses_a_run_whose_photos_changed(tmp_path: Path) -> None:
+    """The scenario hash of a workload run takes the sources' fingerprint: a photo changed
+    after the run started makes `run --resume` refuse, saying so, in one line."""
+    photos = tmp_path / "photos"
+    shutil.copytree(PHOTOS, photos)
+    run_dir = measure(tmp_path / "out", f"workload.source.path={photos}")
+    started = read_run(run_dir).provenance.workload_fingerprint
+    assert vlm_bench("run", "--resume", str(run_dir), cwd=ROOT).returncode == 0
+    with (photos / "coffee.jpg").open("ab") as fh:
+        fh.write(b"\0")
+    done = vlm_bench("run", "--resume", str(run_dir), cwd=ROOT)
+    assert done.returncode == 2, done.stdout + done.stderr
+    (line,) = done.stderr.strip().splitlines()
+    assert "the workload's sources changed since the run started" in line
+    assert f"fingerprint {started}, now wl-" in line
