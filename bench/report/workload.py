@@ -2,7 +2,10 @@
 
 `workload_line` states the distribution the run sent in one line: its fingerprint, the
 source, the sizes, images per request, the reuse ratio beside the multimodal-cache hit rate
-the server counted, and the bytes per request; report.md and the console print it.
+the server counted, and the bytes per request; report.md and the console print it. An
+`images` source is shaped by the settings (images per request, reuse), so the line quotes
+them; a requests file, dataset or trace carries its own, so the line gives what the levels
+sent (mean images per request, the share of repeats).
 `seen_table` is report.md's per-level table of what the server saw: images, pixels, bytes
 sent, the hit rate the workload implies beside the one the server counted, the prompt
 tokens checked against the model's resize rule, and a trace's schedule slip. A run
@@ -42,7 +45,12 @@ def workload_line(run: RunResult) -> str:
     fingerprint = run.provenance.workload_fingerprint or next(
         (lv.workload.fingerprint for lv in run.levels if lv.workload.fingerprint), None
     )
-    parts = [f"{_source(spec)} at {_sizes(spec)}", _per_request(spec), _reuse(spec, run.levels)]
+    shaped = spec.source.kind == "images"  # the others carry their own images and repeats
+    parts = [
+        f"{_source(spec)} at {_sizes(spec)}",
+        _per_request(spec) if shaped else _images_sent(run.levels),
+        _reuse(spec, run.levels) if shaped else _repeats_sent(run.levels),
+    ]
     sent = _bytes_per_request(run.levels)
     if sent:
         parts.append(sent)
@@ -82,15 +90,40 @@ def _per_request(spec: WorkloadSpec) -> str:
     return f"{count} image{'s' if count != 1 else ''} per request"
 
 
+def _images_sent(levels: list[LevelResult]) -> str:
+    """A requests file's, dataset's or trace's images per request, as the levels sent them."""
+    requests = sum(lv.workload.requests or 0 for lv in levels)
+    images = sum(lv.workload.images or 0 for lv in levels)
+    if not requests:
+        return "images per request as the source has them"
+    return f"{images / requests:.2g} images per request on average"
+
+
 def _reuse(spec: WorkloadSpec, levels: list[LevelResult]) -> str:
-    """The reuse ratio, and the share of the images the server counted that its
-    multimodal cache answered, over every level (none when it has no such counters)."""
+    """The reuse ratio asked for, and the server's cache hits."""
+    return f"reuse {spec.reuse:g}" + _cache_hits(levels)
+
+
+def _repeats_sent(levels: list[LevelResult]) -> str:
+    """The share of the images sent that repeat an earlier one, as the source has it."""
+    images = sum(lv.workload.images or 0 for lv in levels)
+    repeats = sum(
+        (lv.workload.expected_mm_hit_rate or 0) * (lv.workload.images or 0) for lv in levels
+    )
+    words = "repeats as the source has them"
+    if images:
+        words = f"{100 * repeats / images:.1f} % of the images repeat an earlier one"
+    return words + _cache_hits(levels)
+
+
+def _cache_hits(levels: list[LevelResult]) -> str:
+    """The share of the images the server counted that its multimodal cache answered,
+    over every level ("" when it has no such counters)."""
     queries = sum(lv.server.mm_queries or 0 for lv in levels)
     hits = sum(lv.server.mm_hits or 0 for lv in levels)
-    words = f"reuse {spec.reuse:g}"
-    if queries:
-        words += f" (cache hits: {100 * hits / queries:.1f} % of the images the server counted)"
-    return words
+    if not queries:
+        return ""
+    return f" (cache hits: {100 * hits / queries:.1f} % of the images the server counted)"
 
 
 def _bytes_per_request(levels: list[LevelResult]) -> str:

@@ -75,3 +75,15 @@ def test_the_seen_table_has_a_row_per_level_with_a_trace_slip_in_ms() -> None:
     assert len(rows) == 3  # header, rule, the one level with a workload
     cells = [c.strip() for c in rows[2].strip("|").split("|")]
     assert cells == ["2", "8", "16", "2.5", "1.23", "50.0 %", "—", "8", "1", "1.2", "34.5"]
+
+
+def test_a_trace_states_what_its_levels_sent_not_the_unused_shape() -> None:
+    """reuse and images_per_request shape only an images source: a trace's line gave
+    'reuse 0' and '1 image per request' whatever the trace carried."""
+    view = WorkloadView(fingerprint="wl-7", requests=4, images=6, expected_mm_hit_rate=0.5)
+    lv = level(2, 4, workload=view)
+    scenario = small_scenario(workload={"source": {"kind": "trace", "path": "t.jsonl"}})
+    assert workload_line(run([lv], scenario=scenario, provenance={})) == (
+        "Workload wl-7: a trace replayed from t.jsonl (time scale 1) at the sizes the source "
+        "has; 1.5 images per request on average; 50.0 % of the images repeat an earlier one"
+    )
