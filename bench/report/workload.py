@@ -96,7 +96,8 @@ def _images_sent(levels: list[LevelResult]) -> str:
     images = sum(lv.workload.images or 0 for lv in levels)
     if not requests:
         return "images per request as the source has them"
-    return f"{images / requests:.2g} images per request on average"
+    mean = images / requests
+    return f"{mean:.2g} image{'' if mean == 1 else 's'} per request on average"
 
 
 def _reuse(spec: WorkloadSpec, levels: list[LevelResult]) -> str:
