@@ -1,11 +1,12 @@
 """Comparison rules: when runs measure the same thing, and how a figure changed.
 
-Runs are comparable only when their workloads are (the load fields below, equal unless
-`--force`), their load points are (concurrency levels, or a rate sweep's (cap, rate)
-pairs; with `--force`, their intersection), and their recorded hardware and software are
-(bench/analyze/fingerprint.py, unless `--allow-mismatch`). Changes are plain relative
-differences. Used by `compare` (bench/report/compare.py renders) and the gate
-(bench/analyze/gate.py).
+Runs are comparable only when their workloads are (the load fields below, and a
+`workload:` section's fingerprint: the sources' content plus the shape; equal unless
+`--force`; the gate never forces), their load points are (concurrency levels, or a rate
+sweep's (cap, rate) pairs; with `--force`, their intersection), and their recorded
+hardware and software are (bench/analyze/fingerprint.py, unless `--allow-mismatch`).
+Changes are plain relative differences. Used by `compare` (bench/report/compare.py
+renders) and the gate (bench/analyze/gate.py).
 """
 
 from __future__ import annotations
@@ -51,7 +52,8 @@ def run_label(run: RunResult) -> str:
 
 
 def workload_difference(runs: list[RunResult]) -> str | None:
-    """The first load field on which a run differs from the first run, described."""
+    """The first load field, or `workload:` section (`workload_section_difference`), on
+    which a run differs from the first run, described."""
     base = runs[0].scenario.load
     for k, run in enumerate(runs[1:], 1):
         for name in WORKLOAD_FIELDS:
@@ -61,7 +63,78 @@ def workload_difference(runs: list[RunResult]) -> str | None:
                     f"runs differ in load.{name}: {run_label(runs[0])} has {ours!r}, "
                     f"{run_label(runs[k])} has {theirs!r}"
                 )
+        if why := workload_section_difference(runs[0], run):
+            return why
     return None
+
+
+def workload_fingerprint(run: RunResult) -> str | None:
+    """The fingerprint of what a `workload:` run sent: its provenance's, else (a run made
+    before provenance kept it) its first level's; None for a run without a workload."""
+    if run.scenario.workload is None:
+        return None
+    if run.provenance.workload_fingerprint:
+        return run.provenance.workload_fingerprint
+    return next((lv.workload.fingerprint for lv in run.levels if lv.workload.fingerprint), None)
+
+
+def workload_section_difference(a: RunResult, b: RunResult) -> str | None:
+    """How two runs' workloads differ, or None when they sent the same thing.
+
+    The same: neither has a `workload:` section, or both have the same fingerprint (the
+    sources' content plus the shape settings, wherever the files lie). Otherwise the
+    first shape setting that differs is named, else the sources' content (the same
+    settings, other files). A fingerprint missing on one side is not a difference when
+    the settings agree: unknown is not different."""
+    wa, wb = a.scenario.workload, b.scenario.workload
+    if wa is None and wb is None:
+        return None
+    fa, fb = workload_fingerprint(a), workload_fingerprint(b)
+    if wa is None or wb is None:
+        return (
+            f"runs differ in workload: {run_label(a)} sends {_workload_name(a, fa)}, "
+            f"{run_label(b)} sends {_workload_name(b, fb)}"
+        )
+    if fa and fb and fa == fb:
+        return None
+    prints = f" (workload {fa or '?'} vs {fb or '?'})"
+    settings_a, settings_b = (
+        _settings(wa.model_dump(mode="json")),
+        _settings(wb.model_dump(mode="json")),
+    )
+    for key in dict.fromkeys([*settings_a, *settings_b]):
+        ours, theirs = settings_a.get(key), settings_b.get(key)
+        if ours != theirs:
+            return (
+                f"runs differ in workload.{key}: {run_label(a)} has {ours!r}, "
+                f"{run_label(b)} has {theirs!r}{prints}"
+            )
+    if fa and fb:
+        return (
+            f"runs differ in workload content: the same settings over other source files "
+            f"({run_label(a)}: {fa} from {wa.source.path}, {run_label(b)}: {fb} from "
+            f"{wb.source.path})"
+        )
+    return None
+
+
+def _workload_name(run: RunResult, fingerprint: str | None) -> str:
+    spec = run.scenario.workload
+    if spec is None:
+        return f"load.dataset {run.scenario.load.dataset!r} (no workload: section)"
+    return f"workload {fingerprint or '?'} ({spec.source.kind} from {spec.source.path})"
+
+
+def _settings(data: dict[str, object], prefix: str = "") -> dict[str, object]:
+    """A workload section's settings flat (`source.kind`, `reuse`), its source's path left
+    out: the fingerprint names content, wherever the files lie."""
+    out: dict[str, object] = {}
+    for key, value in data.items():
+        if isinstance(value, dict) and key == "source":
+            out.update(_settings(value, f"{prefix}{key}."))
+        elif f"{prefix}{key}" != "source.path":
+            out[f"{prefix}{key}"] = value
+    return out
 
 
 def _listed(points: set[LoadPoint]) -> str:

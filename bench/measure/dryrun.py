@@ -11,6 +11,7 @@ from bench import redact
 from bench.load.generator import commands
 from bench.load.plan import plan_level
 from bench.measure.prepare import resolve_tokenizer
+from bench.measure.provenance import workload_of
 from bench.schema.plan import SweepLevel
 from bench.schema.scenario import Scenario, scenario_hash
 from bench.serve import server
@@ -31,7 +32,7 @@ def plan(scenario: Scenario, run_dir: Path) -> dict[str, Any]:
     keys = redact.redact_argv(load["secret_args"])
     return {
         "scenario": scenario.name,
-        "scenario_hash": scenario_hash(scenario),
+        "scenario_hash": scenario_hash(scenario, workload_of(scenario)),
         "run_dir": str(run_dir),
         "server": {
             "kind": scenario.server.kind,

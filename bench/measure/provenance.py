@@ -29,7 +29,9 @@ from bench.measure.hwinfo import (
     run_command,
 )
 from bench.redact import redact_argv, redact_env  # one redaction: bench/redact.py
+from bench.schema.scenario import Scenario
 from bench.serve.http import get_text
+from bench.workload.prepare import workload_fingerprint
 
 __all__ = [
     "accelerators",
@@ -124,9 +126,19 @@ def versions() -> dict[str, str | None]:
     return out
 
 
-def collect(server_argv: list[str], server_env: dict[str, str]) -> dict[str, Any]:
-    """Client-side provenance; missing tools and packages are recorded as absent."""
-    return {
+def workload_of(scenario: Scenario) -> str | None:
+    """The fingerprint of the scenario's `workload:` section (None without one): the
+    content of its sources plus its shape; UserError when a source cannot be read."""
+    return workload_fingerprint(scenario.workload) if scenario.workload else None
+
+
+def collect(
+    server_argv: list[str], server_env: dict[str, str], workload: str | None = None
+) -> dict[str, Any]:
+    """Client-side provenance; missing tools and packages are recorded as absent. With a
+    `workload:` scenario's fingerprint (`workload_of`) that too: a run without one keeps
+    the bytes it always had."""
+    out: dict[str, Any] = {
         "host": platform.node(),
         "platform": platform.platform(),
         "python": platform.python_version(),
@@ -139,6 +151,9 @@ def collect(server_argv: list[str], server_env: dict[str, str]) -> dict[str, Any
         "server_argv": redact_argv(server_argv),
         "server_env": redact_env(server_env),
     }
+    if workload is not None:
+        out["workload_fingerprint"] = workload
+    return out
 
 
 # --- the server's side ------------------------------------------------------------------

@@ -104,17 +104,30 @@ def _order(level: LevelResult) -> tuple[int, int]:
 INTERRUPTED = "interrupted (Ctrl-C or SIGTERM); `vlm-bench run --resume RUN_DIR` finishes it"
 
 
+def _resume_refusal(scenario: Scenario, result: RunResult, workload: str | None) -> str:
+    """Why a run cannot be resumed: its workload's sources changed since it started (the
+    scenario hash takes their fingerprint), or its scenario differs."""
+    started = result.provenance.workload_fingerprint
+    if started and workload and started != workload:
+        return (
+            f"the workload's sources changed since the run started (fingerprint {started}, "
+            f"now {workload}); start a new run"
+        )
+    return (
+        f"run.json's scenario differs from {scenario.name}'s "
+        "(resume reads the scenario kept in the run directory)"
+    )
+
+
 def _begin(
     scenario: Scenario, output_dir: Path | None, resume: Path | None, tokenizer: str
 ) -> tuple[RunResult, Path]:
     if resume is not None:
         resume = resume.resolve()
         result = read_run(resume)
-        if result.scenario_hash != scenario_hash(scenario):
-            raise UserError(
-                f"{resume}: run.json's scenario differs from {scenario.name}'s "
-                "(resume reads the scenario kept in the run directory)"
-            )
+        workload = provenance.workload_of(scenario)
+        if result.scenario_hash != scenario_hash(scenario, workload):
+            raise UserError(f"{resume}: {_resume_refusal(scenario, result, workload)}")
         result.status = RunStatus.RUNNING
         result.reason = ""  # why the earlier attempt stopped; this one says its own
         result.provenance.append("resumed_at", now_iso())
@@ -125,13 +138,16 @@ def _begin(
     with writing(run_dir, "output_dir"):  # the check above cannot foresee a full disk
         run_dir.mkdir(parents=True)
         (run_dir / "scenario.yaml").write_text(yaml.safe_dump(resolved, sort_keys=False))
+    workload = provenance.workload_of(scenario)
     prov = Provenance.model_validate(
-        provenance.collect(server.server_argv(scenario, tokenizer, run_dir), scenario.server.env)
+        provenance.collect(
+            server.server_argv(scenario, tokenizer, run_dir), scenario.server.env, workload
+        )
     )
     prov.started_at = now_iso()
     # The run keeps the scenario as written, secrets redacted, as read_run would give it.
     kept = validate(resolved, run_dir / "run.json")
-    return RunResult(run_id, scenario.name, kept, scenario_hash(scenario), prov), run_dir
+    return RunResult(run_id, scenario.name, kept, scenario_hash(scenario, workload), prov), run_dir
 
 
 @dataclass

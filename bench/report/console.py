@@ -1,6 +1,7 @@
 """What `vlm-bench run` prints at the end: the reference table's columns for the run, times in
 milliseconds (the one unit for people; report.md keeps the reference's seconds), its
-footnotes, and for a time-scaled simulator the same table in the modelled hardware's time.
+footnotes, a `workload:` run's workload line (bench/report/workload.py), and for a
+time-scaled simulator the same table in the modelled hardware's time.
 
 Kept here, not in the CLI, so the text is a pure function of a stored run (golden-tested
 in tests/unit/test_golden.py) and the CLI only prints it. `trusted_line` says how many
@@ -14,6 +15,7 @@ from bench.analyze.validity import trust
 from bench.report.goodput import goodput_table, slo_text
 from bench.report.markdown import reference_table, rescale, sim_time_scale
 from bench.report.tables import PEOPLE
+from bench.report.workload import workload_line
 from bench.schema.results import LevelResult, RunResult, aggregate
 
 # Why a flagged check costs a level its trust, in plain words (docs/validity.md has more).
@@ -43,6 +45,9 @@ def run_tables(run: RunResult) -> str:
     trusted = trusted_line(run.levels)
     if trusted:
         lines.append(trusted[0].upper() + trusted[1:] + ".")
+    sent = workload_line(run)  # "" for a run without a workload: section
+    if sent:
+        lines.append(sent + ".")
     good = goodput_table(aggregate(run.levels))
     if good:
         slo = slo_text(run.scenario.slo) or "no SLO"

@@ -21,6 +21,7 @@ from bench.report.tables import (
     point_header,
     template,
 )
+from bench.report.workload import seen_table, workload_line
 from bench.schema.attached import OfflineSummary
 from bench.schema.metrics import METRICS, REFERENCE_COLUMNS
 from bench.schema.results import (
@@ -33,6 +34,7 @@ from bench.schema.results import (
     point_label,
 )
 from bench.schema.scenario import Scenario
+from bench.schema.scenario_load import LoadSpec
 
 
 def _spread(key: str, level: LevelResult, repeats: list[LevelResult], units: Units) -> str:
@@ -126,7 +128,11 @@ def sim_time_scale(scenario: Scenario) -> float | None:
 
 
 def workload_summary(scenario: Scenario) -> str:
+    """The load fields in words; a `workload:` run's prompt and images are its workload's
+    (its own line, bench/report/workload.py), not evalscope's dataset."""
     load = scenario.load
+    if scenario.workload is not None:
+        return _load_words(load, ["the workload's prepared requests (see Workload)"])
     parts: list[str] = [load.dataset]
     if load.dataset == "random_vl":
         parts.append(
@@ -139,6 +145,11 @@ def workload_summary(scenario: Scenario) -> str:
         else f"{load.min_prompt_length}–{load.max_prompt_length}"
     )
     parts.append(f"{prompt}-token prompts")
+    return _load_words(load, parts)
+
+
+def _load_words(load: LoadSpec, parts: list[str]) -> str:
+    """`parts` and the output length, streaming and warm-up, joined."""
     out = (
         f"exactly {load.max_tokens}"
         if load.min_tokens == load.max_tokens
@@ -162,9 +173,10 @@ def plot_caption(run: RunResult) -> str:
     scenario, load = run.scenario, run.scenario.load
     parts = [f"{run.scenario_name} ({run.run_id})"]
     parts += [x for x in (scenario.hardware, scenario.backend) if x]
-    parts.append(
-        f"{load.dataset} {load.image_width}×{load.image_height}, {load.max_tokens} output tokens"
-    )
+    sent = f"{load.dataset} {load.image_width}×{load.image_height}"
+    if scenario.workload is not None:
+        sent = f"workload {run.provenance.workload_fingerprint or scenario.workload.source.path}"
+    parts.append(f"{sent}, {load.max_tokens} output tokens")
     scale = sim_time_scale(scenario)
     if scale:
         parts.append(f"simulator seconds (time scale {scale})")
@@ -201,6 +213,8 @@ def render_report(run: RunResult, plots: list[str] | None = None) -> str:
         table=table,
         notes=notes,
         workload=workload_summary(run.scenario),
+        workload_line=workload_line(run),
+        seen=seen_table(run.levels),
         prov=run.provenance,
         time_scale=scale,
         rescaled=rescaled,

@@ -75,6 +75,9 @@ class Provenance(_Record):
     ascend: dict[str, Any] | None = None
     server_argv: list[Text] | None = None
     server_env: dict[str, Any] | None = None
+    # A `workload:` scenario's content hash of its sources plus its shape settings
+    # (bench/workload/fingerprint.py): compare and gate refuse runs that differ in it.
+    workload_fingerprint: Text | None = None
     started_at: Text | None = None
     resumed_at: list[Text] | None = None
     evalscope: Any = None

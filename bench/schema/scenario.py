@@ -302,14 +302,19 @@ def without_quiet_defaults(data: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
-def scenario_hash(scenario: Scenario) -> str:
+def scenario_hash(scenario: Scenario, workload_fingerprint: str | None = None) -> str:
     """Of the scenario as written to disk: secrets redacted (they must not be derivable
-    from the hash, and a rotated key is the same benchmark), `${env:NAME}` kept as text."""
+    from the hash, and a rotated key is the same benchmark), `${env:NAME}` kept as text.
+    A `workload:` scenario's hash takes its `workload_fingerprint` too (the sources'
+    content, bench/workload/fingerprint.py: the settings alone would not see a re-encoded
+    photo); a scenario without one hashes as it always has."""
     data = redact_scenario(scenario.model_dump(mode="json"))
     for (section, key), default in LATER_FIELDS.items():
         where = data[section] if section else data
         if where.get(key, default) == default:
             where.pop(key, None)
+    if workload_fingerprint and isinstance(data.get("workload"), dict):
+        data["workload"]["fingerprint"] = workload_fingerprint
     canonical = json.dumps(data, sort_keys=True)
     return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 

@@ -10,3 +10,6 @@ SCENARIOS = ROOT / "scenarios"
 DATA = ROOT / "tests" / "data"
 GOLDEN = DATA / "golden"
 RUNS = DATA / "runs"
+# Stored `workload:` runs (Step 16), apart from RUNS: tests that index or draw every run of
+# RUNS count them.
+WORKLOAD_RUNS = DATA / "workload-runs"

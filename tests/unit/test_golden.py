@@ -1,10 +1,12 @@
 """Every renderer against a golden file, rendered from stored runs only.
 
-The inputs are the shipped reference runs (reports/reference/) and a small simulator run
-measured once with the CLI (tests/data/runs/sim-quickstart). The outputs: report.md,
-run.json as re-serialised, levels.csv, the console tables `run` prints, and the data each
-plot draws (not its pixels). A change of the result model must leave these files as they
-are; regenerate on purpose only (tests/support/__init__.py says how).
+The inputs are the shipped reference runs (reports/reference/) and small simulator runs
+measured once with the CLI (tests/data/runs/sim-quickstart, and
+tests/data/workload-runs/workload-photos: a `workload:` run, whose report has the workload
+line and the "what the server saw" table).
+The outputs: report.md, run.json as re-serialised, levels.csv, the console tables `run`
+prints, and the data each plot draws (not its pixels). A change of the result model must
+leave these files as they are; regenerate on purpose only (tests/support/__init__.py says how).
 """
 
 from __future__ import annotations
@@ -17,14 +19,17 @@ import pytest
 from bench.report import console, plots
 from bench.report.markdown import plot_caption, render_report
 from bench.schema.results import RunResult, aggregate
+from bench.schema.runfile import read_run
 from bench.schema.runwrite import levels_csv, write_run
 from tests.support.factories import reference, stored
 from tests.support.golden import assert_golden
+from tests.support.paths import WORKLOAD_RUNS
 
 RUNS = {
     "vllm-ascend-800ta2": lambda: reference("vllm-ascend-800ta2"),
     "xllm-800ta2": lambda: reference("xllm-800ta2"),
     "sim-quickstart": lambda: stored("sim-quickstart"),
+    "workload-photos": lambda: read_run(WORKLOAD_RUNS / "workload-photos"),
 }
 PLOT_NAMES = [f"{name}.png" for name in plots.FIGURES]
 
