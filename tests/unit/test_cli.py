@@ -10,6 +10,7 @@ import logging
 import os
 import re
 import stat
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from bench.errors import UserError
 from bench.schema.runfile import read_run
 from bench.schema.runwrite import write_run
 from tests.support.factories import repeated
+from tests.support.golden import assert_golden
 from tests.support.paths import REFERENCE, ROOT
 
 QUICKSTART = ROOT / "scenarios" / "quickstart.yaml"
@@ -51,6 +53,32 @@ def test_every_help_works(path: list[str], capsys: pytest.CaptureFixture[str]) -
         main([*path, "--help"])
     assert exc.value.code == 0
     assert capsys.readouterr().out.startswith(f"usage: vlm-bench {' '.join(path)}".rstrip())
+
+
+def _all_help() -> str:
+    """`vlm-bench [COMMAND …] --help` of the top level and every (nested) command, in walk
+    order, each under a line naming it."""
+    parsers: dict[tuple[str, ...], argparse.ArgumentParser] = {(): build_parser()}
+    for path in ALL_COMMANDS[1:]:
+        parent = parsers[tuple(path[:-1])]
+        sub = next(a for a in parent._actions if isinstance(a, argparse._SubParsersAction))
+        parsers[tuple(path)] = sub.choices[path[-1]]
+    return "".join(
+        f"{'=' * 20} {' '.join(['vlm-bench', *path, '--help'])}\n{p.format_help()}"
+        for path, p in parsers.items()
+    )
+
+
+@pytest.mark.skipif(
+    sys.version_info[:2] not in ((3, 11), (3, 12)),
+    reason="argparse 3.13 prints an option's metavar once (`-o, --out DIR`)",
+)
+def test_every_help_text_is_the_golden(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pins what a user sees of the command line: every command's --help, byte for byte
+    (Step 15 moved each command's arguments into its module and had to change none of it);
+    a deliberate change regenerates tests/data/golden/cli-help.txt and shows in its diff."""
+    monkeypatch.setenv("COLUMNS", "80")  # argparse wraps to the terminal's width
+    assert_golden("cli-help.txt", _all_help())
 
 
 @pytest.mark.parametrize(
