@@ -1,5 +1,6 @@
 """Command-line entry point: parse arguments (bench/cli/parser.py), call one command
-function (one module per command family in this package), map the outcome to an exit code.
+function (one module per command family in this package, each holding its commands'
+arguments and handlers), map the outcome to an exit code.
 
 The console is a sink like any file: while a command runs, stdout, stderr, log lines and
 a bug's traceback all pass bench.redact.scrub, and the passwords of URLs on the command
@@ -9,66 +10,19 @@ library's error text that quotes one cannot print it.
 
 from __future__ import annotations
 
-import argparse
 import logging
 import os
 import sys
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from types import TracebackType
 from typing import TextIO, cast
 
-from bench.cli.capacity import cmd_capacity
-from bench.cli.dashboard import cmd_dashboard
-from bench.cli.fleet import cmd_fleet
-from bench.cli.gate import cmd_baseline, cmd_gate
-from bench.cli.history import cmd_history
-from bench.cli.parser import build_parser as _build
-from bench.cli.run import cmd_check, cmd_offline, cmd_run
-from bench.cli.store import cmd_db_index, cmd_db_prune, cmd_export
-from bench.cli.tables import cmd_compare, cmd_import_table, cmd_release_table
-from bench.cli.tools import (
-    cmd_report,
-    cmd_schema,
-    cmd_sim,
-    cmd_tiny_model,
-    cmd_tokenizer,
-    cmd_validate,
-)
+from bench.cli.parser import build_parser
 from bench.errors import EXIT_BROKEN_PIPE, EXIT_INTERRUPTED, UserError, one_line
 from bench.redact import RedactingFormatter, RedactingStream, declare, scrub, url_passwords
 from bench.schema.text import bounded
-
-COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
-    "sim": cmd_sim,
-    "run": cmd_run,
-    "capacity": cmd_capacity,
-    "check": cmd_check,
-    "offline": cmd_offline,
-    "import-table": cmd_import_table,
-    "compare": cmd_compare,
-    "release-table": cmd_release_table,
-    "gate": cmd_gate,
-    "baseline": cmd_baseline,
-    "validate": cmd_validate,
-    "report": cmd_report,
-    "schema": cmd_schema,
-    "dashboard": cmd_dashboard,
-    "history": cmd_history,
-    "db index": cmd_db_index,
-    "db prune": cmd_db_prune,
-    "export": cmd_export,
-    "tiny-model": cmd_tiny_model,
-    "tokenizer": cmd_tokenizer,
-    "fleet": cmd_fleet,
-}
-
-
-def build_parser() -> argparse.ArgumentParser:
-    """The full parser, each subcommand bound to its function."""
-    return _build(COMMANDS)
-
 
 MAX_ERROR = 2_000  # characters of one error line
 _FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"

@@ -10,10 +10,14 @@ Such a run is named after what it measured, so that history, trends and the dash
 `-` and 8 hex digits of the workload's changes (--set, --parallel, …) when there are any;
 `--name` replaces it. Backend and hardware are what the flags say, else what the server
 says (bench/serve/identify.py), else the scenario file's.
+
+The flags that go with --url are declared here (`add_url_flags`, called by `run`'s
+declaration in bench/cli/run.py) beside the code that reads them.
 """
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import json
 import re
@@ -53,6 +57,30 @@ QUICK_SWEEP: dict[str, Any] = {"parallel": [1, 2, 4, 8, 16, 32], "requests_per_l
 # Paths an OpenAI client is given, forgiven after the base URL: /v1, and its routes.
 API_PATHS = re.compile(r"(/v1(/chat/completions|/completions|/models)?)?/*$")
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]*$")
+
+
+def add_url_flags(run: argparse.ArgumentParser) -> None:
+    """--url, and what goes with it: --model, --tokenizer, --name, --hardware, --backend."""
+    run.add_argument(
+        "--url",
+        help="benchmark the server already running at this base URL (http://HOST:PORT); "
+        "with a scenario file, replaces its server",
+    )
+    run.add_argument("--model", help="with --url: the served model name (default: /v1/models)")
+    run.add_argument("--tokenizer", help="with --url: tokenizer folder (default: generated)")
+    run.add_argument(
+        "--name",
+        help="with --url: the run's name (default: MODEL@HOST-PORT, a scenario file's name "
+        "in place of MODEL, and a digest of --set, --parallel, … when given)",
+    )
+    run.add_argument(
+        "--hardware", help="with --url: the hardware label (default: the scenario file's)"
+    )
+    run.add_argument(
+        "--backend",
+        help="with --url: the backend label (default: what the server says: /v1/models' "
+        "owned_by, /metrics names, /version)",
+    )
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""`vlm-bench dashboard`: the static site of many runs (bench/report/dashboard/)."""
+"""`vlm-bench dashboard`: the static site of many runs (bench/report/dashboard/); its
+arguments beside its handler."""
 
 from __future__ import annotations
 
@@ -8,6 +9,16 @@ from pathlib import Path
 from bench.errors import UserError
 from bench.report.dashboard.site import build_site
 from bench.store.db import DEFAULT_PATH, configured
+
+
+def add_dashboard(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    dash = sub.add_parser("dashboard", help="a static HTML site of many runs (docs/dashboard.md)")
+    dash.add_argument("paths", nargs="*", metavar="PATH", help="run folders or folders of runs")
+    dash.add_argument(
+        "--db", metavar="URL", help="also a store's runs (no PATH: the default store, as db index)"
+    )
+    dash.add_argument("--out", metavar="DIR", required=True, help="the site's folder")
+    dash.set_defaults(func=cmd_dashboard)
 
 
 def default_store() -> str:

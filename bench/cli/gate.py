@@ -1,4 +1,5 @@
-"""`vlm-bench gate` and `baseline`: judge a candidate run against a baseline, keep baselines."""
+"""`vlm-bench gate` and `baseline`: judge a candidate run against a baseline, keep baselines;
+each command's arguments beside its handler."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from rich.console import Console
 
 from bench.analyze import gate, sequential
 from bench.analyze.gate import save_baseline
-from bench.cli.parser import BASELINES
+from bench.cli.options import add_json
 from bench.config.scenario import load_scenario
 from bench.errors import UserError
 from bench.measure import adaptive_gate
@@ -20,6 +21,50 @@ from bench.report.sequential import render_sequential
 from bench.safepath import is_safe_name, safe_name, writing
 from bench.schema.runfile import read_run
 from bench.store.auto import index_finished_run
+
+BASELINES = Path("baselines")
+
+
+def add_gate(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    gat = sub.add_parser(
+        "gate",
+        help="judge a candidate run against a baseline: exit 1 on a confirmed regression",
+        description="Per (concurrency, metric) cell: REGRESSION when worse beyond the "
+        "metric's band and floor and (>= 5 repeats a side) significant by a one-sided "
+        "Mann-Whitney U test at alpha / levels; SUSPECT, NOISY, FAILED (new failed "
+        "requests), NO DATA (a value missing, NaN or infinite: never passes). Exit 0 "
+        "pass, 1 regression, 2 incomparable input or a cell with no data, 3 (--strict) "
+        "only suspect or noisy cells.",
+    )
+    gat.add_argument("baseline", help="run folder, run.json, or a name under baselines/")
+    gat.add_argument("candidate", nargs="?", help="run folder, run.json, or baseline name")
+    _add_adaptive(gat)
+    gat.add_argument("--thresholds", help="YAML: {alpha: 0.05, thresholds: {KEY: {band, floor}}}")
+    gat.add_argument("--strict", action="store_true", help="exit 3 on suspect or noisy cells")
+    gat.add_argument(
+        "--allow-mismatch",
+        action="store_true",
+        help="gate runs of other hardware, backend or software versions",
+    )
+    gat.add_argument("--out", metavar="DIR", help="also write the verdict as DIR/gate.md")
+    add_json(gat, "{verdict, exit_code, cells}")
+    gat.set_defaults(func=cmd_gate)
+
+
+def _add_adaptive(gat: argparse.ArgumentParser) -> None:
+    """`gate --adaptive` and its companions (bench/measure/adaptive_gate.py)."""
+    gat.add_argument(
+        "--adaptive",
+        metavar="SCENARIO",
+        help="measure the candidate from SCENARIO one repeat at a time, stopping as soon as "
+        "the sequential gate decides (docs/gate.md); give no CANDIDATE then",
+    )
+    gat.add_argument(
+        "--max-repeats", type=int, default=5, help="with --adaptive: at most this many repeats"
+    )
+    gat.add_argument(
+        "--output-dir", help="with --adaptive: where the candidate's runs go (scenario's default)"
+    )
 
 
 def _run_or_baseline(text: str) -> Path:
@@ -76,6 +121,17 @@ def _adaptive(args: argparse.Namespace) -> int:
     if got.verdict == sequential.REGRESSION:
         return gate.EXIT_REGRESSION
     return gate.EXIT_STRICT if args.strict and got.verdict == sequential.SUSPECT else gate.EXIT_OK
+
+
+def add_baseline(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    base = sub.add_parser("baseline", help="keep a run as a named baseline")
+    base_sub = base.add_subparsers(dest="action", required=True, metavar="ACTION")
+    save = base_sub.add_parser("save", help="copy a run's results into baselines/NAME")
+    save.add_argument("run", help="run folder")
+    save.add_argument("--as", dest="name", required=True, help="baseline name")
+    save.add_argument("--dir", default=str(BASELINES), help="where baselines live")
+    save.add_argument("--force", action="store_true", help="replace an existing baseline")
+    save.set_defaults(func=cmd_baseline)
 
 
 def cmd_baseline(args: argparse.Namespace) -> int:

@@ -1,4 +1,5 @@
-"""`vlm-bench history`: one metric's value run by run, and where it changed."""
+"""`vlm-bench history`: one metric's value run by run, and where it changed; its arguments
+beside its handler."""
 
 from __future__ import annotations
 
@@ -14,6 +15,47 @@ from bench.store.db import store_target
 from bench.store.frame import load_runs
 
 PLOT_FORMATS = (".png", ".svg", ".pdf")
+
+
+def _concurrency(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a concurrency >= 1, got {text!r}")
+    return value
+
+
+def add_history(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    hist = sub.add_parser(
+        "history",
+        help="one metric run by run (by date, commit or server version) and its change points",
+        description="Print one metric at one concurrency for every run of a scenario, in the "
+        "order the runs started (median over repeats), with the change points found in it "
+        "(e-divisive means, permutation test, the gate's noise floor; docs/history.md). "
+        "Exit 0, or 2 for bad input (unknown metric, no data).",
+    )
+    hist.add_argument(
+        "scenario", nargs="?", help="scenario name (optional when the runs hold one scenario)"
+    )
+    hist.add_argument("--metric", default="tpot_avg_s", help="metric key (default tpot_avg_s)")
+    hist.add_argument(
+        "--conc", type=_concurrency, required=True, help="the concurrency level (parallel)"
+    )
+    hist.add_argument(
+        "--by", choices=("date", "commit", "version"), default="date", help="label runs by"
+    )
+    source = hist.add_mutually_exclusive_group()
+    source.add_argument(
+        "--db",
+        metavar="URL",
+        help="the store (default: $VLM_BENCH_DB, else reports/vlm-bench.db)",
+    )
+    source.add_argument("--runs", metavar="DIR", help="read run folders under DIR instead")
+    hist.add_argument("--plot", metavar="FILE", help="also draw the series (.png, .svg, .pdf)")
+    hist.add_argument("--json", action="store_true", help="print the series and changes as JSON")
+    hist.set_defaults(func=cmd_history)
 
 
 def cmd_history(args: argparse.Namespace) -> int:

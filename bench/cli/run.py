@@ -1,4 +1,5 @@
-"""`vlm-bench run`, `check` and `offline`: measure a server, or check its answer."""
+"""`vlm-bench run`, `check` and `offline`: measure a server, or check its answer; each
+command's arguments beside its handler (run's --url flags: bench/cli/attach.py)."""
 
 from __future__ import annotations
 
@@ -6,12 +7,98 @@ import argparse
 import json
 import signal
 from pathlib import Path
+from typing import Any
 
+from bench.cli.attach import add_url_flags
 from bench.cli.inputs import _human_output, _scenario
+from bench.cli.options import add_json, add_out, add_set, positive_int
 from bench.errors import EXIT_RUN_FAILED, UserError
 from bench.measure import answercheck, dryrun, offline, sweep
 from bench.report import console, summary
 from bench.report.markdown import offline_lines
+
+
+class _LevelsThenScenario(argparse.Action):
+    """`--parallel 1 2 SCENARIO`: nargs="+" swallows the scenario after the numbers, so
+    trailing words that are not integers become the positional scenario instead."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        words = list(values)
+        tail: list[str] = []
+        while words and not words[-1].lstrip("+-").isdigit():
+            tail.insert(0, words.pop())
+        if not words or len(tail) > 1 or (tail and getattr(namespace, "scenario", None)):
+            raise argparse.ArgumentError(self, f"expected positive integers, got {values!r}")
+        try:
+            setattr(namespace, self.dest, [positive_int(w) for w in words])
+        except argparse.ArgumentTypeError as exc:
+            raise argparse.ArgumentError(self, str(exc)) from None
+        if tail:
+            namespace.scenario = tail[0]
+
+
+class _KeepScenario(argparse.Action):
+    """The optional scenario positional: argparse fills an absent one with None after the
+    options, which would undo the scenario _LevelsThenScenario found."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        if values is not None or getattr(namespace, self.dest, None) is None:
+            setattr(namespace, self.dest, values)
+
+
+def add_run(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    run = sub.add_parser(
+        "run",
+        help="run a scenario's sweep (or benchmark a running server: --url)",
+        description="Sweep the scenario's concurrency levels with evalscope and write a run "
+        "folder (run.json, levels.csv, report.md, plots, raw data). With --url and no scenario "
+        "file, benchmark a server that is already running with the quick start's load and "
+        "sweep. Exit 0: every level ok; 1: a level failed or an incident; 2: bad input; "
+        "130: interrupted.",
+    )
+    run.add_argument("scenario", nargs="?", action=_KeepScenario, help="scenario YAML file")
+    add_url_flags(run)
+    run.add_argument(
+        "--resume",
+        metavar="RUN_DIR",
+        help="finish a partial run: re-run its levels that are not ok",
+    )
+    run.add_argument("--dry-run", action="store_true", help="print the commands, run nothing")
+    add_out(run, "write the run folder under DIR instead of the scenario's output_dir")
+    add_set(run, "override a scenario field", "load.max_tokens=64")
+    for flag in ("parallel", "number"):
+        run.add_argument(
+            f"--{flag}", nargs="+", action=_LevelsThenScenario, help=f"override sweep.{flag}"
+        )
+    run.add_argument("--repeats", type=positive_int, help="override sweep.repeats")
+    run.add_argument("--skip-check", action="store_true", help="no answer check before the sweep")
+    run.add_argument(
+        "--keep-raw-db",  # bench/measure/records.py
+        action="store_true",
+        help="keep evalscope's benchmark_data.db files (default: deleted once the level's "
+        "records are in requests.parquet)",
+    )
+    run.add_argument(
+        "--cluster",
+        metavar="ADDRESS",
+        help="place the load workers as Ray actors on this cluster's client nodes "
+        "(auto, HOST:PORT or ray://HOST:PORT); same as --set cluster.engine=ray "
+        "--set cluster.address=ADDRESS",
+    )
+    add_json(run, "{run_dir, status, levels, incidents}")
+    run.set_defaults(func=cmd_run)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -56,6 +143,25 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0 if outcome.run.ok else EXIT_RUN_FAILED
 
 
+def add_check(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    chk = sub.add_parser(
+        "check",
+        help="send the reference's OVD request and judge the answer's format",
+        description="Start (or attach to) the scenario's server, send the reference's "
+        "open-vocabulary-detection request and check the answer: <description>, a JSON "
+        "block with answer yes/no and bbox_2d boxes inside the image. Exit 0: format "
+        "valid; 1: format invalid, the request failed or the server never got ready; "
+        "2: bad input.",
+    )
+    chk.add_argument("scenario", help="scenario YAML file")
+    chk.add_argument("--image", help="PNG/JPEG to send (default: the scenario's, or generated)")
+    chk.add_argument(
+        "--out", metavar="DIR", help="keep the request, answer and verdict in this folder"
+    )
+    add_set(chk, "override a scenario field", "check.event=cup")
+    chk.set_defaults(func=cmd_check)
+
+
 def cmd_check(args: argparse.Namespace) -> int:
     scenario = _scenario(args)
     if args.image:
@@ -74,6 +180,23 @@ def cmd_check(args: argparse.Namespace) -> int:
     if out:
         print(f"request, answer and verdict: {out / 'check'}")
     return 0 if result.valid else EXIT_RUN_FAILED
+
+
+def add_offline(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    off = sub.add_parser(
+        "offline",
+        help="offline throughput: one batch through vLLM's LLM class (the reference's path)",
+        description="Run the scenario's prompts (evalscope's generator, same load and "
+        "seed as the sweep) as one batch through vllm.LLM in a child Python that has vLLM "
+        "(offline.python), and report requests/s and output tok/s. With --run, the result "
+        "joins that run and its report shows it beside the best online level.",
+    )
+    off.add_argument("scenario", help="scenario YAML file")
+    off.add_argument("--run", metavar="RUN_DIR", help="attach the result to this run")
+    off.add_argument("--prompts", type=positive_int, help="batch size (default: offline.prompts)")
+    add_out(off, "write under DIR instead of the scenario's output_dir (without --run)")
+    add_set(off, "override a scenario field", "offline.engine_args.dtype=float16")
+    off.set_defaults(func=cmd_offline)
 
 
 def cmd_offline(args: argparse.Namespace) -> int:

@@ -1,6 +1,6 @@
 """`vlm-bench sim`, `validate`, `report`, `schema`, `tiny-model` and `tokenizer`: the
 simulator, scenario validation, re-rendering a stored run, run.json's JSON Schema and the
-set-up tools.
+set-up tools; each command's arguments beside its handler.
 """
 
 from __future__ import annotations
@@ -8,10 +8,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from bench.cli.inputs import _parse_set
-from bench.cli.parser import _SIM_FLAGS
+from bench.cli.options import add_out, add_set, finite_float
 from bench.config.scenario import load_scenario
 from bench.errors import EXIT_USER_ERROR, UserError, one_line
 from bench.measure import rejudge
@@ -24,6 +26,54 @@ from bench.sim import profile as profiles
 from bench.sim import server
 from bench.tools.tinymodel import build
 from bench.tools.tokenizer import ensure_tokenizer
+
+_SIM_FLAGS: list[tuple[str, str, Callable[[str], Any], str]] = [
+    ("--model", "served_model_name", str, "served model name"),
+    (
+        "--time-scale",
+        "time_scale",
+        finite_float,
+        "multiply every modelled duration (0.1 = 10x faster)",
+    ),
+    ("--jitter", "jitter", finite_float, "relative s.d. of each step's cost"),
+    ("--max-num-seqs", "max_num_seqs", int, "running-batch limit"),
+    ("--limit-images", "max_images_per_request", int, "images allowed per request"),
+    (
+        "--ready-delay",
+        "faults.ready_delay_s",
+        finite_float,
+        "fault: bind the port after S seconds",
+    ),
+    ("--error-every", "faults.error_every", int, "fault: every K-th request fails"),
+    ("--error-status", "faults.error_status", int, "fault: status of those failures (500/429)"),
+    ("--drop-every", "faults.drop_every", int, "fault: cut every K-th stream..."),
+    ("--drop-after-tokens", "faults.drop_after_tokens", int, "...after M tokens"),
+    ("--exit-after", "faults.exit_after_requests", int, "fault: exit when request N+1 arrives"),
+    ("--stall-every", "faults.stall_every", int, "fault: engine stalls on every K-th arrival..."),
+    ("--stall-s", "faults.stall_s", finite_float, "...for S seconds"),
+    (
+        "--truncate-output",
+        "faults.truncate_output_tokens",
+        int,
+        "fault: stop after N tokens even with ignore_eos",
+    ),
+]
+
+
+def add_sim(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    sim = sub.add_parser("sim", help="run the reference simulator server")
+    sim.add_argument("--profile", default="fast", help="built-in profile name or YAML file")
+    sim.add_argument("--list-profiles", action="store_true", help="list built-in profiles")
+    sim.add_argument("--host", default="127.0.0.1")
+    sim.add_argument("--port", type=int, default=8000, help="0 picks a free port")
+    sim.add_argument("--port-file", help="write the bound port to this file once listening")
+    sim.add_argument("--seed", type=int, default=0, help="seeds jitter and natural lengths")
+    sim.add_argument("--trace", help="append one JSON line per request to this file")
+    sim.add_argument("--tokenizer", help="tokenizer folder (default: the generated one)")
+    add_set(sim, "override any profile field", "faults.stall_s=2")
+    for flag, field, type_, help_ in _SIM_FLAGS:
+        sim.add_argument(flag, dest=field.replace(".", "__"), type=type_, help=help_)
+    sim.set_defaults(func=cmd_sim)
 
 
 def cmd_sim(args: argparse.Namespace) -> int:
@@ -52,6 +102,12 @@ def cmd_sim(args: argparse.Namespace) -> int:
     return 0
 
 
+def add_validate(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    val = sub.add_parser("validate", help="check scenario files")
+    val.add_argument("files", nargs="+")
+    val.set_defaults(func=cmd_validate)
+
+
 def cmd_validate(args: argparse.Namespace) -> int:
     bad = 0
     for path in args.files:
@@ -65,6 +121,20 @@ def cmd_validate(args: argparse.Namespace) -> int:
         else:
             print(f"ok: {path} ({scenario.name}, {len(scenario.sweep.levels())} levels)")
     return EXIT_USER_ERROR if bad else 0
+
+
+def add_report(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    rep = sub.add_parser(
+        "report",
+        help="re-render report.md from a run's run.json (or re-judge it: --set validity.…)",
+        description="Re-render a run's report.md from its run.json. With --set validity.FIELD="
+        "VALUE, re-judge the stored levels with other validity thresholds instead (nothing is "
+        "re-measured): the report goes to RUN/report-rejudged.md, report.md is left as it was.",
+    )
+    rep.add_argument("run_dir")
+    add_set(rep, "re-judge with another validity threshold", "validity.max_client_cpu=0.5")
+    add_out(rep, "write report.md and its plots into DIR instead of the run folder", alias=False)
+    rep.set_defaults(func=cmd_report)
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -87,14 +157,35 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def add_schema(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    sch = sub.add_parser("schema", help="print the JSON Schema of run.json (for dashboards, CI)")
+    sch.set_defaults(func=cmd_schema)
+
+
 def cmd_schema(args: argparse.Namespace) -> int:
     print(json.dumps(run_json_schema(), indent=2))
     return 0
 
 
+def add_tiny_model(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    tiny = sub.add_parser(
+        "tiny-model",
+        help="generate a tiny random Qwen2.5-VL checkpoint "
+        "(needs torch: run with .venv-vllm/bin/python -m bench)",
+    )
+    tiny.add_argument("out_dir")
+    tiny.set_defaults(func=cmd_tiny_model)
+
+
 def cmd_tiny_model(args: argparse.Namespace) -> int:
     print(build(Path(args.out_dir)))
     return 0
+
+
+def add_tokenizer(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    tok = sub.add_parser("tokenizer", help="generate (once) the offline Qwen2-style tokenizer")
+    tok.add_argument("--out", metavar="DIR", help="write it here instead of the cache")
+    tok.set_defaults(func=cmd_tokenizer)
 
 
 def cmd_tokenizer(args: argparse.Namespace) -> int:

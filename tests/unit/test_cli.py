@@ -19,6 +19,7 @@ import pytest
 import yaml
 
 from bench.cli import attach, build_parser, main
+from bench.cli import parser as cli_parser
 from bench.errors import UserError
 from bench.schema.runfile import read_run
 from bench.schema.runwrite import write_run
@@ -79,6 +80,12 @@ def test_every_help_text_is_the_golden(monkeypatch: pytest.MonkeyPatch) -> None:
     a deliberate change regenerates tests/data/golden/cli-help.txt and shows in its diff."""
     monkeypatch.setenv("COLUMNS", "80")  # argparse wraps to the terminal's width
     assert_golden("cli-help.txt", _all_help())
+
+
+def test_the_command_table_names_each_command_it_declares() -> None:
+    """parser.py's table is `--help`'s list of commands, name for name and in order."""
+    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    assert list(sub.choices) == list(cli_parser.COMMANDS)
 
 
 @pytest.mark.parametrize(
