@@ -126,15 +126,22 @@ def workload_args(scenario: Scenario, tokenizer: str) -> list[str]:
             "--image-num",
             str(load.image_num),
         ]
-    args += ["--tokenizer-path", tokenizer]
+    args += _request_args(scenario, tokenizer)
+    if load.rate is not None:
+        args += ["--rate", str(load.rate)]
+    return args
+
+
+def _request_args(scenario: Scenario, tokenizer: str) -> list[str]:
+    """The flags every load shares: the tokenizer, the body's extras, streaming."""
+    load = scenario.load
+    args = ["--tokenizer-path", tokenizer]
     extra = {"ignore_eos": True} if load.ignore_eos else {}
     extra.update(load.extra_body)
     if extra:
         args += ["--extra-args", json.dumps(extra)]
     if not load.stream:
         args.append("--no-stream")
-    if load.rate is not None:
-        args += ["--rate", str(load.rate)]
     return args
 
 
@@ -148,13 +155,7 @@ def _prepared_args(scenario: Scenario, tokenizer: str) -> list[str]:
     trace = prepare.is_trace(scenario.workload)
     args = ["--api", load.api, "--dataset", "workload_trace" if trace else "line_by_line"]
     args += ["--max-tokens", str(load.max_tokens), "--min-tokens", str(load.min_tokens)]
-    args += ["--tokenizer-path", tokenizer]
-    extra = {"ignore_eos": True} if load.ignore_eos else {}
-    extra.update(load.extra_body)
-    if extra:
-        args += ["--extra-args", json.dumps(extra)]
-    if not load.stream:
-        args.append("--no-stream")
+    args += _request_args(scenario, tokenizer)
     if trace:
         override = {"model_override": scenario.model.served_name}
         args += ["--open-loop", "--dataset-args", json.dumps(override)]

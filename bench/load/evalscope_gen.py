@@ -127,6 +127,7 @@ def level_rows(run_dir: Path, level: LevelResult) -> list[RequestRow]:
     return sorted(rows, key=lambda r: r.completed_time)
 
 
+REPORT_FILE = "perf_report.html"
 _PART = re.compile(r"^(worker|round)-(\d+)$")
 
 
@@ -145,7 +146,9 @@ def raw_parts(run_dir: Path, level: LevelResult) -> list[RawPart]:
             if m := _PART.match(name):
                 found[m.group(1)] = int(m.group(2))
         rows = shifted(read_requests(db.parent), offsets.get(found["worker"], 0.0))
-        parts.append(RawPart(found["worker"], found["round"], rows, [db]))
+        # evalscope's HTML view of the same rows (it loads plotly from a CDN): derived.
+        html = [p for p in [db.parent.parent / REPORT_FILE] if p.is_file()]
+        parts.append(RawPart(found["worker"], found["round"], rows, [db, *html]))
     return parts
 
 

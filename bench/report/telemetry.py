@@ -67,6 +67,6 @@ def write_plot(series: list[plots.Series], caption: str, out_dir: Path) -> list[
         return []
     fig = plots.energy(series, caption)
     fig.savefig(out_dir / f"{PLOT}.png", dpi=plots.PNG_DPI, format="png")
-    with matplotlib.rc_context({"svg.hashsalt": plots.SVG_SALT}):
+    with matplotlib.rc_context(plots.SVG_RC):
         fig.savefig(out_dir / f"{PLOT}.svg", format="svg", metadata={"Date": None})
     return [f"{PLOT}.png"]
