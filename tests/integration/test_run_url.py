@@ -17,7 +17,8 @@ from tests.support.sim import Sim
 pytestmark = pytest.mark.integration
 
 
-def test_run_url_against_a_running_simulator(sim: Sim, tmp_path: Path) -> None:
+def test_run_url_against_a_running_simulator(shared_sim: Sim, tmp_path: Path) -> None:
+    sim = shared_sim  # only read: runs against it, never counts its trace
     out = tmp_path / "runs"
     done = vlm_bench(
         "run",
@@ -50,7 +51,8 @@ def test_run_url_against_a_running_simulator(sim: Sim, tmp_path: Path) -> None:
     assert "level 1 of 1: conc 1, 2 requests · time left known after a level" in done.stderr
 
 
-def test_run_url_wrong_model_is_one_line(sim: Sim, tmp_path: Path) -> None:
+def test_run_url_wrong_model_is_one_line(shared_sim: Sim, tmp_path: Path) -> None:
+    sim = shared_sim  # only read: runs against it, never counts its trace
     done = vlm_bench(
         "run",
         "--url",
@@ -106,8 +108,9 @@ def test_url_runs_of_two_servers_are_named_labelled_and_kept_apart(
     assert len(list(site.glob("trend-*.html"))) == 2  # one trend page per server
 
 
-def test_https_to_a_plain_http_server_is_one_line(sim: Sim) -> None:
+def test_https_to_a_plain_http_server_is_one_line(shared_sim: Sim) -> None:
     """Bug: https:// to an http server printed an SSL error text, not what to type."""
+    sim = shared_sim  # only read: runs against it, never counts its trace
     done = vlm_bench("run", "--url", f"https://127.0.0.1:{sim.port}", "--dry-run")
     assert done.returncode == 2
     [err] = done.stderr.strip().splitlines()

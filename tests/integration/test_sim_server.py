@@ -1,4 +1,7 @@
-"""The simulator as a real process: vLLM's stream shape, routes, errors, metrics, trace."""
+"""The simulator as a real process: vLLM's stream shape, routes, errors, metrics, trace.
+
+Tests that only read a simulator share one per module (`shared_sim`, `limited_sim`); those
+that count its /metrics or trace start their own (`sim`, `sim_factory`)."""
 
 from __future__ import annotations
 
@@ -53,7 +56,8 @@ def metric_values(sim: Sim) -> dict[str, float]:
     return out
 
 
-def test_stream_is_shaped_like_vllm(sim: Sim) -> None:
+def test_stream_is_shaped_like_vllm(shared_sim: Sim) -> None:
+    sim = shared_sim
     s = sim.stream(chat_body(max_tokens=6, stream_options={"include_usage": True}))
     assert s.status == 200 and not s.error
     events = [e for _, e in s.events]
@@ -68,12 +72,14 @@ def test_stream_is_shaped_like_vllm(sim: Sim) -> None:
     assert len({e["id"] for e in events[:-1]}) == 1
 
 
-def test_usage_chunk_only_when_asked(sim: Sim) -> None:
+def test_usage_chunk_only_when_asked(shared_sim: Sim) -> None:
+    sim = shared_sim
     events = [e for _, e in sim.stream(chat_body(max_tokens=3)).events]
     assert len(events) == 1 + 3 + 1 and events[-1] == "[DONE]"
 
 
-def test_non_stream_chat_and_completions(sim: Sim) -> None:
+def test_non_stream_chat_and_completions(shared_sim: Sim) -> None:
+    sim = shared_sim
     status, body = sim.post("/v1/chat/completions", chat_body(max_tokens=5))
     assert status == 200 and body["object"] == "chat.completion"
     assert body["usage"]["completion_tokens"] == 5
@@ -94,7 +100,8 @@ def test_non_stream_chat_and_completions(sim: Sim) -> None:
     assert len(s.content_chunks) == 3
 
 
-def test_discovery_routes(sim: Sim) -> None:
+def test_discovery_routes(shared_sim: Sim) -> None:
+    sim = shared_sim
     assert sim.get("/health")[0] == 200
     status, raw = sim.get("/v1/models")
     models = json.loads(raw)
@@ -119,6 +126,13 @@ def test_min_tokens_and_natural_stop(sim_factory: Callable[..., Sim]) -> None:
         "/v1/chat/completions", {**chat_body(max_tokens=64), "ignore_eos": False, "min_tokens": 40}
     )
     assert body["usage"]["completion_tokens"] >= 40
+
+
+@pytest.fixture(scope="module")
+def limited_sim(module_sim_factory: Callable[..., Sim]) -> Sim:
+    """One simulator that takes one image per request, for every bad-input case: each
+    case also checks it still answers, so it survives all of them in turn."""
+    return module_sim_factory("--limit-images", "1")
 
 
 @pytest.mark.parametrize(
@@ -151,9 +165,9 @@ def test_min_tokens_and_natural_stop(sim_factory: Callable[..., Sim]) -> None:
     ],
 )
 def test_bad_input_gets_an_error_and_the_server_survives(
-    sim_factory: Callable[..., Sim], body: dict | bytes, status: int, fragment: str
+    limited_sim: Sim, body: dict | bytes, status: int, fragment: str
 ) -> None:
-    sim = sim_factory("--limit-images", "1")
+    sim = limited_sim
     got, answer = sim.post("/v1/chat/completions", body)
     assert got == status
     assert fragment in answer["error"]["message"]
