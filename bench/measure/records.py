@@ -76,8 +76,12 @@ def write_file(path: Path, rows: list[dict[str, Any]]) -> None:
 
     data = pd.DataFrame(rows, columns=list(COLUMNS)).astype(COLUMNS)
     tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(formats.PARQUET.write(data))
-    os.replace(tmp, path)
+    try:
+        tmp.write_bytes(formats.PARQUET.write(data))
+        os.replace(tmp, path)
+    except OSError:  # a full disk: no half-written file left beside the run's
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 class Records:

@@ -22,6 +22,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from bench.schema.results import LevelResult
@@ -148,8 +149,11 @@ def test_ray_workers_on_two_nodes_agree_with_one(
     assert stats is not None and len(stats) == 2
     assert len({w.host for w in stats}) == 2  # one worker per node (ray node ids differ)
     assert b.succeeded == 8 and sum(w.rows for w in stats) == 8
-    for w in stats:  # every worker's raw folder came back through Ray
-        assert list((two_dir / b.raw_dir / f"worker-{w.worker}").glob("level-01/*/*.db"))
+    for w in stats:  # every worker's raw folder came back through Ray (its database is
+        # deleted once requests.parquet holds its rows, each naming its worker)
+        assert list((two_dir / b.raw_dir / f"worker-{w.worker}").glob("level-01/*/*.json"))
+    workers = pd.read_parquet(two_dir / "requests.parquet").worker
+    assert sorted(workers.unique()) == [1, 2] and len(workers) == 8
     for key in ("ttft_avg_s", "tpot_avg_s", "latency_avg_s"):
         assert b.value(key) == pytest.approx(a.value(key), rel=0.5), key
 

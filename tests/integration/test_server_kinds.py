@@ -14,8 +14,10 @@ from rich.console import Console
 from rich.progress import Progress
 
 from bench.errors import UserError
+from bench.load.plan import plan_level
 from bench.measure import level, lifecycle
 from bench.measure.prepare import resolve_tokenizer
+from bench.schema.plan import SweepLevel
 from bench.schema.provenance import Provenance
 from bench.schema.results import RunResult
 from bench.schema.scenario import Scenario
@@ -79,7 +81,8 @@ def test_a_registered_kind_runs_a_level(renamed: RenamedSimKind, tmp_path: Path)
     with lifecycle.start_ready(scenario, tokenizer, tmp_path, result, console) as handle:
         assert handle.kind is renamed and handle.announce().startswith("server (renamed-sim)")
         with Progress(console=console) as progress:
-            measured = level.measure(scenario, handle, tokenizer, tmp_path, (1, 1, 1, 2), progress)
+            plan = plan_level(scenario, tmp_path, SweepLevel(1, 1, 1, 2))
+            measured = level.measure(scenario, handle, tokenizer, plan, progress)
     assert measured.succeeded == 2 and measured.rps > 0
     [argv] = renamed.started
     assert argv[-2:] == ["--ready-delay", "0"] and "renamed-model" in argv
