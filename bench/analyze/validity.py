@@ -327,14 +327,9 @@ def judge(
         level.client,
         scenario.validity if limits is None else limits,
         prefix_length=scenario.load.prefix_length,
-        paced=scenario.rate_at(level.index) is not None or _replays_trace(scenario),
-        trace=_replays_trace(scenario),
+        paced=scenario.rate_at(level.index) is not None or scenario.replays_trace,
+        trace=scenario.replays_trace,
     )
-
-
-def _replays_trace(scenario: Scenario) -> bool:
-    """A trace starts requests on its own schedule, as a rate level does."""
-    return scenario.workload is not None and scenario.workload.source.kind == "trace"
 
 
 @dataclass(frozen=True)

@@ -152,7 +152,7 @@ def _prepared_args(scenario: Scenario, tokenizer: str) -> list[str]:
     itself is each level's (`--dataset-path`, level_argv)."""
     load = scenario.load
     assert scenario.workload is not None
-    trace = prepare.is_trace(scenario.workload)
+    trace = scenario.replays_trace
     args = ["--api", load.api, "--dataset", "workload_trace" if trace else "line_by_line"]
     args += ["--max-tokens", str(load.max_tokens), "--min-tokens", str(load.min_tokens)]
     args += _request_args(scenario, tokenizer)
@@ -268,7 +268,7 @@ def level_argv(
 def level_dir(outputs: Path, plan: LevelPlan, scenario: Scenario) -> Path:
     """Where evalscope writes a level's files for `level_argv`'s arguments (a trace,
     replayed open-loop, is named by its rate, which evalscope says is -1)."""
-    if scenario.workload is not None and prepare.is_trace(scenario.workload):
+    if scenario.replays_trace:
         return outputs / plan.name / f"rate_-1.0_number_{plan.number}"
     return outputs / plan.name / f"parallel_{plan.parallel}_number_{plan.number}"
 

@@ -79,8 +79,8 @@ def worker_count(scenario: Scenario, parallel: int, number: int) -> int:
     """K for this level (1: one process, exactly as without workers; always in a rate
     sweep, whose arrival rate one process keeps, in rounds, `sweep.stop`, and for a trace,
     whose schedule one process replays)."""
-    trace = scenario.workload is not None and scenario.workload.source.kind == "trace"
-    if scenario.sweep.rate is not None or scenario.sweep.stop is not None or trace:
+    one = scenario.sweep.rate is not None or scenario.sweep.stop is not None
+    if one or scenario.replays_trace:
         return 1
     return scenario.load.workers_for(parallel, number, os.cpu_count() or 1)
 
@@ -90,8 +90,9 @@ def strategy_for(scenario: Scenario, plan: LevelPlan) -> str:
     if scenario.sweep.stop is not None:
         return "rounds"
     ray = scenario.cluster is not None and scenario.cluster.engine == "ray"
-    trace = scenario.workload is not None and scenario.workload.source.kind == "trace"
-    if (ray and not trace) or worker_count(scenario, plan.parallel, plan.number) > 1:
+    if (ray and not scenario.replays_trace) or worker_count(
+        scenario, plan.parallel, plan.number
+    ) > 1:
         return "split"
     return "rate" if plan.point.rate is not None else "closed"
 

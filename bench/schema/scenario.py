@@ -43,7 +43,7 @@ from bench.schema.scenario_base import (
 )
 from bench.schema.scenario_load import LoadSpec, SweepSpec
 from bench.schema.scenario_server import Server
-from bench.schema.scenario_workload import WorkloadSpec
+from bench.schema.scenario_workload import TraceSource, WorkloadSpec
 
 
 class ModelSpec(Strict):
@@ -220,6 +220,11 @@ class Scenario(Strict):
     output_dir: str = "reports"
     cluster: ClusterSpec | None = None
     workload: WorkloadSpec | None = None
+
+    @property
+    def replays_trace(self) -> bool:
+        """A trace workload: requests start on its own schedule, from one client process."""
+        return self.workload is not None and isinstance(self.workload.source, TraceSource)
 
     @model_validator(mode="after")
     def _tokenizer(self) -> Scenario:

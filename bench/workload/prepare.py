@@ -25,7 +25,7 @@ from bench import imaging
 from bench.digest import request_digest
 from bench.errors import UserError
 from bench.schema.scenario import Scenario
-from bench.schema.scenario_workload import TraceSource, WorkloadSpec
+from bench.schema.scenario_workload import WorkloadSpec
 from bench.sim.openai import render_chat
 from bench.tools.tokenizer import cache_root
 from bench.workload.build import Prepared, build_level
@@ -67,10 +67,6 @@ class Meta:
         sent = self.measured(warmup)
         images = sum(r.images for r in sent)
         return sum(r.repeats for r in sent) / images if images else 0.0
-
-
-def is_trace(spec: WorkloadSpec) -> bool:
-    return isinstance(spec.source, TraceSource)
 
 
 @lru_cache(maxsize=32)
