@@ -73,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _main(argv: list[str]) -> int:
-    args = build_parser().parse_args(argv)
+    args = build_parser(argv).parse_args(argv)
     _setup_logging(args.verbose)
     try:
         return int(args.func(args))

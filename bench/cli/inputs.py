@@ -11,25 +11,13 @@ import sys
 from typing import Any
 
 from bench.cli import attach
+from bench.cli.options import parse_set
 from bench.config.scenario import load_scenario
 from bench.errors import UserError
-from bench.safeyaml import check_values, loads
-
-
-def _parse_set(items: list[str]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise UserError(f"--set expects KEY=VALUE, got {item!r}")
-        # The scenario loader's limits and checks (tags, NUL, NaN, dates) apply to values too.
-        out[key] = loads(value, f"--set {key}")
-        check_values(out[key], "--set", key, sep=" ")
-    return out
 
 
 def _scenario(args: argparse.Namespace) -> Any:
-    overrides = _parse_set(args.set)
+    overrides = parse_set(args.set)
     if getattr(args, "parallel", None):
         overrides["sweep.parallel"] = args.parallel
     if getattr(args, "repeats", None):

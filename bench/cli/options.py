@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import argparse
 import math
-from typing import NoReturn
+from typing import Any, NoReturn
 
+from bench.errors import UserError
+from bench.safeyaml import check_values, loads
 from bench.schema.scenario_base import MAX_NUMBER
 
 
@@ -72,3 +74,17 @@ def add_set(parser: argparse.ArgumentParser, what: str, example: str) -> None:
         metavar="FIELD=VALUE",
         help=f"{what}, dotted ({example})",
     )
+
+
+def parse_set(items: list[str]) -> dict[str, Any]:
+    """--set KEY=VALUE items as scenario overrides; each value parsed as YAML, with the
+    scenario loader's limits and checks."""
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise UserError(f"--set expects KEY=VALUE, got {item!r}")
+        # The scenario loader's limits and checks (tags, NUL, NaN, dates) apply to values too.
+        out[key] = loads(value, f"--set {key}")
+        check_values(out[key], "--set", key, sep=" ")
+    return out

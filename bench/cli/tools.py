@@ -1,5 +1,5 @@
-"""`vlm-bench sim`, `validate`, `report`, `schema`, `tiny-model` and `tokenizer`: the
-simulator, scenario validation, re-rendering a stored run, run.json's JSON Schema and the
+"""`vlm-bench validate`, `report`, `schema`, `tiny-model` and `tokenizer`: scenario
+validation, re-rendering a stored run, run.json's JSON Schema and the
 set-up tools; each command's arguments beside its handler.
 """
 
@@ -8,12 +8,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
-from bench.cli.inputs import _parse_set
-from bench.cli.options import add_out, add_set, finite_float
+from bench.cli.options import add_out, add_set, parse_set
 from bench.config.scenario import load_scenario
 from bench.errors import EXIT_USER_ERROR, UserError, one_line
 from bench.measure import rejudge
@@ -22,84 +19,8 @@ from bench.measure.sweep import write_report
 from bench.safepath import writing
 from bench.schema.runfile import read_run
 from bench.schema.runschema import run_json_schema
-from bench.sim import profile as profiles
-from bench.sim import server
 from bench.tools.tinymodel import build
 from bench.tools.tokenizer import ensure_tokenizer
-
-_SIM_FLAGS: list[tuple[str, str, Callable[[str], Any], str]] = [
-    ("--model", "served_model_name", str, "served model name"),
-    (
-        "--time-scale",
-        "time_scale",
-        finite_float,
-        "multiply every modelled duration (0.1 = 10x faster)",
-    ),
-    ("--jitter", "jitter", finite_float, "relative s.d. of each step's cost"),
-    ("--max-num-seqs", "max_num_seqs", int, "running-batch limit"),
-    ("--limit-images", "max_images_per_request", int, "images allowed per request"),
-    (
-        "--ready-delay",
-        "faults.ready_delay_s",
-        finite_float,
-        "fault: bind the port after S seconds",
-    ),
-    ("--error-every", "faults.error_every", int, "fault: every K-th request fails"),
-    ("--error-status", "faults.error_status", int, "fault: status of those failures (500/429)"),
-    ("--drop-every", "faults.drop_every", int, "fault: cut every K-th stream..."),
-    ("--drop-after-tokens", "faults.drop_after_tokens", int, "...after M tokens"),
-    ("--exit-after", "faults.exit_after_requests", int, "fault: exit when request N+1 arrives"),
-    ("--stall-every", "faults.stall_every", int, "fault: engine stalls on every K-th arrival..."),
-    ("--stall-s", "faults.stall_s", finite_float, "...for S seconds"),
-    (
-        "--truncate-output",
-        "faults.truncate_output_tokens",
-        int,
-        "fault: stop after N tokens even with ignore_eos",
-    ),
-]
-
-
-def add_sim(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    sim = sub.add_parser("sim", help="run the reference simulator server")
-    sim.add_argument("--profile", default="fast", help="built-in profile name or YAML file")
-    sim.add_argument("--list-profiles", action="store_true", help="list built-in profiles")
-    sim.add_argument("--host", default="127.0.0.1")
-    sim.add_argument("--port", type=int, default=8000, help="0 picks a free port")
-    sim.add_argument("--port-file", help="write the bound port to this file once listening")
-    sim.add_argument("--seed", type=int, default=0, help="seeds jitter and natural lengths")
-    sim.add_argument("--trace", help="append one JSON line per request to this file")
-    sim.add_argument("--tokenizer", help="tokenizer folder (default: the generated one)")
-    add_set(sim, "override any profile field", "faults.stall_s=2")
-    for flag, field, type_, help_ in _SIM_FLAGS:
-        sim.add_argument(flag, dest=field.replace(".", "__"), type=type_, help=help_)
-    sim.set_defaults(func=cmd_sim)
-
-
-def cmd_sim(args: argparse.Namespace) -> int:
-    if args.list_profiles:
-        for name in profiles.builtin_profiles():
-            print(name)
-        return 0
-    overrides = _parse_set(args.set)
-    for _flag, field, _type, _help in _SIM_FLAGS:
-        value = getattr(args, field.replace(".", "__"))
-        if value is not None:
-            overrides[field] = value
-    profile = profiles.load_profile(args.profile, overrides)
-    tokenizer = Path(args.tokenizer) if args.tokenizer else ensure_tokenizer()
-    if not (tokenizer / "tokenizer.json").exists():
-        raise UserError(f"--tokenizer {tokenizer}: no tokenizer.json there")
-    server.run(
-        profile,
-        args.host,
-        args.port,
-        str(tokenizer),
-        args.seed,
-        Path(args.trace) if args.trace else None,
-        Path(args.port_file) if args.port_file else None,
-    )
-    return 0
 
 
 def add_validate(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -141,7 +62,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     run_dir = Path(args.run_dir)
     run = read_run(run_dir)
     out = Path(args.out) if args.out else None
-    overrides = _parse_set(args.set)
+    overrides = parse_set(args.set)
     if not overrides:
         with writing(out or run_dir, "--out" if out else "report"):
             write_report(run, out or run_dir)

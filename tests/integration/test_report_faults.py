@@ -25,19 +25,23 @@ def what_happened(run_dir: Path) -> str:
 
 def test_never_ready_records_the_reason_and_the_server_log(tmp_path: Path) -> None:
     """Regression: a server that never got ready left an empty table and no reason in
-    run.json or report.md."""
-    done, run_dir = run(tmp_path, write(tmp_path, args="['--ready-delay', '60']", ready=3))
+    run.json or report.md. The timeout leaves the simulator (0.4 s to start here) ample time
+    to log its fault before it is stopped: its line is in the log tail and the error."""
+    done, run_dir = run(tmp_path, write(tmp_path, args="['--ready-delay', '60']", ready=6))
     assert done.returncode == 1
+    err = done.stderr.strip().splitlines()[-1]
+    assert "server not ready after 6 s" in err and "fault injection" in err
     result = read_run(run_dir)
     assert result.status == "failed"
-    assert result.reason.startswith("server not ready after 3 s")
+    assert result.reason.startswith("server not ready after 6 s")
     (incident,) = result.incidents
     assert incident.kind == "server never ready"
     assert incident.detail == result.reason
     assert any("fault injection" in line for line in incident.log_tail)
     section = what_happened(run_dir)
-    assert "server never ready" in section and "server not ready after 3 s" in section
+    assert "server never ready" in section and "server not ready after 6 s" in section
     assert "Last lines of server.log" in section
+    assert "Run status: failed" in report(run_dir)
     assert "What happened" in done.stderr and "server never ready" in done.stderr
 
 

@@ -36,13 +36,7 @@ def test_slow_readiness_within_the_timeout_and_server_warmup(tmp_path: Path) -> 
     assert first_level and all(t["outcome"] == "length" for t in trace)
 
 
-def test_server_never_ready(tmp_path: Path) -> None:
-    done, run_dir = run(tmp_path, write(tmp_path, args="['--ready-delay', '60']", ready=3))
-    assert done.returncode == 1
-    err = done.stderr.strip().splitlines()[-1]
-    assert "server not ready after 3 s" in err and "fault injection" in err
-    assert read_run(run_dir).status == "failed"
-    assert "Run status: failed" in report(run_dir)
+# A server that never gets ready: tests/integration/test_report_faults.py.
 
 
 def test_port_already_in_use(tmp_path: Path) -> None:

@@ -186,3 +186,14 @@ def test_the_checks_catch_what_they_are_for() -> None:
     assert _forbidden("bench.measure.sweep", "bench.serve.server") is None
     assert _forbidden("bench.sim.virtual", "bench.analyze.stats") is None
     assert _cycles({"a": {"b"}, "b": {"a"}, "c": set()}) == [["a", "b"]]
+
+
+def test_the_lazy_command_table_names_only_cli_modules() -> None:
+    """bench/cli/parser.py imports each command's module by name (importlib) when the
+    command is asked for, out of this test's sight: every name must be a module of the cli
+    layer, the top one, so no lazy import can go against the order."""
+    from bench.cli.parser import COMMANDS
+
+    files, _, _ = _graph()
+    for module, _function in COMMANDS.values():
+        assert f"bench.cli.{module}" in files and _layer(f"bench.cli.{module}") == "cli"
