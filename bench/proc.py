@@ -30,7 +30,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import IO
+from typing import IO, Protocol
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +40,18 @@ WATCHDOG_STEPS = ((signal.SIGTERM, 5.0), (signal.SIGKILL, 5.0))
 POLL_S = 0.05
 LEFTOVER_GRACE_S = 3.0
 REAP_GRACE_S = 2.0  # see stop_group's finally
+
+
+class Child(Protocol):
+    """What stopping a child needs of it: `subprocess.Popen`, or a forked level's handle
+    (bench/load/zygote.py's `Forked`)."""
+
+    pid: int
+    returncode: int | None
+
+    def poll(self) -> int | None: ...
+    def wait(self, timeout: float | None = None) -> int: ...
+
 
 # child pid → (its watchdog, the write end of the watchdog's pipe)
 _watchdogs: dict[int, tuple[subprocess.Popen[bytes], int]] = {}
@@ -93,7 +105,7 @@ def _wait_empty(pgid: int, seconds: float, leader_gone: Callable[[], bool] = lam
         time.sleep(POLL_S)
 
 
-def stop_group(proc: subprocess.Popen[bytes], steps: Sequence[tuple[int, float]] = FIRM) -> None:
+def stop_group(proc: Child, steps: Sequence[tuple[int, float]] = FIRM) -> None:
     """Send each signal to the child's process group in turn, until the group is empty.
 
     The child must have been started by `spawn` (its own group, its pid the group id), so
@@ -121,11 +133,9 @@ def stop_group(proc: subprocess.Popen[bytes], steps: Sequence[tuple[int, float]]
         _release_watchdog(pgid)
 
 
-def _prepare_child() -> None:  # pragma: no cover - runs in the child before exec
-    """Make SIGINT work in the child (a background shell starts jobs with it ignored, and
-    teardown begins with SIGINT), and on Linux SIGTERM the child when the process that
-    started it dies, even by SIGKILL."""
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
+def die_with_parent() -> None:  # pragma: no cover - runs in a child
+    """On Linux, SIGTERM this process when the process that started it dies, even by
+    SIGKILL (PR_SET_PDEATHSIG); elsewhere nothing."""
     if not sys.platform.startswith("linux"):
         return
     try:
@@ -134,6 +144,13 @@ def _prepare_child() -> None:  # pragma: no cover - runs in the child before exe
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
     except (OSError, AttributeError):
         pass
+
+
+def _prepare_child() -> None:  # pragma: no cover - runs in the child before exec
+    """Make SIGINT work in the child (a background shell starts jobs with it ignored, and
+    teardown begins with SIGINT), and SIGTERM it when vlm-bench dies."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    die_with_parent()
 
 
 def spawn(
@@ -151,11 +168,27 @@ def spawn(
         start_new_session=True,
         preexec_fn=_prepare_child,
     )
-    _start_watchdog(child.pid)
+    watch_group(child.pid)
     return child
 
 
-def _start_watchdog(pgid: int) -> None:
+def spawn_piped(argv: list[str], log: IO[bytes], env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """`spawn`, with pipes to the child's stdin and from its stdout (a conversation,
+    bench/load/zygote.py); its stderr goes to `log`."""
+    child = subprocess.Popen(
+        argv,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=log,
+        env=env,
+        start_new_session=True,
+        preexec_fn=_prepare_child,
+    )
+    watch_group(child.pid)
+    return child
+
+
+def watch_group(pgid: int) -> None:
     """The watchdog of group `pgid` (module docstring). Without one (it could not start)
     the group still has the normal stop and the leader its PR_SET_PDEATHSIG."""
     read_end, write_end = os.pipe()  # not inheritable: no other child holds the write end

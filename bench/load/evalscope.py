@@ -27,9 +27,14 @@ levels 1..k-1. The defaults that would hurt are overridden explicitly:
   quarter of max_tokens): evalscope has no warm-up settings of its own, so the child
   wraps its request generator (`_cheap_warmup`) (docs/scenarios.md).
 
-The child is evalscope's own CLI, started as `python -m bench.load.evalscope perf …` only to
-freeze the interpreter's GC after evalscope's imports (~215k objects): otherwise a full
-collection stalls the client for 150-270 ms in the middle of a level.
+The child is evalscope's own CLI, run by `python -m bench.load.evalscope perf …` to freeze
+the interpreter's GC after evalscope's imports (~215k objects): otherwise a full collection
+stalls the client for 150-270 ms in the middle of a level. Those imports cost more than a
+short level (3.5 s of CPU here), so a run's levels are forks of one process that made them,
+the run's zygote (bench/load/zygote.py; `--zygote RUN_DIR`): still one fresh process per
+level, started in milliseconds. A load worker (bench/load/workers.py) is a plain child.
+evalscope's `perf_report.html` is not generated: a view of the same rows that loads plotly
+from a CDN, 1.2 s of plotly per level.
 
 evalscope exits 0 even when every request failed; the caller judges a level from the
 parsed rows, never from the exit code alone.
@@ -44,10 +49,10 @@ level's raw folder is scrubbed of those values once the child has exited.
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import signal
-import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Callable
@@ -57,9 +62,9 @@ from pathlib import Path
 from typing import Any
 
 from bench.errors import UserError
-from bench.load import barrier
+from bench.load import barrier, zygote
 from bench.load.evalscope_db import count_rows
-from bench.proc import spawn, stop_group
+from bench.proc import Child, spawn, stop_group
 from bench.redact import resolve, scrub_tree, secret_name
 from bench.schema.plan import LevelPlan
 from bench.schema.scenario import Scenario
@@ -287,6 +292,7 @@ def run_level(
     progress: Callable[[int, int], None] | None = None,
     on_start: Callable[[int], None] | None = None,
     secrets: tuple[list[str], list[str]] = ([], []),
+    run_dir: Path | None = None,
 ) -> LevelRun:
     """Run one evalscope level writing to `folder` (`level_dir`); report (finished, failed)
     as rows are committed, and the child's pid to `on_start` once it runs.
@@ -297,20 +303,60 @@ def run_level(
 
     `secrets` is (`secret_args`, `secret_values`): the first reaches the child through its
     environment, the second is scrubbed from the level's folder (`log`'s) afterwards.
+
+    With `run_dir`, the child is a fork of the run's zygote (bench/load/zygote.py: evalscope
+    imported once per run, not once per level), or a plain child if there is none.
     """
-    env = {**os.environ, **{k: v for k, v in CHILD_ENV.items() if k not in os.environ}}
+    env = child_env()
     if secrets[0]:
         env[SECRET_ARGS_ENV] = json.dumps(secrets[0])
     try:
-        with log.open("ab") as fh:
-            proc = spawn(argv, fh, env=env, cwd=log.parent)
+        proc: Child | None = None
+        if run_dir is not None and argv[: len(evalscope_command())] == evalscope_command():
+            proc = _zygote(run_dir, env).fork(
+                argv[len(evalscope_command()) :], env, log.parent, log
+            )
+        if proc is None:
+            with log.open("ab") as fh:
+                proc = spawn(argv, fh, env=env, cwd=log.parent)
         return _follow(proc, folder, timeout_s, progress, on_start)
     finally:
         scrub_tree(log.parent, secrets[1])
 
 
+def child_env() -> dict[str, str]:
+    """A client child's environment: ours, with CHILD_ENV's defaults."""
+    return {**os.environ, **{k: v for k, v in CHILD_ENV.items() if k not in os.environ}}
+
+
+ZYGOTE_FLAG = "--zygote"
+ZYGOTE_LOG = "zygote.log"  # in the run's raw/ folder: the zygote's own output
+_zygotes: dict[Path, zygote.Zygote] = {}
+
+
+def _zygote(run_dir: Path, env: dict[str, str]) -> zygote.Zygote:
+    """The run's zygote (bench/load/zygote.py), started on its first level; one started
+    with another environment (a secret aside) is replaced, as is one that has died. They
+    are stopped when vlm-bench exits (`close_zygotes`)."""
+    base = {k: v for k, v in env.items() if k != SECRET_ARGS_ENV}
+    current = _zygotes.get(run_dir)
+    if current is not None and current.alive() and current.env == base:
+        return current
+    close_zygotes()
+    argv = [*evalscope_command(), ZYGOTE_FLAG, str(run_dir)]
+    _zygotes[run_dir] = zygote.Zygote(argv, base, run_dir / "raw" / ZYGOTE_LOG)
+    return _zygotes[run_dir]
+
+
+@atexit.register
+def close_zygotes() -> None:
+    """Stop every zygote (at exit, and before a run's first one starts)."""
+    while _zygotes:
+        _zygotes.popitem()[1].close()
+
+
 def _follow(
-    proc: subprocess.Popen[bytes],
+    proc: Child,
     folder: Path,
     timeout_s: float,
     progress: Callable[[int, int], None] | None,
@@ -339,23 +385,44 @@ def _follow(
     return LevelRun(proc.returncode)
 
 
-def _child_main() -> None:
-    """`python -m bench.load.evalscope perf …`: evalscope's CLI with a frozen GC (see above)."""
+def _warm() -> None:
+    """evalscope's imports, and the tokenizer's (transformers, which evalscope imports on a
+    level's first request), then a frozen GC (see above)."""
     import gc
 
     import evalscope.perf.main  # noqa: F401  (the heavy imports, before freezing)
-    from evalscope.cli.cli import run_cmd
+    import modelscope
+    from evalscope.cli.cli import run_cmd  # noqa: F401
 
+    modelscope.AutoTokenizer  # noqa: B018  (modelscope imports transformers on first use)
     gc.collect()
     gc.freeze()
+
+
+def _run(args: list[str]) -> None:
+    """One level's evalscope CLI, `args` as after `python -m bench.load.evalscope`."""
+    import evalscope.perf.main as perf_main
+    from evalscope.cli.cli import run_cmd
+
+    # evalscope's perf_report.html: a view of the same rows that loads plotly from a CDN,
+    # ~1.2 s of plotly per level here; vlm-bench's report replaces it (docs/store.md).
+    perf_main.gen_perf_html_report = lambda *_args, **_kwargs: None
     _hold_at_barrier()
-    args = sys.argv[1:]
     if args and args[0].startswith(WARMUP_FLAG + "="):
         _cheap_warmup(int(args.pop(0).partition("=")[2]))
     # Popped, so nothing evalscope starts inherits it.
     hidden = json.loads(os.environ.pop(SECRET_ARGS_ENV, "[]"))
     sys.argv = ["evalscope", *args, *hidden]
     run_cmd()
+
+
+def _child_main() -> None:
+    """`python -m bench.load.evalscope perf …`: one level (a worker's, or a level with no
+    zygote); `… --zygote RUN_DIR`: the run's zygote (bench/load/zygote.py)."""
+    if sys.argv[1:2] == [ZYGOTE_FLAG]:
+        sys.exit(zygote.serve(_warm, _run))
+    _warm()
+    _run(sys.argv[1:])
 
 
 def _cheap_warmup(tokens: int) -> None:

@@ -64,6 +64,7 @@ class Evalscope:
                 hooks.progress,
                 on_start=hooks.on_client,
                 secrets=self.secrets,
+                run_dir=plan.run_dir,
             )
             account.exit_code, account.timed_out = got.returncode, got.timed_out
         except KeyboardInterrupt:
