@@ -33,7 +33,22 @@ pick_python() {
 # pip, quiet, its output on stderr. --no-compile: bytecode is written on first import, for
 # the modules that are imported (all of them compiled up front was ~400 MB and a minute).
 pip_install() {
+    # The runtime venv goes without pip (trim_runtime); a later install brings it back.
+    "$VENV/bin/python" -m pip --version >/dev/null 2>&1 || "$VENV/bin/python" -m ensurepip -q >&2
     "$VENV/bin/python" -m pip install -q --disable-pip-version-check --no-compile "$@" >&2
+}
+
+# What a run never loads, taken out of the runtime venv (758 MB -> 687 MB here): the test
+# suites inside the numeric packages (pandas/tests alone is 18 MB; their `testing` modules
+# stay), and pip and setuptools themselves (pip_install puts pip back when it is needed;
+# `.venv/bin/python -m ensurepip` for your own use).
+trim_runtime() {
+    local site
+    for site in "$VENV"/lib/python3.*/site-packages; do
+        find "$site"/{pandas,scipy,numpy,pyarrow,matplotlib,mpl_toolkits} -type d -name tests \
+            -prune -exec rm -rf {} + 2>/dev/null || true
+    done
+    "$VENV/bin/python" -m pip uninstall -q -y pip setuptools >&2 2>/dev/null || true
 }
 
 # The runtime set: evalscope without the dependencies of its evaluation suite, which
@@ -44,6 +59,7 @@ install_runtime() {
     # --no-warn-conflicts: pip would list the evaluation dependencies left out as an ERROR.
     pip_install --no-warn-conflicts -r "$VENV/.runtime-requirements.txt"
     pip_install --no-deps -e .
+    trim_runtime
 }
 
 # ensure_venv run|test: `run` is satisfied by either stamp (test's set contains run's),
