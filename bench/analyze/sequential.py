@@ -32,6 +32,8 @@ from dataclasses import dataclass
 from statistics import NormalDist
 from typing import Literal
 
+from scipy import special
+
 from bench.analyze.compare import by_point
 from bench.analyze.precision import worse_bounds
 from bench.schema.metrics import BY_KEY, Better
@@ -61,9 +63,8 @@ def increment(k: int, looks: int, alpha: float, kind: Spending = "obrien-fleming
 
 
 def _t_upper(level: float, df: int) -> float:
-    from scipy.stats import t
-
-    return float(t.isf(level, df))
+    """Student's t upper quantile (scipy.stats.t.isf, by symmetry), from scipy.special."""
+    return -float(special.stdtrit(df, level))
 
 
 @dataclass(frozen=True)

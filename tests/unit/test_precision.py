@@ -190,3 +190,22 @@ def test_rounds_run_one_load_worker(monkeypatch: pytest.MonkeyPatch) -> None:
     scenario = small_scenario(sweep=sweep, load={"workers": "auto"})
     assert generator.worker_count(scenario, 256, 512) == 1
     assert generator.worker_count(small_scenario(sweep={**sweep, "stop": None}), 256, 512) == 4
+
+
+def test_the_quantiles_from_scipy_special_are_scipy_stats() -> None:
+    """precision.py and sequential.py take their t and binomial quantiles from
+    scipy.special (a quarter of scipy.stats' import time, paid by every run): the same
+    numbers as scipy.stats, for the tails the intervals use."""
+    from scipy.stats import binom, t
+
+    from bench.analyze import sequential
+
+    for n in [*range(1, 400), 1000, 4096, 10_000]:
+        for p in (0.01, 0.1, 0.5, 0.9, 0.95, 0.99, 0.999):
+            for q in (0.005, 0.025, 0.05, 0.95, 0.975, 0.995):
+                assert rules._binom_ppf(q, n, p) == int(binom.ppf(q, n, p)), (n, p, q)
+    for df in range(1, 300):
+        for q in (0.9, 0.95, 0.975, 0.995):
+            assert rules._t_quantile(q, df) == pytest.approx(float(t.ppf(q, df)), rel=1e-12)
+            upper = float(t.isf(1 - q, df))
+            assert sequential._t_upper(1 - q, df) == pytest.approx(upper, rel=1e-12)
