@@ -15,6 +15,11 @@ cd "$(dirname "$0")"
 
 VENV=.venv
 export VLM_BENCH_CACHE="${VLM_BENCH_CACHE:-$PWD/.cache}"
+# Bytecode is written on a module's first import and reused after (pip installs with
+# --no-compile, below). A PYTHONDONTWRITEBYTECODE in the environment (this workplace sets
+# it) makes every process compile evalscope, transformers and pandas from source again:
+# importing evalscope took 4.8 s instead of 2.7 s here, and the test suite 1.5x as long.
+unset PYTHONDONTWRITEBYTECODE
 
 note() { echo "==> $*" >&2; }
 

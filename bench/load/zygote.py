@@ -174,9 +174,10 @@ def serve(warm: Callable[[], None], run: Callable[[list[str]], None]) -> int:
         request = json.loads(line)
         sys.stdout.flush()
         sys.stderr.flush()
+        parent = os.getpid()
         pid = os.fork()
         if pid == 0:
-            _child(request, run)  # never returns
+            _child(request, run, parent)  # never returns
         _send(out, {"pid": pid})
     return 0
 
@@ -197,13 +198,15 @@ def _reap(out: IO[str]) -> None:
         _send(out, {"exit": pid, "code": os.waitstatus_to_exitcode(status)})
 
 
-def _child(request: dict[str, Any], run: Callable[[list[str]], None]) -> None:
+def _child(request: dict[str, Any], run: Callable[[list[str]], None], parent: int) -> None:
     """The forked child: a session of its own, the level's log on stdout and stderr, its
     environment and folder, then `run`; it exits as a fresh process would."""
     code = 1
     try:
         os.setsid()
         proc.die_with_parent()
+        if os.getppid() != parent:  # the zygote died before PR_SET_PDEATHSIG was set
+            os.kill(os.getpid(), signal.SIGTERM)
         signal.signal(signal.SIGINT, signal.default_int_handler)
         log = os.open(request["log"], os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         os.dup2(log, 1)

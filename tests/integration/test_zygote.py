@@ -93,6 +93,11 @@ def test_a_dead_zygote_forks_nothing_and_its_lost_child_counts_as_ended(
     warm: zygote.Zygote, tmp_path: Path
 ) -> None:
     child = fork(warm, tmp_path, "sleep", "60")
+    log = tmp_path / "child.log"
+    deadline = time.monotonic() + 30
+    while "hello from the child" not in (log.read_text() if log.exists() else ""):
+        assert time.monotonic() < deadline, "the child never ran"
+        time.sleep(0.05)
     os.killpg(warm.proc.pid, signal.SIGKILL)  # the zygote's group only: not the child's
     warm.proc.wait(10)
     assert warm.fork(["exit", "0"], dict(os.environ), tmp_path, tmp_path / "x.log") is None
