@@ -12,7 +12,9 @@ the true 200 ms, the level's self-measured "client error ≤ x ms", whether it w
 and the verdict: `within` (|error| ≤ max(2 %, 2 ms)), `flagged`, or `MISSED` (neither).
 With --prepared the requests are a `workload:` section's (examples/photos at 640x640, one
 a request, no reuse): built before each level, so the client only sends them; without it
-they are evalscope's `random_vl`, drawn while the level runs. Each row also says whether
+they are evalscope's `random_vl`, drawn while the level runs. The photos' JPEG bodies are
+many times random_vl's PNGs (3.5-8 KB), so the two compare preparation and body size
+together (figures: docs/validity.md). Each row also says whether
 the level's own bound (`client.ttft_error_s`) is at or above the measured error.
 Note the host's load (uptime) with the figures: on a shared 2-core machine they move.
 """
