@@ -30,7 +30,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import IO, Protocol
+from typing import IO, Any, Protocol
 
 logger = logging.getLogger(__name__)
 
@@ -159,30 +159,21 @@ def spawn(
     """Start a child we own, output to `log`: in its own process group (so teardown reaches
     everything it starts), and on Linux stopped, its whole group with it, if vlm-bench
     itself is killed (PR_SET_PDEATHSIG and the group's watchdog)."""
-    child = subprocess.Popen(
-        argv,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env=env,
-        cwd=cwd,
-        start_new_session=True,
-        preexec_fn=_prepare_child,
-    )
-    watch_group(child.pid)
-    return child
+    return _owned(argv, env, cwd, stdout=log, stderr=subprocess.STDOUT)
 
 
 def spawn_piped(argv: list[str], log: IO[bytes], env: dict[str, str]) -> subprocess.Popen[bytes]:
     """`spawn`, with pipes to the child's stdin and from its stdout (a conversation,
     bench/load/zygote.py); its stderr goes to `log`."""
+    return _owned(argv, env, None, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log)
+
+
+def _owned(
+    argv: list[str], env: dict[str, str] | None, cwd: Path | None, **streams: Any
+) -> subprocess.Popen[bytes]:
+    """The child in a session of its own, prepared (`_prepare_child`), and watched."""
     child = subprocess.Popen(
-        argv,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=log,
-        env=env,
-        start_new_session=True,
-        preexec_fn=_prepare_child,
+        argv, env=env, cwd=cwd, start_new_session=True, preexec_fn=_prepare_child, **streams
     )
     watch_group(child.pid)
     return child

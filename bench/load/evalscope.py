@@ -312,10 +312,9 @@ def run_level(
         env[SECRET_ARGS_ENV] = json.dumps(secrets[0])
     try:
         proc: Child | None = None
-        if run_dir is not None and argv[: len(evalscope_command())] == evalscope_command():
-            proc = _zygote(run_dir, env).fork(
-                argv[len(evalscope_command()) :], env, log.parent, log
-            )
+        head = len(evalscope_command())
+        if run_dir is not None and argv[:head] == evalscope_command():
+            proc = _zygote(run_dir, env).fork(argv[head:], env, log.parent, log)
         if proc is None:
             with log.open("ab") as fh:
                 proc = spawn(argv, fh, env=env, cwd=log.parent)

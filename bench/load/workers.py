@@ -12,7 +12,6 @@ merges onto one clock.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from collections.abc import Callable, Sequence
@@ -114,8 +113,7 @@ class LocalWorker:
 
     def start(self) -> None:
         (self.folder / BARRIER_DIR).mkdir(parents=True, exist_ok=True)
-        quiet = {k: v for k, v in evalscope.CHILD_ENV.items() if k not in os.environ}
-        env = {**os.environ, **quiet}
+        env = evalscope.child_env()
         env[barrier.BARRIER_ENV] = str((self.folder / BARRIER_DIR).resolve())
         if self.secrets[0]:
             env[evalscope.SECRET_ARGS_ENV] = json.dumps(list(self.secrets[0]))
