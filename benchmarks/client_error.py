@@ -1,7 +1,7 @@
 """vlm-bench's own TTFT error against an independent server with known timings.
 
     python benchmarks/client_error.py [--quick] [--workers 1,2,4] [--parallel 1,8,…]
-                                      [--prepared]
+                                      [--prepared [--images shapes|photos]]
 
 The server is benchmarks/fixed_server.py (standard library only, not the simulator): TTFT
 200 ms, TPOT 20 ms, 64 tokens, one 640x640 image per request, no /metrics. For each K
@@ -10,11 +10,13 @@ The server is benchmarks/fixed_server.py (standard library only, not the simulat
 (load.calibrate: always), and prints per level the measured Avg TTFT, its error against
 the true 200 ms, the level's self-measured "client error ≤ x ms", whether it was flagged,
 and the verdict: `within` (|error| ≤ max(2 %, 2 ms)), `flagged`, or `MISSED` (neither).
-With --prepared the requests are a `workload:` section's (examples/photos at 640x640, one
-a request, no reuse): built before each level, so the client only sends them; without it
-they are evalscope's `random_vl`, drawn while the level runs. The photos' JPEG bodies are
-many times random_vl's PNGs (3.5-8 KB), so the two compare preparation and body size
-together (figures: docs/validity.md). Each row also says whether
+With --prepared the requests are a `workload:` section's (one 640x640 picture a request, no
+reuse), built before each level and sent by vlm-bench's lean sender
+(bench/load/evalscope_sender.py); without it they are evalscope's `random_vl`, drawn while
+the level runs. The prepared pictures are, by default, PNGs drawn the way `random_vl` draws
+them (a plain background and 1-5 shapes, generated here with a fixed seed), so both send
+about the same bytes; `--images photos` sends examples/photos instead, JPEG bodies many
+times larger (figures: docs/validity.md). Each row also says whether
 the level's own bound (`client.ttft_error_s`) is at or above the measured error.
 Note the host's load (uptime) with the figures: on a shared 2-core machine they move.
 """
@@ -23,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import random
 import subprocess
 import sys
 import tempfile
@@ -44,14 +47,42 @@ load: {{image_width: 640, image_height: 640, min_prompt_length: 100, max_prompt_
 sweep: {{parallel: {parallel}, requests_per_level: {per}x}}
 check: off
 {workload}"""
-PREPARED = f"""\
+PREPARED = """\
 workload:
-  source: {{kind: images, path: {ROOT / "examples" / "photos"}}}
+  source: {{kind: images, path: {images}}}
   sizes: [{{width: 640, height: 640}}]
   images_per_request: 1
   reuse: 0
-  prefix: "{"describe the picture in detail. " * 12}"
+  prefix: "{prefix}"
 """
+PREFIX = "describe the picture in detail. " * 12
+
+
+def draw_shapes(folder: Path, count: int = 16, seed: int = 0) -> Path:
+    """`count` 640x640 PNGs drawn as evalscope's random_vl draws its pictures: a plain
+    background and 1-5 rectangles, ellipses or lines, each of a random colour."""
+    from PIL import Image, ImageDraw
+
+    rng = random.Random(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    side = 640
+    for n in range(count):
+        image = Image.new("RGB", (side, side), tuple(rng.randrange(256) for _ in range(3)))
+        draw = ImageDraw.Draw(image)
+        for _ in range(rng.randint(1, 5)):
+            x1, x2 = sorted(rng.randrange(side) for _ in range(2))
+            y1, y2 = sorted(rng.randrange(side) for _ in range(2))
+            box = [x1, y1, max(x2, x1 + 1), max(y2, y1 + 1)]
+            fill = tuple(rng.randrange(256) for _ in range(3))
+            kind = rng.choice(["rectangle", "ellipse", "line"])
+            if kind == "rectangle":
+                draw.rectangle(box, fill=fill)
+            elif kind == "ellipse":
+                draw.ellipse(box, fill=fill)
+            else:
+                draw.line(box, fill=fill, width=rng.randint(1, 5))
+        image.save(folder / f"shapes-{n:02d}.png")
+    return folder
 
 
 def start_server(work: Path) -> tuple[subprocess.Popen[bytes], str]:
@@ -71,13 +102,13 @@ def start_server(work: Path) -> tuple[subprocess.Popen[bytes], str]:
 
 
 def sweep(
-    work: Path, url: str, parallel: list[int], per: int, workers: int, prepared: bool
+    work: Path, url: str, parallel: list[int], per: int, workers: int, images: Path | None
 ) -> Path | str:
-    """One sweep; its run directory, or why it could not run."""
+    """One sweep (prepared requests from `images`, or random_vl); its run directory, or
+    why it could not run."""
     path = work / f"k{workers}.yaml"
-    text = SCENARIO.format(
-        url=url, tokens=TOKENS, parallel=parallel, per=per, workload=PREPARED if prepared else ""
-    )
+    workload = PREPARED.format(images=images, prefix=PREFIX) if images else ""
+    text = SCENARIO.format(url=url, tokens=TOKENS, parallel=parallel, per=per, workload=workload)
     path.write_text(text)
     out = work / f"out-k{workers}"
     sets = [] if workers == 1 else ["--set", f"load.workers={workers}"]
@@ -116,6 +147,12 @@ def main() -> None:
     parser.add_argument("--workers", default=None, help="K values (default 1,2,4; quick: 1)")
     parser.add_argument("--parallel", default=None, help="levels (default 1,8,32,64,128)")
     parser.add_argument("--prepared", action="store_true", help="a workload: section's requests")
+    parser.add_argument(
+        "--images",
+        choices=["shapes", "photos"],
+        default="shapes",
+        help="--prepared's pictures: random_vl-like PNGs (default) or examples/photos",
+    )
     args = parser.parse_args()
     default = [1, 32, 128] if args.quick else [1, 8, 32, 64, 128]
     parallel = [int(c) for c in args.parallel.split(",")] if args.parallel else default
@@ -127,7 +164,7 @@ def main() -> None:
     print(
         f"server: fixed_server.py, TTFT {1000 * TTFT:g} ms, TPOT {1000 * TPOT:g} ms, "
         f"{TOKENS} tokens, 640x640, "
-        f"{'prepared (workload: examples/photos)' if args.prepared else 'random_vl'} requests"
+        f"{f'prepared ({args.images})' if args.prepared else 'random_vl'} requests"
     )
     print(
         "| K | conc | Avg TTFT (ms) | error vs truth | self-measured client error "
@@ -136,11 +173,15 @@ def main() -> None:
     print("|---|------|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory(prefix="client-error-") as tmp:
         work = Path(tmp)
+        images = None
+        if args.prepared:
+            photos = ROOT / "examples" / "photos"
+            images = photos if args.images == "photos" else draw_shapes(work / "shapes")
         proc, url = start_server(work)
         try:
             for k in ks:
                 started = time.monotonic()
-                result = sweep(work, url, parallel, 2 if args.quick else 4, k, args.prepared)
+                result = sweep(work, url, parallel, 2 if args.quick else 4, k, images)
                 if isinstance(result, str):
                     print(f"| {k} | — | not run: {result} |")
                     continue

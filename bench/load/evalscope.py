@@ -150,6 +150,11 @@ def _request_args(scenario: Scenario, tokenizer: str) -> list[str]:
     return args
 
 
+# The names bench/load/evalscope_sender.py registers its plugins under.
+SENDER_API = "vlm_bench"
+SENDER_DATASET = "vlm_bench_prepared"
+
+
 def _prepared_args(scenario: Scenario, tokenizer: str) -> list[str]:
     """A `workload:` section's load: requests vlm-bench prepared (bench/workload/), read by
     evalscope's own dataset plugins — `line_by_line` (complete bodies, one a line) or, for
@@ -158,7 +163,10 @@ def _prepared_args(scenario: Scenario, tokenizer: str) -> list[str]:
     load = scenario.load
     assert scenario.workload is not None
     trace = scenario.replays_trace
-    args = ["--api", load.api, "--dataset", "workload_trace" if trace else "line_by_line"]
+    # The lean sender (bench/load/evalscope_sender.py) sends what was prepared as it is; a
+    # trace's bodies go through evalscope's `workload_trace`, which times their arrivals.
+    dataset = "workload_trace" if trace else SENDER_DATASET
+    args = ["--api", SENDER_API, "--dataset", dataset]
     args += ["--max-tokens", str(load.max_tokens), "--min-tokens", str(load.min_tokens)]
     args += _request_args(scenario, tokenizer)
     if trace:
@@ -392,6 +400,8 @@ def _warm() -> None:
     import evalscope.perf.main  # noqa: F401  (the heavy imports, before freezing)
     import modelscope
     from evalscope.cli.cli import run_cmd  # noqa: F401
+
+    from bench.load import evalscope_sender  # noqa: F401  (registers its two plugins)
 
     modelscope.AutoTokenizer  # noqa: B018  (modelscope imports transformers on first use)
     gc.collect()

@@ -46,15 +46,29 @@ _COLUMNS = (
 )
 
 
+# The column `request` of a request sent by bench/load/evalscope_sender.py: its digest,
+# not its body (a prepared body can be hundreds of KB, each written to the database).
+SHORT_KEY = "vlm_bench_request_sha"
+
+
+def short_request(sha: str) -> str:
+    """What the lean sender stores in column `request` for a body of digest `sha`."""
+    return json.dumps({SHORT_KEY: sha})
+
+
 def request_sha(request: Any) -> str | None:
-    """The digest of a stored request body (column `request`), None when there is none."""
-    # The column holds json.dumps(body, ensure_ascii=False) of the body as sent.
+    """The digest of a stored request (column `request`), None when there is none."""
+    # The column holds json.dumps(body, ensure_ascii=False) of the body as sent, or the
+    # lean sender's short record of it.
     if not isinstance(request, str):
         return None
     try:
-        return request_digest(json.loads(request))
+        body = json.loads(request)
     except json.JSONDecodeError:
         return None
+    if isinstance(body, dict) and isinstance(body.get(SHORT_KEY), str) and len(body) == 1:
+        return body[SHORT_KEY] or None
+    return request_digest(body)
 
 
 def _optional(value: Any, kind: type[float] | type[int]) -> Any:
