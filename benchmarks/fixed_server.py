@@ -8,6 +8,12 @@ HTTP/1.1 with keep-alive and chunked SSE. POST /v1/chat/completions must carry a
 read, token k `ttft + k * tpot` after it (an absolute schedule), `max_tokens` in all
 (ignore_eos), then a usage chunk and [DONE]. GET /health and /v1/models answer readiness.
 There is no /metrics: the client/server gap check cannot run against it.
+
+It keeps to its schedule as well as an event loop can: a sleep wakes up to a millisecond or
+two late (more when the loop is busy). GET /stats says by how much: per first token, the
+time it was written less the time it was due, since the last `GET /stats?reset=1`. That
+lateness is the server's, not the client's: benchmarks/client_error.py reports the client's
+error against the nominal TTFT and against what the server really did.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ import time
 from pathlib import Path
 
 MODEL = "fixed-model"
+LATE: list[float] = []  # seconds each first token was written after it was due
 
 
 def _response(status: str, body: bytes, kind: str = "application/json") -> bytes:
@@ -61,10 +68,28 @@ async def _stream(
         writer.write(
             _chunk({**base, "choices": [{"index": 0, "delta": delta, "finish_reason": last}]})
         )
+        if k == 0:
+            LATE.append(time.perf_counter() - (start + args.ttft))
         await writer.drain()
     usage = {"prompt_tokens": 100, "completion_tokens": tokens, "total_tokens": 100 + tokens}
     writer.write(_chunk({**base, "choices": [], "usage": usage}) + _chunk("[DONE]") + b"0\r\n\r\n")
     await writer.drain()
+
+
+def _stats() -> dict[str, object]:
+    """How late the first tokens were written, in ms: mean, median, p99, max."""
+    late = sorted(LATE)
+    if not late:
+        return {"requests": 0}
+    return {
+        "requests": len(late),
+        "first_token_late_ms": {
+            "mean": 1000 * sum(late) / len(late),
+            "p50": 1000 * late[len(late) // 2],
+            "p99": 1000 * late[min(len(late) - 1, int(0.99 * len(late)))],
+            "max": 1000 * late[-1],
+        },
+    }
 
 
 async def _handle(
@@ -82,7 +107,11 @@ async def _handle(
                 if name.strip().lower() == "content-length":
                     length = int(value)
             raw = await reader.readexactly(length) if length else b""
-            if method == "GET" and path == "/health":
+            if method == "GET" and path.startswith("/stats"):
+                writer.write(_response("200 OK", json.dumps(_stats()).encode()))
+                if path.endswith("reset=1"):
+                    LATE.clear()
+            elif method == "GET" and path == "/health":
                 writer.write(_response("200 OK", b"{}"))
             elif method == "GET" and path == "/v1/models":
                 writer.write(_response("200 OK", json.dumps({"data": [{"id": MODEL}]}).encode()))
