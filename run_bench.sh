@@ -43,17 +43,33 @@ pip_install() {
     "$VENV/bin/python" -m pip install -q --disable-pip-version-check --no-compile "$@" >&2
 }
 
-# What a run never loads, taken out of the runtime venv (758 MB -> 687 MB here): the test
-# suites inside the numeric packages (pandas/tests alone is 18 MB; their `testing` modules
-# stay), and pip and setuptools themselves (pip_install puts pip back when it is needed;
-# `.venv/bin/python -m ensurepip` for your own use).
+# What a run never loads, taken out of the runtime venv (758 MB -> 610 MB here, 660 after
+# the first run's bytecode):
+# - the test suites inside the numeric packages (pandas/tests alone is 18 MB; their
+#   `testing` modules stay), and their C/C++/Cython sources and headers (for building
+#   extensions against them);
+# - pyarrow's Flight RPC, S3 filesystem and C++ test libraries (56 MB): no pyarrow module a
+#   run imports links them (readelf -d; pyarrow.fs loads libarrow_s3 when it is there and
+#   otherwise calls S3FileSystem unsupported), and a run reads and writes local Parquet only;
+# - `kernels` (transformers' hub kernels for model layers: vlm-bench loads only
+#   tokenizers) and `hf_xet` (Xet downloads: nothing is downloaded), both looked up only
+#   when used;
+# - pip and setuptools themselves (pip_install puts pip back when it is needed;
+#   `.venv/bin/python -m ensurepip` for your own use).
+# `./run_bench.sh test` installs the full set again (pip restores what it finds missing).
 trim_runtime() {
     local site
     for site in "$VENV"/lib/python3.*/site-packages; do
         find "$site"/{pandas,scipy,numpy,pyarrow,matplotlib,mpl_toolkits} -type d -name tests \
             -prune -exec rm -rf {} + 2>/dev/null || true
+        find "$site"/{pandas,scipy,numpy,pyarrow,matplotlib} -type f \( -name '*.pyx' \
+            -o -name '*.pxd' -o -name '*.pxi' -o -name '*.[ch]' -o -name '*.[ch]pp' \
+            -o -name '*.cc' \) -delete 2>/dev/null || true
+        rm -rf "$site"/pyarrow/{include,src} "$site"/pyarrow/libarrow_flight.so* \
+            "$site"/pyarrow/libarrow_python_flight.so* "$site"/pyarrow/_flight.*.so \
+            "$site"/pyarrow/libarrow_s3.so* "$site"/pyarrow/_pyarrow_cpp_tests.*.so
     done
-    "$VENV/bin/python" -m pip uninstall -q -y pip setuptools >&2 2>/dev/null || true
+    "$VENV/bin/python" -m pip uninstall -q -y pip setuptools kernels hf-xet >&2 2>/dev/null || true
 }
 
 # The runtime set: evalscope without the dependencies of its evaluation suite, which
