@@ -4,8 +4,9 @@
 
 Not the project's simulator (no aiohttp, no shared code): asyncio streams and hand-written
 HTTP/1.1 with keep-alive and chunked SSE. POST /v1/chat/completions must carry an image
-(an `image_url` part); its first token is written `ttft` seconds after the request was
-read, token k `ttft + k * tpot` after it (an absolute schedule), `max_tokens` in all
+(an `image_url` part); its first token is written `ttft` seconds after the request line
+arrived (as the simulator's clock starts when a request arrives, before its body is read),
+token k `ttft + k * tpot` after it (an absolute schedule), `max_tokens` in all
 (ignore_eos), then a usage chunk and [DONE]. GET /health and /v1/models answer readiness.
 There is no /metrics: the client/server gap check cannot run against it.
 
@@ -51,9 +52,8 @@ def _has_image(body: dict[str, object]) -> bool:
 
 
 async def _stream(
-    writer: asyncio.StreamWriter, body: dict[str, object], args: argparse.Namespace
+    writer: asyncio.StreamWriter, body: dict[str, object], args: argparse.Namespace, start: float
 ) -> None:
-    start = time.perf_counter()
     tokens = int(body.get("max_tokens") or 64)  # type: ignore[call-overload]
     writer.write(
         b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
@@ -100,6 +100,7 @@ async def _handle(
             line = await reader.readline()
             if not line:
                 return
+            arrived = time.perf_counter()
             method, path, _ = line.decode().split(" ", 2)
             length = 0
             while (header := await reader.readline()) not in (b"\r\n", b""):
@@ -120,7 +121,7 @@ async def _handle(
                 if not _has_image(body):
                     writer.write(_response("400 Bad Request", b'{"error": "an image is required"}'))
                 else:
-                    await _stream(writer, body, args)
+                    await _stream(writer, body, args, arrived)
             else:
                 writer.write(_response("404 Not Found", b"{}"))
             await writer.drain()
