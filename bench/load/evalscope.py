@@ -342,24 +342,36 @@ _zygotes: dict[Path, zygote.Zygote] = {}
 
 
 def _zygote(run_dir: Path, env: dict[str, str]) -> zygote.Zygote:
-    """The run's zygote (bench/load/zygote.py), started on its first level; one started
-    with another environment (a secret aside) is replaced, as is one that has died. They
-    are stopped when vlm-bench exits (`close_zygotes`)."""
+    """The run's zygote (bench/load/zygote.py), started by `prewarm` or on its first level;
+    one started with another environment (a secret aside) is replaced, as is one that has
+    died. A run keeps its own and its calibration's (a folder inside it), so levels and
+    calibrations that alternate do not start them again; another run's are stopped, and
+    all when vlm-bench exits (`close_zygotes`)."""
     base = {k: v for k, v in env.items() if k != SECRET_ARGS_ENV}
     current = _zygotes.get(run_dir)
     if current is not None and current.alive() and current.env == base:
         return current
-    close_zygotes()
+    for other in list(_zygotes):
+        if other == run_dir or not (other.is_relative_to(run_dir) or run_dir.is_relative_to(other)):
+            _zygotes.pop(other).close()
     argv = [*evalscope_command(), ZYGOTE_FLAG, str(run_dir)]
     _zygotes[run_dir] = zygote.Zygote(argv, base, run_dir / "raw" / ZYGOTE_LOG)
     return _zygotes[run_dir]
 
 
+def prewarm(run_dir: Path) -> None:
+    """Start the run's zygote now, without waiting for its imports (~3 s of CPU), so they
+    run while the run starts its server; its first level then forks at once."""
+    _zygote(run_dir, child_env())
+
+
 @atexit.register
-def close_zygotes() -> None:
-    """Stop every zygote (at exit, and before a run's first one starts)."""
-    while _zygotes:
-        _zygotes.popitem()[1].close()
+def close_zygotes(run_dir: Path | None = None) -> None:
+    """Stop the zygotes of `run_dir` (its own and its calibration's) at the run's end, or
+    every one (at exit)."""
+    for folder in list(_zygotes):
+        if run_dir is None or folder.is_relative_to(run_dir):
+            _zygotes.pop(folder).close()
 
 
 def _follow(

@@ -28,6 +28,16 @@ from bench.workload import prepare
 NAME = "evalscope"
 
 
+def prewarm(run_dir: Path) -> None:
+    """Start the run's evalscope zygote (bench/load/evalscope.py) without waiting for it."""
+    evalscope.prewarm(run_dir)
+
+
+def release(run_dir: Path) -> None:
+    """Stop the run's evalscope zygotes (its own and its calibration's)."""
+    evalscope.close_zygotes(run_dir)
+
+
 class Evalscope:
     """evalscope perf against the server at `url`, for `scenario`'s load."""
 

@@ -85,6 +85,20 @@ def worker_count(scenario: Scenario, parallel: int, number: int) -> int:
     return scenario.load.workers_for(parallel, number, os.cpu_count() or 1)
 
 
+def prewarm(scenario: Scenario, run_dir: Path) -> None:
+    """Start what the run's levels need that is slow to start (evalscope's imports, in the
+    run's zygote) while the run starts its server, unless its first level is split across
+    workers or a cluster (they start their own processes)."""
+    first = min(scenario.sweep.parallel)
+    if scenario.cluster is None and worker_count(scenario, first, first) == 1:
+        evalscope_gen.prewarm(run_dir)
+
+
+def release(run_dir: Path) -> None:
+    """Stop what `prewarm` or the levels left running for the run (at its end)."""
+    evalscope_gen.release(run_dir)
+
+
 def strategy_for(scenario: Scenario, plan: LevelPlan) -> str:
     """The strategy that measures `plan` (module docstring)."""
     if scenario.sweep.stop is not None:

@@ -83,7 +83,16 @@ class Zygote:
         self._changed = threading.Condition()
         self._reader = threading.Thread(target=self._read, name="zygote-reader", daemon=True)
         self._reader.start()
-        self.ready = self._reply(START_TIMEOUT_S).get("ready") is True
+        self._ready: bool | None = None  # not asked yet: the imports may still be running
+
+    @property
+    def ready(self) -> bool:
+        """Whether the zygote has done its imports; the first call waits for them, so a
+        zygote started early (`bench.load.evalscope.prewarm`) imports while the run
+        starts its server."""
+        if self._ready is None:
+            self._ready = self._reply(START_TIMEOUT_S).get("ready") is True
+        return self._ready
 
     def _read(self) -> None:
         assert self.proc.stdout is not None

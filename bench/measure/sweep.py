@@ -24,7 +24,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from bench import redact
 from bench.config.scenario import validate
 from bench.errors import ServerError, UserError
-from bench.load.generator import client_version
+from bench.load.generator import client_version, prewarm, release
 from bench.load.plan import plan_level
 from bench.measure import provenance
 from bench.measure.answercheck import answer_check_before_sweep
@@ -160,10 +160,12 @@ class _Held:
     records: Records | None = None  # requests.parquet (bench/measure/records.py)
 
     def stop(self) -> None:
-        """Stop the servers; bring the records up to date (the level a Ctrl-C cut)."""
+        """Stop the servers and the client's warm process; bring the records up to date
+        (the level a Ctrl-C cut)."""
         if self.calibrator is not None:
             self.calibrator.close()
         self.life.stop()
+        release(self.life.run_dir)
         if self.records is not None:
             self.records.sync_quietly()
 
@@ -205,6 +207,7 @@ def run(
     try:
         save(result, run_dir)
         console.print(f"[bold]{scenario.name}[/] → {run_dir}")
+        prewarm(scenario, run_dir)  # the client's imports while the server starts
         held.life.start()
         swept = _sweep(held, todo, check=not (skip_check or resume))  # both: unchecked
         result.status = RunStatus.COMPLETE if swept else RunStatus.FAILED

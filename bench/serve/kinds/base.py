@@ -185,9 +185,11 @@ class ServerHandle:
             if (early := self.exited_early()) is not None:
                 raise early
             try:
-                stage = self._probe(stage, deadline)
+                passed, stage = stage, self._probe(stage, deadline)
                 if stage == "ready":
                     return time.monotonic() - self.started_at
+                if stage != passed:
+                    continue  # on to the next stage at once
             except (OSError, ValueError):  # no answer yet (see bench.serve.http), or not JSON
                 pass
             if time.monotonic() > deadline:
