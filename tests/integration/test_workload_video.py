@@ -80,6 +80,8 @@ def test_one_video_a_request_counted_as_the_video_rule_says(tmp_path: Path) -> N
     assert seen["tokens_checked"] == 8 and seen["tokens_mismatched"] == 0
     assert got["server saw"][0] == "ok" and "8 videos, 40 frames" in got["server saw"][1]
     assert got["mm cache"][0] == "ok", got["mm cache"]
+    report = (run_dir / "report.md").read_text()
+    assert "as video; 1 video per request, 5 frames of 448x336 (40 frames sent)" in report
 
     # The prepared requests, as the client read them: find them by the workload's fingerprint.
     levels = Path(os.environ["VLM_BENCH_CACHE"]) / "workload" / "levels"
