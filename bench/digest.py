@@ -8,8 +8,8 @@ from typing import Any
 
 
 def request_digest(body: Any) -> str | None:
-    """Short digest of what a request asks for: every text part and image URL of a chat
-    request, in order, or a completion's prompt. None when the body has neither.
+    """Short digest of what a request asks for: every text part, image URL and video URL
+    of a chat request, in order, or a completion's prompt. None when the body has neither.
 
     Images are included because random prompts can repeat within a level (evalscope
     draws each prompt's start token at random) while its random images do not.
@@ -33,6 +33,11 @@ def request_digest(body: Any) -> str | None:
                     url = url.get("url") if isinstance(url, dict) else url
                     if isinstance(url, str):
                         h.update(b"i\0" + url.encode() + b"\0")
+                elif part.get("type") == "video_url":
+                    url = part.get("video_url")
+                    url = url.get("url") if isinstance(url, dict) else url
+                    if isinstance(url, str):
+                        h.update(b"v\0" + url.encode() + b"\0")
     elif isinstance(prompt, str):
         h.update(b"p\0" + prompt.encode())
     elif isinstance(prompt, list):

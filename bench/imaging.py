@@ -2,7 +2,8 @@
 
 `smart_resize` is Qwen2.5-VL's rule (multiples of 28 pixels within [min, max] pixels):
 a 640x640 image becomes 644x644, i.e. 23x23 = 529 image tokens. Boxes the model answers
-are in the resized image's pixels.
+are in the resized image's pixels. A video's frames are resized by the same rule (under
+the video processor's limits) and merged in pairs of frames: `video_tokens`.
 """
 
 from __future__ import annotations
@@ -17,6 +18,13 @@ FACTOR = 28  # 14-pixel patches merged 2x2
 # The pixel limits the reference passes to qwen_vl_utils (min 224x224, max 1280 28x28 blocks).
 REFERENCE_MIN_PIXELS = 224 * 224
 REFERENCE_MAX_PIXELS = 1280 * 28 * 28
+# Frames merged into one temporal patch (Qwen2.5-VL's temporal_patch_size); an odd count is
+# padded with its last frame.
+TEMPORAL_PATCH = 2
+# Frames vLLM keeps of a `video/jpeg` data URL: VideoMediaIO's default num_frames (vLLM 0.32,
+# vllm/multimodal/media/video.py), raised only by `--media-io-kwargs '{"video":
+# {"num_frames": N}}'`; the frames after it are dropped, not sampled.
+VLLM_VIDEO_FRAMES = 32
 # Where the generated check image draws its object, as fractions of width and height.
 OBJECT_BOX = (0.30, 0.35, 0.60, 0.80)
 
@@ -46,6 +54,19 @@ def image_tokens(width: int, height: int, min_pixels: int, max_pixels: int) -> i
     `smart_resize` (640x640 -> 644x644 -> 529), without the vision start/end markers."""
     h, w = smart_resize(height, width, min_pixels, max_pixels)
     return (h // FACTOR) * (w // FACTOR)
+
+
+def video_tokens(width: int, height: int, frames: int, min_pixels: int, max_pixels: int) -> int:
+    """Video tokens Qwen2.5-VL gives `frames` frames of `width` x `height`, without the vision
+    start/end markers: each frame resized by `smart_resize`, the frame count padded to an
+    even one, each pair of frames one temporal patch of one token per 28x28 block, i.e.
+    ceil(frames / 2) x (h / 28) x (w / 28) (8 frames of 448x336 -> 4 x 12 x 16 = 768).
+    The rule of transformers' Qwen2VLVideoProcessor (frames not sampled: do_sample_frames
+    is off, and vLLM 0.32 passes a `video/jpeg` URL's frames as they are)."""
+    if frames <= 0:
+        raise ValueError("video has no frames")
+    h, w = smart_resize(height, width, min_pixels, max_pixels)
+    return -(-frames // TEMPORAL_PATCH) * (h // FACTOR) * (w // FACTOR)
 
 
 def png_bytes(image: Image.Image) -> bytes:

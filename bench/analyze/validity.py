@@ -188,15 +188,21 @@ def _server_saw(level: LevelResult) -> list[Check]:
         return []
     if not view.tokens_checked:
         return [_check("server saw", None, "no prompt tokens to compare (no tokenizer?)")]
+    rule = view.pixels_rule
+    if view.videos:
+        rule = f"videos: {view.video_pixels_rule}"
     if view.tokens_mismatched:
         detail = (
             f"{view.tokens_mismatched} of {view.tokens_checked} requests' prompt tokens "
-            f"differ from the prediction: {view.tokens_example}; {view.pixels_rule}"
+            f"differ from the prediction: {view.tokens_example}; {rule}"
         )
         return [_check("server saw", True, detail)]
+    carried = f"{view.images} images"
+    if view.videos:
+        carried = f"{view.videos} videos, {view.frames} frames"
     detail = (
         f"{view.tokens_checked} requests' prompt tokens as the resize rule predicts "
-        f"({view.images} images, {view.pixels_rule})"
+        f"({carried}, {rule})"
     )
     return [_check("server saw", False, detail)]
 

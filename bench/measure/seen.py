@@ -3,8 +3,8 @@
 request digest, summed over the measured requests into the level's `WorkloadView`.
 
 Per request, the prompt tokens the server reported (`usage.prompt_tokens`) are compared
-with those Qwen2.5-VL's resize rule predicts for the images sent (plus the chat template's
-text): a server that dropped an image, resized it differently or counted what it should
+with those Qwen2.5-VL's resize rule predicts for the images and videos sent (plus the chat
+template's text): a server that dropped an image, resized it differently or counted what it should
 not shows as a mismatch (judged in bench/analyze/validity.py). For a trace, the schedule
 slip is each request's send time less its planned arrival, measured from the request that
 went out earliest against its plan (so a constant start-up offset is not counted).
@@ -40,6 +40,7 @@ def summarise(got: LoadRun) -> WorkloadView:
         return WorkloadView()
     rows = [(r, sent[r.request_sha]) for r in got.rows if r.request_sha in sent]
     images = sum(s.images for _, s in rows)
+    items = images + sum(s.videos for _, s in rows)
     low, high, where = metas[0].pixels_rule
     view = WorkloadView(
         fingerprint=metas[0].fingerprint,
@@ -48,11 +49,17 @@ def summarise(got: LoadRun) -> WorkloadView:
         pixels=sum(s.pixels for _, s in rows),
         image_bytes=sum(s.image_bytes for _, s in rows),
         body_bytes=sum(s.body_bytes for _, s in rows),
-        expected_mm_hit_rate=sum(s.repeats for _, s in rows) / images if images else 0.0,
+        expected_mm_hit_rate=sum(s.repeats for _, s in rows) / items if items else 0.0,
         pixels_rule=f"min {low:,}, max {high:,} pixels ({where})",
     )
+    if metas[0].video_pixels_rule is not None:
+        low, high, where = metas[0].video_pixels_rule
+        view.video_pixels_rule = f"min {low:,}, max {high:,} pixels a frame ({where})"
+        view.videos = sum(s.videos for _, s in rows)
+        view.frames = sum(s.frames for _, s in rows)
+        view.video_bytes = sum(s.video_bytes for _, s in rows)
     if len(metas) == 1:  # one client sent them in this order
-        view.sent_images = [s.images for s in metas[0].requests]
+        view.sent_images = [s.images + s.videos for s in metas[0].requests]
         view.sent_repeats = [s.repeats for s in metas[0].requests]
     _tokens(view, rows)
     _slip(view, rows)
@@ -71,8 +78,11 @@ def _tokens(view: WorkloadView, rows: list[tuple[RequestRow, prepare.Sent]]) -> 
     view.tokens_checked, view.tokens_mismatched = len(compared), len(wrong)
     if wrong:
         got, want, s = wrong[0]
+        carried = f"{s.images} image(s), {s.pixels:,} pixels"
+        if s.videos:
+            carried = f"{s.videos} video(s) of {s.frames} frame(s)"
         view.tokens_example = (
-            f"a request with {s.images} image(s), {s.pixels:,} pixels: the server counted "
+            f"a request with {carried}: the server counted "
             f"{got} prompt tokens, the resize rule predicts {want}"
         )
 

@@ -5,7 +5,8 @@ source, the sizes, images per request, the reuse ratio beside the multimodal-cac
 the server counted, and the bytes per request; report.md and the console print it. An
 `images` source is shaped by the settings (images per request, reuse), so the line quotes
 them; a requests file, dataset or trace carries its own, so the line gives what the levels
-sent (mean images per request, the share of repeats).
+sent (mean images per request, the share of repeats). A video workload's line names the
+frames and frame size of its one video a request, and the frames its levels sent.
 `seen_table` is report.md's per-level table of what the server saw: images, pixels, bytes
 sent, the hit rate the workload implies beside the one the server counted, the prompt
 tokens checked against the model's resize rule, and a trace's schedule slip. A run
@@ -51,6 +52,8 @@ def workload_line(run: RunResult) -> str:
         _per_request(spec) if shaped else _images_sent(run.levels),
         _reuse(spec, run.levels) if shaped else _repeats_sent(run.levels),
     ]
+    if spec.video is not None:
+        parts[:2] = [f"{_source(spec)} as video", _video(spec, run.levels)]
     sent = _bytes_per_request(run.levels)
     if sent:
         parts.append(sent)
@@ -90,6 +93,15 @@ def _per_request(spec: WorkloadSpec) -> str:
     return f"{count} image{'s' if count != 1 else ''} per request"
 
 
+def _video(spec: WorkloadSpec, levels: list[LevelResult]) -> str:
+    """ "1 video per request, 8 frames of 448x336 (64 frames sent)"."""
+    assert spec.video is not None
+    video = spec.video
+    words = f"1 video per request, {video.frames} frames of {video.width}x{video.height}"
+    frames = sum(lv.workload.frames or 0 for lv in levels)
+    return words + (f" ({frames} frames sent)" if frames else "")
+
+
 def _images_sent(levels: list[LevelResult]) -> str:
     """A requests file's, dataset's or trace's images per request, as the levels sent them."""
     requests = sum(lv.workload.requests or 0 for lv in levels)
@@ -118,8 +130,8 @@ def _repeats_sent(levels: list[LevelResult]) -> str:
 
 
 def _cache_hits(levels: list[LevelResult]) -> str:
-    """The share of the images the server counted that its multimodal cache answered,
-    over every level ("" when it has no such counters)."""
+    """The share of the images (or videos) the server counted that its multimodal cache
+    answered, over every level ("" when it has no such counters)."""
     queries = sum(lv.server.mm_queries or 0 for lv in levels)
     hits = sum(lv.server.mm_hits or 0 for lv in levels)
     if not queries:

@@ -7,7 +7,9 @@ A source is one of: a folder or glob of images, a JSONL file of OpenAI chat requ
 dataset saved locally (Parquet, or Hugging Face `datasets` on disk), or a trace (JSONL with
 arrival times) replayed at its own timing. The shape says which sizes the images are
 resized to, how many go in each request, how often an image is sent again (the reuse
-ratio, hence the multimodal-cache hit rate to expect), and the text around them. No I/O.
+ratio, hence the multimodal-cache hit rate to expect), and the text around them. With
+`video:`, an images source sends one video a request instead of pictures: `frames` JPEG
+frames of one size, panned across one photo. No I/O.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, PositiveFloat, PositiveInt, field_validator, model_validator
 
+from bench.imaging import FACTOR, VLLM_VIDEO_FRAMES
 from bench.schema.scenario_base import MAX_IMAGE_SIDE, MAX_IMAGES, MAX_TOKENS, Strict
 
 # Longest text field of a workload (a prefix, a prompt): generous, but bounded.
@@ -30,6 +33,40 @@ class SizeBucket(Strict):
     width: PositiveInt = Field(le=MAX_IMAGE_SIDE)
     height: PositiveInt = Field(le=MAX_IMAGE_SIDE)
     weight: PositiveFloat = Field(1.0, le=1e6)
+
+
+# A video frame's longest side: a 4K frame (32 of them are ~50 MB of JPEG a request). With
+# the shortest, 28, it keeps the aspect ratio within the 200 Qwen2.5-VL allows.
+MAX_FRAME_SIDE = 4096
+
+
+class VideoShape(Strict):
+    """One video a request: `frames` frames of `width` x `height`, sent as a `video/jpeg`
+    data URL (each frame a JPEG; vLLM decodes each comma-separated part as one frame)."""
+
+    frames: PositiveInt = Field(
+        le=VLLM_VIDEO_FRAMES,
+        description=f"frames a video (vLLM keeps the first {VLLM_VIDEO_FRAMES} of a "
+        "video/jpeg URL and drops the rest)",
+    )
+    width: PositiveInt = Field(ge=FACTOR, le=MAX_FRAME_SIDE)
+    height: PositiveInt = Field(ge=FACTOR, le=MAX_FRAME_SIDE)
+    min_pixels: PositiveInt | None = Field(
+        None,
+        le=MAX_IMAGE_SIDE**2,
+        description="the server's video pixel limits per frame (default: the model folder's "
+        "video_preprocessor_config.json, else the image limits)",
+    )
+    max_pixels: PositiveInt | None = Field(None, le=MAX_IMAGE_SIDE**2)
+
+    @model_validator(mode="after")
+    def _shape(self) -> VideoShape:
+        # No aspect-ratio check: sides of 28 to 4,096 stay below Qwen2.5-VL's 200.
+        if self.min_pixels and self.max_pixels and self.min_pixels > self.max_pixels:
+            raise ValueError(
+                f"min_pixels ({self.min_pixels}) is above max_pixels ({self.max_pixels})"
+            )
+        return self
 
 
 class CountRange(Strict):
@@ -156,6 +193,11 @@ class WorkloadSpec(Strict):
     max_prompt_tokens: PositiveInt = Field(
         32_768, le=MAX_TOKENS, description="a trace's prompt_tokens above this are refused"
     )
+    video: VideoShape | None = Field(
+        None,
+        description="one video a request instead of pictures (an images source): "
+        "{frames, width, height}; `reuse` then repeats whole videos",
+    )
 
     @model_validator(mode="after")
     def _pixels(self) -> WorkloadSpec:
@@ -163,4 +205,25 @@ class WorkloadSpec(Strict):
             raise ValueError(
                 f"min_pixels ({self.min_pixels}) is above max_pixels ({self.max_pixels})"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _video(self) -> WorkloadSpec:
+        """A video request carries one video and no pictures: the settings that shape
+        pictures have nothing to shape, so setting them is a mistake, not a default."""
+        if self.video is None:
+            return self
+        if self.source.kind != "images":
+            raise ValueError(
+                f"video: needs source kind 'images' (frames are cut from its photos), "
+                f"not {self.source.kind!r}"
+            )
+        # By value, not by `model_fields_set`: a dumped spec (run.json) sets every field.
+        shaped = {"sizes": self.sizes != [], "images_per_request": self.images_per_request != 1}
+        for name, given in shaped.items():
+            if given:
+                raise ValueError(
+                    f"{name}: not used with video (each request carries one video of "
+                    "video.frames frames at video.width x video.height, and no pictures)"
+                )
         return self

@@ -167,14 +167,19 @@ class WorkloadView(_View):
     images: int | None = None
     pixels: int | None = None
     image_bytes: int | None = None  # encoded images, before base64
+    videos: int | None = None  # a `workload.video` level's; None without videos
+    frames: int | None = None  # the videos' frames
+    video_bytes: int | None = None  # their JPEG frames, before base64
     body_bytes: int | None = None  # the requests' JSON bodies: bytes on the wire
-    expected_mm_hit_rate: float | None = None  # repeats of an image sent earlier (0-1)
-    # One client process: every request in send order (warm-up first), its images and
-    # how many of them repeat an earlier one, so the hit rate the server's counter
-    # window should show is known exactly (`expected_hit_rate_of_last`).
+    expected_mm_hit_rate: float | None = None  # repeats of an item sent earlier (0-1)
+    # One client process: every request in send order (warm-up first), its multimodal
+    # items (images, and videos: one item each) and how many of them repeat an earlier
+    # one, so the hit rate the server's counter window should show is known exactly
+    # (`expected_hit_rate_of_last`).
     sent_images: list[int] | None = None
     sent_repeats: list[int] | None = None
     pixels_rule: str | None = None  # min/max pixels used for the prediction, and whence
+    video_pixels_rule: str | None = None  # a video frame's, when the level sent videos
     tokens_checked: int | None = None  # requests whose prompt tokens were compared
     tokens_mismatched: int | None = None
     tokens_example: str | None = None  # the first mismatch, in words

@@ -1,7 +1,7 @@
 """OpenAI request parsing and vLLM-shaped responses, without sockets.
 
-`parse_request` turns a request body into what the engine needs (prompt and image token
-counts, output length, streaming options) or raises `ApiError` with the status and
+`parse_request` turns a request body into what the engine needs (prompt, image and video
+token counts, output length, streaming options) or raises `ApiError` with the status and
 message vLLM would give. `Chunks` renders the SSE byte strings of one response.
 """
 
@@ -63,6 +63,10 @@ class ParsedRequest:
     stream: bool
     include_usage: bool
     request_sha: str
+    videos: int = 0
+    video_frames: int = 0  # the frames the server kept, over its videos
+    video_tokens: int = 0
+    video_digests: tuple[str, ...] = ()
 
 
 def smart_resize(height: int, width: int, profile: Profile) -> tuple[int, int]:
@@ -100,6 +104,40 @@ def decode_image(url: str, index: int) -> tuple[int, int, str]:
     return height, width, hashlib.sha1(raw).hexdigest()
 
 
+@dataclass(frozen=True)
+class Video:
+    """A decoded `video/jpeg` data URL: its frame size, the frames kept, its digest."""
+
+    height: int
+    width: int
+    frames: int
+    digest: str
+
+
+def decode_video(url: str, index: int, max_frames: int) -> Video:
+    """A `data:video/jpeg;base64,<frame>,<frame>,...` URL as vLLM 0.32's VideoMediaIO reads
+    it: split on commas, the first `max_frames` parts kept (the rest dropped), each a JPEG,
+    all of one size (vLLM stacks them); ApiError otherwise."""
+    header, sep, payload = url.partition(",")
+    if not url.startswith("data:") or not sep or header.lower() != "data:video/jpeg;base64":
+        raise ApiError(
+            400,
+            f"video {index}: expected 'data:video/jpeg;base64,<frame>,<frame>,...' "
+            f"(the simulator decodes no video codec and fetches nothing), got {url[:40]!r}",
+        )
+    sizes = set()
+    for number, part in enumerate(payload.split(",", max_frames)[:max_frames], start=1):
+        try:
+            height, width, _ = decode_image("data:image/jpeg;base64," + part, number)
+        except ApiError as err:
+            raise ApiError(400, f"video {index}, frame {str(err).removeprefix('image ')}") from None
+        sizes.add((height, width))
+    if len(sizes) != 1:
+        raise ApiError(400, f"video {index}: its frames are not all of one size ({len(sizes)})")
+    (height, width), frames = sizes.pop(), min(max_frames, payload.count(",") + 1)
+    return Video(height, width, frames, hashlib.sha1(url.encode()).hexdigest())
+
+
 def render_chat(messages: list[dict[str, Any]]) -> str:
     """The Qwen2-VL chat template (bench.tools.tokenizer.CHAT_TEMPLATE), rendered in Python.
 
@@ -119,7 +157,8 @@ def render_chat(messages: list[dict[str, Any]]) -> str:
             for part in content or ():
                 if part.get("type") == "image" or "image" in part or "image_url" in part:
                     out.append("<|vision_start|><|image_pad|><|vision_end|>")
-                elif part.get("type") == "video" or "video" in part:
+                elif part.get("type") == "video" or "video" in part or "video_url" in part:
+                    # vLLM turns a `video_url` part into {"type": "video"} before the template
                     out.append("<|vision_start|><|video_pad|><|vision_end|>")
                 elif "text" in part:
                     out.append(str(part["text"]))
@@ -140,18 +179,21 @@ def _int_field(body: dict[str, Any], name: str, default: int | None, minimum: in
 def parse_request(raw: bytes, chat: bool, profile: Profile, tokenizer_dir: str) -> ParsedRequest:
     body, model = _body(raw, profile)
     tokenizer = load_fast(tokenizer_dir)
+    videos: list[Video] = []
     if chat:
-        texts, images, ids = _chat_prompt(body, profile, tokenizer)
+        texts, images, ids = _chat_prompt(body, profile, tokenizer, videos)
     else:
         texts, images, ids = _completion_prompt(body, tokenizer)
     if profile.require_image and not images:
         raise ApiError(400, "this server's VLM backend needs at least one image per request")
+    low, high = profile.video_pixels()
     try:
         per_image = [image_tokens(h, w, profile) for h, w, _ in images]
+        per_video = [imaging.video_tokens(v.width, v.height, v.frames, low, high) for v in videos]
     except ValueError as exc:
-        raise ApiError(400, f"image cannot be processed: {exc}") from None
-    # Each <|image_pad|> placeholder expands to the image's tokens, as in vLLM.
-    prompt_tokens = len(ids) + sum(n - 1 for n in per_image)
+        raise ApiError(400, f"image or video cannot be processed: {exc}") from None
+    # Each <|image_pad|> or <|video_pad|> placeholder expands to the item's tokens, as in vLLM.
+    prompt_tokens = len(ids) + sum(n - 1 for n in per_image) + sum(n - 1 for n in per_video)
     max_tokens, min_tokens = _token_limits(body, profile, prompt_tokens)
     stream = body.get("stream", False)
     options = body.get("stream_options") or {}
@@ -172,6 +214,10 @@ def parse_request(raw: bytes, chat: bool, profile: Profile, tokenizer_dir: str) 
         stream=stream,
         include_usage=bool(options.get("include_usage", False)),
         request_sha=request_digest(body) or "",
+        videos=len(videos),
+        video_frames=sum(v.frames for v in videos),
+        video_tokens=sum(per_video),
+        video_digests=tuple(v.digest for v in videos),
     )
 
 
@@ -195,8 +241,11 @@ def _body(raw: bytes, profile: Profile) -> tuple[dict[str, Any], str]:
 _Prompt = tuple[list[str], list[tuple[int, int, str]], list[int]]
 
 
-def _chat_prompt(body: dict[str, Any], profile: Profile, tokenizer: Tokenizer) -> _Prompt:
-    """A chat request's messages, checked, their images decoded, the template applied."""
+def _chat_prompt(
+    body: dict[str, Any], profile: Profile, tokenizer: Tokenizer, videos: list[Video]
+) -> _Prompt:
+    """A chat request's messages, checked, their images and videos (appended to `videos`)
+    decoded, the template applied."""
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:
         raise ApiError(400, "messages must be a non-empty list")
@@ -212,18 +261,29 @@ def _chat_prompt(body: dict[str, Any], profile: Profile, tokenizer: Tokenizer) -
         if not isinstance(content, list):
             raise ApiError(400, "message content must be a string or a list of parts")
         for part in content:
-            _content_part(part, profile, texts, images)
+            _content_part(part, profile, texts, images, videos)
     ids: list[int] = tokenizer.encode(render_chat(messages), add_special_tokens=False).ids
     return texts, images, ids
 
 
 def _content_part(
-    part: Any, profile: Profile, texts: list[str], images: list[tuple[int, int, str]]
+    part: Any,
+    profile: Profile,
+    texts: list[str],
+    images: list[tuple[int, int, str]],
+    videos: list[Video],
 ) -> None:
-    """One part of a message's content, appended to `texts` or `images`."""
+    """One part of a message's content, appended to `texts`, `images` or `videos`."""
     kind = part.get("type") if isinstance(part, dict) else None
     if kind == "text" and isinstance(part.get("text"), str):
         texts.append(part["text"])
+        return
+    if kind == "video_url":
+        url = part.get("video_url")
+        url = url.get("url") if isinstance(url, dict) else url
+        if not isinstance(url, str):
+            raise ApiError(400, "video_url must hold a url string")
+        videos.append(decode_video(url, len(videos) + 1, profile.max_video_frames))
         return
     if kind != "image_url":
         raise ApiError(400, f"unsupported content part type {kind!r}")

@@ -87,6 +87,12 @@ class Profile(BaseModel):
     max_images_per_request: int = Field(8, ge=0)
     image_min_pixels: int = Field(56 * 56, gt=0)
     image_max_pixels: int = Field(28 * 28 * 16384, gt=0)
+    # Video frames (a `video/jpeg` data URL), as vLLM 0.32 and Qwen2.5-VL's video processor:
+    # the first `max_video_frames` kept, each resized within these limits (None: the image
+    # limits, as a model folder without video_preprocessor_config.json has them).
+    max_video_frames: int = Field(32, gt=0, le=10_000)
+    video_min_pixels: int | None = Field(None, gt=0)
+    video_max_pixels: int | None = Field(None, gt=0)
     # Output length when ignore_eos is not set: geometric with this mean (seeded).
     natural_output_mean: float = Field(256.0, gt=1)
     # Answers. Requests with the reference's OVD prompt get a well-formed OVD answer (boxes from
@@ -110,9 +116,18 @@ class Profile(BaseModel):
     def _check(self) -> Profile:
         if self.image_min_pixels > self.image_max_pixels:
             raise ValueError("image_min_pixels must not exceed image_max_pixels")
+        if self.video_pixels()[0] > self.video_pixels()[1]:
+            raise ValueError("video_min_pixels must not exceed video_max_pixels")
         if (self.fixed_ttft_s is None) != (self.fixed_tpot_s is None):
             raise ValueError("give both fixed_ttft_s and fixed_tpot_s, or neither")
         return self
+
+    def video_pixels(self) -> tuple[int, int]:
+        """A video frame's (min, max) pixels: its own, else the image limits."""
+        return (
+            self.video_min_pixels or self.image_min_pixels,
+            self.video_max_pixels or self.image_max_pixels,
+        )
 
 
 def builtin_profiles() -> list[str]:

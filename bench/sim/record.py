@@ -27,8 +27,8 @@ class TraceRecord:
     first_token: float | None = None
     last_token: float | None = None
     prompt_tokens: int = 0
-    image_tokens: int = 0
-    images: int = 0
+    image_tokens: int = 0  # videos' tokens included
+    images: int = 0  # videos included (one item each)
     max_tokens: int = 0
     output_tokens: int = 0
     writes: int = 0  # socket writes that carried tokens: tokens / writes > 1 means bursts

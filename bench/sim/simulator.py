@@ -172,11 +172,12 @@ class Simulator:
             req.request_sha,
             arrival,
             prompt_tokens=req.prompt_tokens,
-            image_tokens=req.image_tokens,
-            images=req.images,
+            image_tokens=req.image_tokens + req.video_tokens,
+            images=req.images + req.videos,
             max_tokens=req.max_tokens,
         )
-        seq = Sequence(n, req.prompt_tokens, req.images, target, arrival)
+        # The timing model charges a video as one image (it has no term of its own).
+        seq = Sequence(n, req.prompt_tokens, req.images + req.videos, target, arrival)
         event = self._events[n] = asyncio.Event()
         timer: asyncio.Task[None] | None = None
         try:
@@ -207,7 +208,7 @@ class Simulator:
     async def _admit(self, req: ParsedRequest, seq: Sequence, rec: TraceRecord) -> None:
         """Through the front end (its delay depends on the images it had to process) into
         the engine's queue."""
-        misses = self._image_misses(req.image_digests)
+        misses = self._image_misses(req.image_digests + req.video_digests)
         ready = self.front.ready_time(rec.arrival, misses, len(self.engine.running))
         delay = ready - time.perf_counter()
         if delay > 0:

@@ -8,7 +8,9 @@ byte (`random.Random(seed)` drives every choice; encoded pictures are cached by 
 The reuse ratio is exact, not expected: of the level's image slots after the first
 request, round(reuse x slots) repeat an image sent by an earlier request, the rest are
 distinct pictures, so the share of images a multimodal cache can answer is known
-(`PreparedLevel.expected_hit_rate`).
+(`PreparedLevel.expected_hit_rate`). With `video:` each request carries one video (a
+seeded pan across one photo, `frames` JPEG frames) in place of its pictures, and the reuse
+ratio repeats whole videos: the multimodal cache counts a video as one item.
 """
 
 from __future__ import annotations
@@ -45,6 +47,18 @@ class SentImage:
     digest: str
 
 
+@dataclass(frozen=True)
+class SentVideo:
+    """One video as sent: its frame size, its frames, their JPEG bytes (before base64),
+    its hash."""
+
+    width: int
+    height: int
+    frames: int
+    bytes: int
+    digest: str
+
+
 @dataclass
 class Prepared:
     """One request, ready to send."""
@@ -52,6 +66,12 @@ class Prepared:
     body: dict[str, Any]
     images: list[SentImage] = field(default_factory=list)
     arrival_s: float | None = None
+    videos: list[SentVideo] = field(default_factory=list)
+
+    @property
+    def digests(self) -> list[str]:
+        """Its multimodal items (images and videos): what a multimodal cache counts."""
+        return [i.digest for i in self.images] + [v.digest for v in self.videos]
 
 
 @dataclass
@@ -60,11 +80,12 @@ class PreparedLevel:
 
     def expected_hit_rate(self, first: int = 0) -> float:
         """Of the images of requests[first:], the share already sent by an earlier request
-        of the level (warm-up included): what a large enough multimodal cache hits."""
+        of the level (warm-up included): what a large enough multimodal cache hits (a
+        video is one item)."""
         seen: set[str] = set()
         hits = total = 0
         for index, request in enumerate(self.requests):
-            digests = [image.digest for image in request.images]
+            digests = request.digests
             if index >= first:
                 total += len(digests)
                 hits += sum(1 for d in digests if d in seen)
@@ -73,7 +94,8 @@ class PreparedLevel:
 
     def describe(self) -> dict[str, Any]:
         """What the level sends, for the report's workload line and provenance: requests,
-        images, pixels, bytes, the sizes and images-per-request seen, the repeats."""
+        images, pixels, bytes, the sizes and images-per-request seen, the repeats; for a
+        video workload its videos, frames and frame sizes too."""
         images = [i for r in self.requests for i in r.images]
         sizes: dict[str, int] = {}
         for image in images:
@@ -87,6 +109,21 @@ class PreparedLevel:
             len(json.dumps(r.body, ensure_ascii=False).encode()) for r in self.requests
         )
         n = max(1, len(self.requests))
+        videos = [v for r in self.requests for v in r.videos]
+        items = len(images) + len(videos)
+        shown: dict[str, Any] = {}
+        if videos:
+            frame_sizes: dict[str, int] = {}
+            for video in videos:
+                key = f"{video.width}x{video.height}"
+                frame_sizes[key] = frame_sizes.get(key, 0) + 1
+            shown = {
+                "videos": len(videos),
+                "frames": sum(v.frames for v in videos),
+                "frame_pixels": sum(v.width * v.height * v.frames for v in videos),
+                "video_bytes": sum(v.bytes for v in videos),
+                "frame_sizes": frame_sizes,
+            }
         return {
             "requests": len(self.requests),
             "images": len(images),
@@ -95,7 +132,8 @@ class PreparedLevel:
             "bytes_per_request": round(body_bytes / n),
             "sizes": dict(sorted(sizes.items(), key=lambda kv: -kv[1])),
             "images_per_request": dict(sorted(per_request.items(), key=lambda kv: int(kv[0]))),
-            "repeated_images": round(self.expected_hit_rate() * len(images)),
+            "repeated_images": round(self.expected_hit_rate() * items),
+            **shown,
         }
 
     def write_jsonl(self, path: Path, model: str) -> None:
@@ -137,6 +175,8 @@ def _from_pictures(
     assert isinstance(spec.source, ImagesSource)
     files = sources.image_files(spec.source, base)
     photos = [media.read_bytes(p, "workload.source.path") for p in files]
+    if spec.video is not None:
+        return _from_photos_as_video(spec, photos, rng, number)
     counts = [_images_in(spec, rng) for _ in range(number)]
     repeats = _repeat_slots(counts, spec.reuse, rng)
     sent: list[media.Picture] = []
@@ -155,6 +195,27 @@ def _from_pictures(
             slot += 1
         sent.extend(pictures)
         requests.append(_request(spec, pictures, _prompt(spec, rng), None))
+    return PreparedLevel(requests)
+
+
+def _from_photos_as_video(
+    spec: WorkloadSpec, photos: list[bytes], rng: random.Random, number: int
+) -> PreparedLevel:
+    """One video a request: a pan across a seeded photo, or (reuse) a video an earlier
+    request sent."""
+    video = spec.video
+    assert video is not None
+    repeats = _repeat_slots([1] * number, spec.reuse, rng)
+    sent: list[media.Clip] = []
+    requests = []
+    for slot in range(number):
+        if slot in repeats and sent:
+            clip = rng.choice(sent)
+        else:
+            data = rng.choice(photos)
+            clip = media.clip(data, video.width, video.height, video.frames, rng.getrandbits(32))
+            sent.append(clip)
+        requests.append(_request(spec, [], _prompt(spec, rng), None, clip))
     return PreparedLevel(requests)
 
 
@@ -215,15 +276,26 @@ def _words(count: int, rng: random.Random) -> str:
 
 
 def _request(
-    spec: WorkloadSpec, pictures: list[media.Picture], text: str, arrival_s: float | None
+    spec: WorkloadSpec,
+    pictures: list[media.Picture],
+    text: str,
+    arrival_s: float | None,
+    clip: media.Clip | None = None,
 ) -> Prepared:
     """A chat body: the shared prefix first (so a prefix cache can hold it), then the
-    images, then the request's own text."""
+    images or the video, then the request's own text."""
     content: list[dict[str, Any]] = []
     if spec.prefix:
         content.append({"type": "text", "text": spec.prefix})
     for picture in pictures:
         content.append({"type": "image_url", "image_url": {"url": picture.data_url()}})
+    videos = []
+    if clip is not None:
+        content.append({"type": "video_url", "video_url": {"url": clip.data_url()}})
+        videos.append(
+            SentVideo(clip.width, clip.height, len(clip.frames), len(clip.data), clip.digest)
+        )
     content.append({"type": "text", "text": text})
     images = [SentImage(p.width, p.height, len(p.data), p.digest) for p in pictures]
-    return Prepared({"messages": [{"role": "user", "content": content}]}, images, arrival_s)
+    body = {"messages": [{"role": "user", "content": content}]}
+    return Prepared(body, images, arrival_s, videos)

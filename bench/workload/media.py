@@ -5,7 +5,9 @@ run of the same workload encodes nothing.
 
 Every variant is a distinct picture (a seeded crop window and one seeded pixel), so a
 multimodal cache can hit only where the workload repeats an image on purpose (its reuse
-ratio): five photos in the box still make thousands of distinct requests.
+ratio): five photos in the box still make thousands of distinct requests. A video
+(`clip`) is a seeded pan across one photo: its frames differ one from the next, as a
+camera's do, and are sent as JPEG frames in one `video/jpeg` data URL.
 """
 
 from __future__ import annotations
@@ -47,6 +49,31 @@ class Picture:
 
     def data_url(self) -> str:
         return f"data:{self.mime};base64," + base64.b64encode(self.data).decode()
+
+
+@dataclass(frozen=True)
+class Clip:
+    """One encoded video as sent: its frame size and its JPEG frames, in order."""
+
+    width: int
+    height: int
+    frames: tuple[bytes, ...]
+
+    @property
+    def data(self) -> bytes:
+        """Its bytes before base64: the frames' JPEGs, one after the other."""
+        return b"".join(self.frames)
+
+    @property
+    def digest(self) -> str:
+        return hashlib.sha256(self.data_url().encode()).hexdigest()
+
+    def data_url(self) -> str:
+        """`data:video/jpeg;base64,<frame 1>,<frame 2>,...`: the form vLLM's VideoMediaIO
+        splits on commas, decoding each part as one JPEG frame (no video codec needed)."""
+        return "data:video/jpeg;base64," + ",".join(
+            base64.b64encode(frame).decode() for frame in self.frames
+        )
 
 
 def read_bytes(path: Path, what: str) -> bytes:
@@ -129,6 +156,45 @@ def variant(data: bytes, width: int, height: int, seed: int) -> Picture:
     picture = encode(image, "JPEG")
     _store(cached, picture.data)
     return picture
+
+
+def clip(data: bytes, width: int, height: int, frames: int, seed: int) -> Clip:
+    """`frames` frames of `width` x `height` panned across the image in `data`: a window of
+    the frame's aspect ratio covering 60-80 % of the photo's limiting side moves in a
+    straight line between two seeded places, so consecutive frames differ and a rerun
+    gives the same bytes; cached by the hash of (source, size, frames, seed)."""
+    key = f"|clip|{width}x{height}|{frames}|{seed}|q{JPEG_QUALITY}".encode()
+    cached = _cache_dir() / f"{hashlib.sha256(data + key).hexdigest()}.vjpeg"
+    if cached.is_file():
+        text = cached.read_bytes().decode()
+        return Clip(width, height, tuple(base64.b64decode(p) for p in text.split(",")))
+    rng = random.Random(seed)
+    source = _source(data)
+    w, h = source.size
+    scale = rng.uniform(0.6, 0.8)
+    cw, ch = _window(w, h, width / height, scale)
+    x0, y0 = rng.randint(0, w - cw), rng.randint(0, h - ch)
+    x1, y1 = rng.randint(0, w - cw), rng.randint(0, h - ch)
+    out = []
+    for index in range(frames):
+        t = index / (frames - 1) if frames > 1 else 0.0
+        x, y = round(x0 + t * (x1 - x0)), round(y0 + t * (y1 - y0))
+        frame = source.crop((x, y, x + cw, y + ch)).resize(
+            (width, height), Image.Resampling.BICUBIC
+        )
+        out.append(encode(frame, "JPEG").data)
+    result = Clip(width, height, tuple(out))
+    _store(cached, ",".join(base64.b64encode(f).decode() for f in out).encode())
+    return result
+
+
+def _window(w: int, h: int, aspect: float, scale: float) -> tuple[int, int]:
+    """A crop window of `aspect` (width / height), `scale` of the image's limiting side."""
+    if w / h > aspect:
+        ch = max(1, round(h * scale))
+        return max(1, min(w, round(ch * aspect))), ch
+    cw = max(1, round(w * scale))
+    return cw, max(1, min(h, round(cw / aspect)))
 
 
 def encode(image: Image.Image, fmt: str = "PNG") -> Picture:
