@@ -128,7 +128,7 @@ def _choose(rows: pd.DataFrame, workload: str, parallel: int) -> Workloads:
     elif workload in counts.index:
         chosen = workload
     else:
-        stored = ", ".join(f"{fp} ({n} runs)" for fp, n in counts.items())
+        stored = ", ".join(f"{fp} ({n} run{'' if n == 1 else 's'})" for fp, n in counts.items())
         raise UserError(
             f"history: --workload {workload}: no run at concurrency {parallel} sent it; "
             f"stored: {stored}"
