@@ -13,10 +13,17 @@ the series, marked, its value shown, but counts as missing (NaN) for the search:
 whose load did not do what was asked measures something else. The noise floor is the
 gate's: the metric's relative band and absolute floor (bench/schema/metrics.py); a metric
 without a gate band has no floor beyond significance.
+
+Which runs a series holds: those of one workload. Runs of one scenario name that sent
+different workloads (the `workload:` section's fingerprint, `wl-` + 16 hex; NULL for a run
+without one) measure different things, so a series never mixes them and the change-point
+search never reads a change of workload as a change of performance. By default the series
+is the newest run's workload; `Workloads` says which one and what was left out.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
@@ -28,6 +35,9 @@ from bench.schema.metrics import BY_KEY
 
 By = Literal["date", "commit", "version"]
 BY_VALUES: tuple[By, ...] = ("date", "commit", "version")
+# `workload=` values besides a fingerprint: the newest run's workload (the default), and
+# the runs without a `workload:` section.
+NEWEST, NO_WORKLOAD = "newest", "none"
 # The columns of `series`, in order.
 SERIES_COLUMNS = (
     "run_id",
@@ -76,6 +86,73 @@ def _select(frame: pd.DataFrame, scenario: str | None, metric: str, parallel: in
     return rows
 
 
+@dataclass(frozen=True)
+class Workloads:
+    """The workload a series holds (`shown`: its fingerprint, None for runs without a
+    `workload:` section) and the runs of the others it left out, as (fingerprint, runs),
+    the most recently run workload first."""
+
+    shown: str | None
+    left_out: tuple[tuple[str | None, int], ...] = ()
+
+
+def _fingerprints(rows: pd.DataFrame) -> pd.Series:
+    """Each row's workload fingerprint (None: no workload section)."""
+    if "workload_fingerprint" not in rows:
+        return pd.Series([None] * len(rows), index=rows.index, dtype=object)
+    column = rows["workload_fingerprint"].astype(object)
+    return column.where(column.notna() & (column != ""), None)
+
+
+def _named(fingerprint: str | None) -> str:
+    return fingerprint or NO_WORKLOAD
+
+
+def _choose(rows: pd.DataFrame, workload: str, parallel: int) -> Workloads:
+    """Which workload of `rows` (one scenario, metric, concurrency) the series shows."""
+    runs = (
+        rows.assign(
+            _fp=_fingerprints(rows).map(_named),
+            _at=pd.to_datetime(rows["started_at"], utc=True, errors="coerce"),
+        )
+        .groupby("run_id", sort=False, dropna=False)
+        .agg(fp=("_fp", "first"), at=("_at", "first"))
+    )
+    # Newest first; an undated run counts as the oldest (it cannot say it is newer).
+    runs = runs.assign(_dated=runs["at"].notna()).sort_values(
+        ["_dated", "at"], ascending=False, kind="stable"
+    )
+    counts = runs.groupby("fp", sort=False).size()  # in the newest run's order
+    if workload == NEWEST:
+        chosen = str(counts.index[0])
+    elif workload in counts.index:
+        chosen = workload
+    else:
+        stored = ", ".join(f"{fp} ({n} run{'' if n == 1 else 's'})" for fp, n in counts.items())
+        raise UserError(
+            f"history: --workload {workload}: no run at concurrency {parallel} sent it; "
+            f"stored: {stored}"
+        )
+    left = tuple(
+        (None if fp == NO_WORKLOAD else str(fp), int(n)) for fp, n in counts.items() if fp != chosen
+    )
+    return Workloads(None if chosen == NO_WORKLOAD else chosen, left)
+
+
+def workloads(
+    frame: pd.DataFrame,
+    *,
+    scenario: str | None,
+    metric: str,
+    parallel: int,
+    workload: str = NEWEST,
+) -> Workloads:
+    """The workload `series` shows for these arguments, and the runs it leaves out:
+    `workload` is a fingerprint, NO_WORKLOAD, or NEWEST (the newest run's). UserError
+    for a fingerprint no run of the series has (naming those stored)."""
+    return _choose(_select(frame, scenario, metric, parallel), workload, parallel)
+
+
 def _label(runs: pd.DataFrame, by: By) -> pd.Series:
     """The x label of each run: its start date, its commit (+ when dirty), or its server's
     version; "?" where the run did not record it."""
@@ -118,14 +195,18 @@ def series(
     by: By = "date",
     alpha: float = 0.01,
     seed: int = 0,
+    workload: str = NEWEST,
 ) -> pd.DataFrame:
     """One row per run (columns `SERIES_COLUMNS`), ordered by start, change points marked:
     `change` is True on the first run after a change, with the medians `before` and `after`
-    it, `rel_change` and the split's `p_value` (NaN elsewhere). UserError for an unknown
-    metric, a scenario with no runs, or no value at that concurrency."""
+    it, `rel_change` and the split's `p_value` (NaN elsewhere). Only the runs of one
+    workload (`workloads`: NEWEST by default). UserError for an unknown metric, a scenario
+    with no runs, no value at that concurrency, or an unknown workload."""
     if by not in BY_VALUES:
         raise UserError(f"history: --by must be one of {', '.join(BY_VALUES)}, not {by!r}")
-    runs = _per_run(_select(frame, scenario, metric, parallel))
+    rows = _select(frame, scenario, metric, parallel)
+    shown = _choose(rows, workload, parallel).shown
+    runs = _per_run(rows[_fingerprints(rows).map(_named) == _named(shown)])
     runs["x"] = _label(runs, by).to_numpy()
     searched = runs["value"].where(runs["trusted"] & np.isfinite(runs["value"]))
     band, floor = noise_floor(metric)

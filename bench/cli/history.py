@@ -7,7 +7,7 @@ import argparse
 import json
 from pathlib import Path
 
-from bench.analyze.history import series
+from bench.analyze.history import NEWEST, NO_WORKLOAD, series, workloads
 from bench.errors import UserError
 from bench.report import history as render
 from bench.safepath import writing
@@ -46,6 +46,13 @@ def add_history(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     hist.add_argument(
         "--by", choices=("date", "commit", "version"), default="date", help="label runs by"
     )
+    hist.add_argument(
+        "--workload",
+        metavar="FINGERPRINT",
+        default=NEWEST,
+        help=f"the runs of this workload (wl-…), or {NO_WORKLOAD!r}: those without a "
+        "workload section (default: the newest run's; a series never mixes workloads)",
+    )
     source = hist.add_mutually_exclusive_group()
     source.add_argument(
         "--db",
@@ -67,18 +74,31 @@ def cmd_history(args: argparse.Namespace) -> int:
     frame = load_runs(source)
     if frame.empty:
         raise UserError(f"history: no runs in {args.runs or 'the store'}")
+    kept = workloads(
+        frame,
+        scenario=args.scenario,
+        metric=args.metric,
+        parallel=args.conc,
+        workload=args.workload,
+    )
     table = series(
-        frame, scenario=args.scenario, metric=args.metric, parallel=args.conc, by=args.by
+        frame,
+        scenario=args.scenario,
+        metric=args.metric,
+        parallel=args.conc,
+        by=args.by,
+        workload=args.workload,
     )
     scenario = args.scenario or str(frame["scenario_name"].iloc[0])
+    sent = f", workload {kept.shown}" if kept.shown else ""
     if args.json:
-        doc = render.to_dict(table, args.metric, args.conc, scenario)
+        doc = render.to_dict(table, args.metric, args.conc, scenario, kept)
         print(json.dumps(doc, indent=2, ensure_ascii=False))
     else:
-        title = f"{scenario}: {args.metric} at concurrency {args.conc}, by {args.by}"
-        print(render.text(table, args.metric, args.conc, title))
+        title = f"{scenario}: {args.metric} at concurrency {args.conc}, by {args.by}{sent}"
+        print(render.text(table, args.metric, args.conc, title, kept))
     if args.plot:
-        caption = f"{scenario}, {len(table)} runs by {args.by}; dashed: change points"
+        caption = f"{scenario}{sent}, {len(table)} runs by {args.by}; dashed: change points"
         fig = render.figure(table, args.metric, args.conc, caption)
         out = Path(args.plot)
         with writing(out, "--plot"):

@@ -11,7 +11,7 @@ import math
 from typing import TYPE_CHECKING, Any
 
 from bench.analyze.changepoint import Change
-from bench.analyze.history import changes, noise_floor
+from bench.analyze.history import NO_WORKLOAD, Workloads, changes, noise_floor
 from bench.report.plots import COLOURS, ONE_PANEL, _grid, _new_figure, _no_data
 from bench.report.tables import FLAGGED, markdown_table
 from bench.schema.metrics import BY_KEY
@@ -54,8 +54,33 @@ def _mark(change: Change | None) -> str:
     return f"{arrow} {100 * change.rel_change:+.1f} % (p = {change.p_value:.2g})"
 
 
-def text(table: pd.DataFrame, metric: str, parallel: int, title: str) -> str:
-    """The series as a table (one row per run) and its change points, one line each."""
+def _runs(n: int) -> str:
+    return f"{n} run" + ("" if n == 1 else "s")
+
+
+def workload_note(workloads: Workloads) -> str | None:
+    """One line naming the runs of other workloads the series left out, or None."""
+    if not workloads.left_out:
+        return None
+    parts = [
+        f"{_runs(n)} of workload {fp}" if fp else f"{_runs(n)} without a workload"
+        for fp, n in workloads.left_out
+    ]
+    return (
+        f"left out: {', '.join(parts)} (a series holds one workload; pick another with "
+        f"--workload FINGERPRINT or --workload {NO_WORKLOAD})"
+    )
+
+
+def text(
+    table: pd.DataFrame,
+    metric: str,
+    parallel: int,
+    title: str,
+    workloads: Workloads | None = None,
+) -> str:
+    """The series as a table (one row per run) and its change points, one line each;
+    with `workloads`, a line naming the runs of other workloads left out."""
     found = changes(table)
     at = {c.index: c for c in found}
     rows = [
@@ -76,6 +101,8 @@ def text(table: pd.DataFrame, metric: str, parallel: int, title: str) -> str:
         else "no noise floor"
     )
     lines = [title, "", markdown_table(header, rows), ""]
+    if workloads is not None and (note := workload_note(workloads)):
+        lines += [note, ""]
     if not table["trusted"].all():
         lines += [UNTRUSTED_NOTE, ""]
     if found:
@@ -92,9 +119,15 @@ def _number(value: Any) -> float | None:
 
 
 def to_dict(
-    table: pd.DataFrame, metric: str, parallel: int, scenario: str | None
+    table: pd.DataFrame,
+    metric: str,
+    parallel: int,
+    scenario: str | None,
+    workloads: Workloads | None = None,
 ) -> dict[str, Any]:
-    """The --json document: the runs and the change points (NaN as null)."""
+    """The --json document: the runs, the change points (NaN as null), the workload the
+    runs sent (null: no workload section) and the runs of other workloads left out."""
+    shown = workloads or Workloads(None)
     runs = [
         {
             "run_id": str(r.run_id),
@@ -122,6 +155,8 @@ def to_dict(
         "scenario": scenario,
         "metric": metric,
         "parallel": parallel,
+        "workload_fingerprint": shown.shown,
+        "left_out": [{"workload_fingerprint": fp, "runs": n} for fp, n in shown.left_out],
         "runs": runs,
         "changes": found,
     }

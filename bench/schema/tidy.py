@@ -10,6 +10,7 @@ from __future__ import annotations
 _TEXT = "string"
 DTYPES: dict[str, str] = {
     **dict.fromkeys(("run_id", "run_dir", "scenario_name", "scenario_hash"), _TEXT),
+    "workload_fingerprint": _TEXT,  # <NA>: a run without a `workload:` section
     **dict.fromkeys(("hardware", "backend", "model", "run_status", "host"), _TEXT),
     **dict.fromkeys(("started_at", "ended_at", "commit"), _TEXT),
     "dirty": "boolean",  # unknown (not a git checkout): <NA>

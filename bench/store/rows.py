@@ -2,7 +2,8 @@
 
 Both ways of reading runs (a folder of run.json files, or the store) go through the same
 row dicts, so `bench.store.frame.load_runs` gives the same frame from either. Provenance
-comes only from `bench.schema.results.provenance_columns`.
+comes only from `bench.schema.results.provenance_columns`; the workload fingerprint from
+`bench.analyze.compare.workload_fingerprint`, the one compare and gate judge runs by.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bench.analyze.compare import workload_fingerprint
 from bench.schema.metrics import METRICS
 from bench.schema.results import RunResult, has_metric, provenance_columns
 
@@ -28,6 +30,7 @@ RUN_FIELDS = (
     "run_dir",
     "scenario_name",
     "scenario_hash",
+    "workload_fingerprint",
     "hardware",
     "backend",
     "model",
@@ -87,6 +90,7 @@ def run_rows(
         "run_dir": run_dir_key(run_dir),
         "scenario_name": run.scenario_name,
         "scenario_hash": run.scenario_hash,
+        "workload_fingerprint": workload_fingerprint(run),
         "hardware": run.scenario.hardware,
         "backend": run.scenario.backend,
         "model": run.scenario.model.served_name,

@@ -14,7 +14,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 # The newest migration (bench/store/migrations/versions): a store at it needs no Alembic.
-HEAD = "r0002"
+HEAD = "r0003"
 
 METADATA = sa.MetaData()
 
@@ -26,6 +26,9 @@ RUNS = sa.Table(
     sa.Column("run_id", sa.Text, nullable=False, index=True),
     sa.Column("scenario_name", sa.Text, nullable=False),
     sa.Column("scenario_hash", sa.Text, nullable=False),
+    # What a `workload:` run sent (`wl-` + 16 hex, bench/workload/fingerprint.py); NULL:
+    # a run without a workload section. History keeps runs of different ones apart.
+    sa.Column("workload_fingerprint", sa.Text),
     sa.Column("hardware", sa.Text, nullable=False),
     sa.Column("backend", sa.Text, nullable=False),
     sa.Column("model", sa.Text, nullable=False),

@@ -122,6 +122,20 @@ CASES = [
         _sql("UPDATE levels SET repeat = 1.5"),
     ),
     Case(
+        "blob-workload-history",
+        HISTORY,
+        2,
+        "table runs, column workload_fingerprint, run id 1: b'\\xff' is not text",
+        _sql("UPDATE runs SET workload_fingerprint = x'ff' WHERE id = 1"),
+    ),
+    Case(
+        "no-workload-column-history",
+        HISTORY,
+        2,
+        "column runs.workload_fingerprint is missing",
+        _sql("ALTER TABLE runs DROP COLUMN workload_fingerprint"),
+    ),
+    Case(
         "number-scenario-prune",
         PRUNE,
         2,

@@ -138,6 +138,7 @@ def tidy_runs(values: list[float | list[float]], **columns: Any) -> pd.DataFrame
                     "run_dir": f"runs/run-{i:02d}",
                     "scenario_name": "s",
                     "scenario_hash": "h",
+                    "workload_fingerprint": None,
                     "hardware": "sim",
                     "backend": "sim",
                     "model": "m",

@@ -253,3 +253,29 @@ def test_trend_page_is_one_chart_per_metric_with_a_filter(tmp_path: Path) -> Non
     assert "run (start date and time)" in trend and "Avg TPOT (ms)" in trend
     index = (tmp_path / "site" / "index.html").read_text()
     assert index.count('id="overview-') == 5 and 'data-f-scenario="history"' in index
+
+
+def _trend_and_index(site: Path) -> tuple[str, str]:
+    trend = next(site.glob("trend-workload-photos-*.html")).read_text()
+    return trend, (site / "index.html").read_text()
+
+
+def test_trends_keep_runs_of_different_workloads_apart(tmp_path: Path) -> None:
+    """The bug: trends grouped runs by scenario name only, so a run whose workload changed
+    (another reuse ratio) joined the same line and the change of workload was drawn as a
+    change point of performance."""
+    runs = dashboard.workload_history(tmp_path)
+    build_site([runs], tmp_path / "site")
+    trend, index = _trend_and_index(tmp_path / "site")
+    for workload in (dashboard.WORKLOAD_A, dashboard.WORKLOAD_B):
+        assert trend.count(f'class="series" data-name="conc 1 · {workload}"') == 5
+        assert f'data-name="workload-photos · {workload} · conc 1"' in index
+    assert 'class="cp"' not in trend
+    # The same runs as one workload: one line per concurrency, and the step is found.
+    for run_file in runs.rglob("run.json"):
+        text = run_file.read_text().replace(dashboard.WORKLOAD_B, dashboard.WORKLOAD_A)
+        run_file.write_text(text)
+    build_site([runs], tmp_path / "one")
+    trend, _ = _trend_and_index(tmp_path / "one")
+    assert trend.count('class="series" data-name="conc 1"') == 5
+    assert trend.count('class="cp"') >= 3  # RPS, throughput, P99 latency at run 6

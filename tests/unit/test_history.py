@@ -169,3 +169,82 @@ def test_cli_on_an_empty_folder_is_a_user_error(
 ) -> None:
     code, line = last_error(capsys, "history", "--conc", "32", "--runs", str(tmp_path))
     assert code == 2 and "no runs" in line
+
+
+A, B = "wl-aaaaaaaaaaaaaaaa", "wl-bbbbbbbbbbbbbbbb"
+
+
+def _two_workloads() -> pd.DataFrame:
+    """12 runs of scenario "s": 6 of workload A, then 6 of B, each 30 % slower (what a
+    change of reuse ratio or photos does); each workload's own runs are flat."""
+    values = [0.05 * (1.3 if i >= 6 else 1.0) * (1 + 0.002 * (i % 3)) for i in range(12)]
+    return tidy_runs(values, workload_fingerprint=[A] * 6 + [B] * 6)
+
+
+def test_runs_of_another_workload_are_another_series() -> None:
+    """The bug: history grouped runs by scenario name only, so a change of workload was
+    found as a change point of performance."""
+    frame = _two_workloads()
+    mixed = history.series(
+        frame.assign(workload_fingerprint=None), scenario="s", metric="tpot_avg_s", parallel=32
+    )
+    assert mixed.index[mixed["change"]].tolist() == [6]  # what one series of both shows
+    newest = history.series(frame, scenario="s", metric="tpot_avg_s", parallel=32)
+    assert newest["run_id"].tolist() == [f"run-{i:02d}" for i in range(6, 12)]
+    assert not newest["change"].any()
+    older = history.series(frame, scenario="s", metric="tpot_avg_s", parallel=32, workload=A)
+    assert older["run_id"].tolist() == [f"run-{i:02d}" for i in range(6)]
+    chosen = history.workloads(frame, scenario="s", metric="tpot_avg_s", parallel=32)
+    assert chosen == history.Workloads(B, ((A, 6),))
+    assert history.workloads(
+        frame, scenario="s", metric="tpot_avg_s", parallel=32, workload=A
+    ) == history.Workloads(A, ((B, 6),))
+
+
+def test_the_newest_run_picks_the_workload_even_when_it_has_none() -> None:
+    frame = tidy_runs([1.0, 2.0, 3.0], workload_fingerprint=[A, A, None])
+    table = history.series(frame, scenario="s", metric="tpot_avg_s", parallel=32)
+    assert table["value"].tolist() == [3.0]
+    chosen = history.workloads(frame, scenario="s", metric="tpot_avg_s", parallel=32)
+    assert chosen == history.Workloads(None, ((A, 2),))
+    picked = history.series(frame, scenario="s", metric="tpot_avg_s", parallel=32, workload=A)
+    assert picked["value"].tolist() == [1.0, 2.0]
+    none = history.series(
+        frame, scenario="s", metric="tpot_avg_s", parallel=32, workload=history.NO_WORKLOAD
+    )
+    assert none["value"].tolist() == [3.0]
+
+
+def test_runs_without_a_workload_are_one_series_as_before() -> None:
+    frame = tidy_runs(stepped())
+    assert frame["workload_fingerprint"].isna().all()
+    table = history.series(frame, scenario="s", metric="tpot_avg_s", parallel=32)
+    assert len(table) == 30 and table.index[table["change"]].tolist() == [20]
+    chosen = history.workloads(frame, scenario="s", metric="tpot_avg_s", parallel=32)
+    assert chosen == history.Workloads(None, ())
+    assert render.workload_note(chosen) is None
+    assert "left out" not in render.text(table, "tpot_avg_s", 32, "s", chosen)
+
+
+def test_an_unknown_workload_is_a_user_error_naming_those_stored() -> None:
+    with pytest.raises(UserError) as exc:
+        history.series(
+            _two_workloads(), scenario="s", metric="tpot_avg_s", parallel=32, workload="wl-x"
+        )
+    assert str(exc.value) == (
+        f"history: --workload wl-x: no run at concurrency 32 sent it; "
+        f"stored: {B} (6 runs), {A} (6 runs)"
+    )
+
+
+def test_text_and_json_name_the_workload_and_what_was_left_out() -> None:
+    frame = _two_workloads()
+    chosen = history.workloads(frame, scenario="s", metric="tpot_avg_s", parallel=32)
+    table = history.series(frame, scenario="s", metric="tpot_avg_s", parallel=32)
+    note = f"left out: 6 runs of workload {A} (a series holds one workload; pick another"
+    assert note in render.text(table, "tpot_avg_s", 32, "s", chosen)
+    doc = render.to_dict(table, "tpot_avg_s", 32, "s", chosen)
+    assert doc["workload_fingerprint"] == B
+    assert doc["left_out"] == [{"workload_fingerprint": A, "runs": 6}]
+    plain = render.to_dict(table, "tpot_avg_s", 32, "s")
+    assert plain["workload_fingerprint"] is None and plain["left_out"] == []

@@ -9,6 +9,11 @@ The numbers come from the tidy frame of many runs, one row per (run, level, repe
 metric) as the results store writes it (bench/store); a run's value at a concurrency is
 the median over its measured repeats, and it is trusted when every repeat was. A change
 must be significant and larger than the metric's gate band and floor, as the gate's.
+
+Runs of one scenario name that sent different workloads (the `workload:` section's
+fingerprint) are different lines, each searched for changes on its own: a change of
+workload is not a change of performance. Where a scenario has several, each line's name
+shows its fingerprint.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from typing import Any
 import pandas as pd
 
 from bench.analyze import history
+from bench.analyze.compare import workload_fingerprint
 from bench.report.dashboard.collect import Entry, GateMark
 from bench.report.dashboard.svgchart import Chart, Line, Marker, Point, Tags
 from bench.schema.metrics import BY_KEY
@@ -113,10 +119,23 @@ def tags(entry: Entry, conc: int) -> Tags:
 
 @dataclass(frozen=True)
 class Series:
-    """One scenario's runs at one concurrency: the points and the change points."""
+    """One scenario's runs of one workload at one concurrency: the points and the change
+    points; `workload`: the fingerprint (None: runs without a workload section)."""
 
+    workload: str | None
     points: list[Point]
     markers: list[Marker]
+
+
+def workloads(entries: list[Entry]) -> list[str | None]:
+    """The workloads a scenario's runs sent (fingerprints, None: no workload section), in
+    the order of their first run."""
+    return list(dict.fromkeys(workload_fingerprint(e.run) for e in entries))
+
+
+def line_name(name: str, workload: str | None, several: bool) -> str:
+    """A line's name: `name`, and its workload where the scenario has several."""
+    return f"{name} · {workload or 'no workload'}" if several else name
 
 
 def series(
@@ -126,25 +145,38 @@ def series(
     key: str,
     conc: int,
     where: dict[str, float],
-) -> Series | None:
-    """`key` at `conc` over a scenario's runs (`entries`, in time order), each run at its
-    x in `where` (by run id); None when no run measured it."""
+) -> list[Series]:
+    """`key` at `conc` over a scenario's runs (`entries`, in time order), one series per
+    workload they sent, each run at its x in `where` (by run id); [] when no run
+    measured it."""
     name = entries[0].run.scenario_name
     have = frame[
         (frame["scenario_name"] == name) & (frame["metric"] == key) & (frame["parallel"] == conc)
     ]
     if have.empty:
-        return None
-    rows = history.series(have, scenario=name, metric=key, parallel=conc)
+        return []
     by_id = {e.run.run_id: e for e in reversed(entries)}
-    xs = [where[str(row.run_id)] for row in rows.itertuples()]
-    points = [
-        _point(by_id[str(row.run_id)], x, row, key, gates, conc)
-        for x, row in zip(xs, rows.itertuples(), strict=True)
-        if math.isfinite(float(row.value))
-    ]
-    markers = _markers(key, rows, xs, (("conc", str(conc)),))
-    return Series(sorted(points, key=lambda p: p.x), markers)
+    sent = set(have["workload_fingerprint"].dropna()) | (
+        {None} if have["workload_fingerprint"].isna().any() else set()
+    )
+    out = []
+    for workload in (w for w in workloads(entries) if w in sent):
+        rows = history.series(
+            have,
+            scenario=name,
+            metric=key,
+            parallel=conc,
+            workload=workload or history.NO_WORKLOAD,
+        )
+        xs = [where[str(row.run_id)] for row in rows.itertuples()]
+        points = [
+            _point(by_id[str(row.run_id)], x, row, key, gates, conc)
+            for x, row in zip(xs, rows.itertuples(), strict=True)
+            if math.isfinite(float(row.value))
+        ]
+        markers = _markers(key, rows, xs, (("conc", str(conc)),))
+        out.append(Series(workload, sorted(points, key=lambda p: p.x), markers))
+    return out
 
 
 def _chart(key: str, lines: list[Line], ticks: list[tuple[float, str]], chart_id: str) -> Chart:
@@ -165,11 +197,12 @@ def trend_chart(
     """One metric over a scenario's runs (`entries`, in time order), a line per
     concurrency; None when no run measured it."""
     where = {e.run.run_id: float(i) for i, e in reversed(list(enumerate(entries)))}
+    several = len(workloads(entries)) > 1
     lines, markers = [], []
     for conc in concurrencies(entries):
-        got = series(frame, entries, gates, key, conc, where)
-        if got is not None:
-            lines.append(Line(f"conc {conc}", got.points, (("conc", str(conc)),)))
+        for got in series(frame, entries, gates, key, conc, where):
+            name = line_name(f"conc {conc}", got.workload, several)
+            lines.append(Line(name, got.points, (("conc", str(conc)),)))
             markers += got.markers
     if not lines:
         return None
@@ -192,11 +225,11 @@ def overview_chart(
     lines = []
     for entries in groups:
         where = {e.run.run_id: at[id(e)] for e in entries}
+        several = len(workloads(entries)) > 1
         for conc in concurrencies(entries):
-            got = series(frame, entries, gates, key, conc, where)
-            if got is not None:
-                name = f"{entries[0].run.scenario_name} · conc {conc}"
-                lines.append(Line(name, got.points, tags(entries[0], conc)))
+            for got in series(frame, entries, gates, key, conc, where):
+                scenario = line_name(entries[0].run.scenario_name, got.workload, several)
+                lines.append(Line(f"{scenario} · conc {conc}", got.points, tags(entries[0], conc)))
     if not lines:
         return None
     ticks = [(float(i), started(e)) for i, e in enumerate(order)]
