@@ -137,8 +137,9 @@ class PreparedLevel:
         }
 
     def write_jsonl(self, path: Path, model: str) -> None:
-        """The requests as evalscope reads them: complete bodies, one a line
-        (`line_by_line`), or with a trace's arrival times (`workload_trace`)."""
+        """The requests as evalscope reads them: complete bodies, one a line (the lean
+        sender's dataset, bench/load/evalscope_sender.py), or with a trace's arrival times
+        (evalscope's `workload_trace`)."""
         with path.open("w", encoding="utf-8") as fh:
             for request in self.requests:
                 if request.arrival_s is None:
