@@ -127,26 +127,59 @@ ensure_vllm() {
 # A throwaway PostgreSQL 15 for the results store's tests (.ci/postgres.sh: a cluster in a
 # temp folder on a unix socket, no TCP), exported as VLM_BENCH_TEST_PG; the tests fail
 # without it under CI=true. Stopped and removed when pytest ends, however the script ends
-# (trap), and before the e2e tier's exec (an exec would drop the trap). A VLM_BENCH_TEST_PG
-# set by the caller is used as it is.
+# (test_cleanup). A VLM_BENCH_TEST_PG set by the caller is used as it is.
 PG_DIR=""
 start_test_postgres() {
     [ -z "${VLM_BENCH_TEST_PG:-}" ] || return 0
     PG_DIR="$(mktemp -d "${TMPDIR:-/tmp}/vlm-bench-pg.XXXXXX")"
-    trap stop_test_postgres EXIT
-    trap 'exit 130' INT
-    trap 'exit 143' TERM
     note "PostgreSQL for the store's tests in $PG_DIR"
     VLM_BENCH_TEST_PG="$(.ci/postgres.sh start "$PG_DIR")"
     export VLM_BENCH_TEST_PG
 }
 stop_test_postgres() {
-    trap - EXIT INT TERM
     if [ -n "$PG_DIR" ]; then
         .ci/postgres.sh stop "$PG_DIR" || true
         PG_DIR=""
         unset VLM_BENCH_TEST_PG
     fi
+}
+
+# The real-vLLM tier's set-up (ensure_vllm: mostly unpacking torch) runs in the background
+# while ruff, mypy and pytest run, its output in a log shown if it fails; it is stopped if
+# the script ends first.
+VLLM_SETUP_PID=""
+VLLM_SETUP_LOG=""
+start_vllm_setup() {
+    VLLM_SETUP_LOG="$(mktemp "${TMPDIR:-/tmp}/vlm-bench-vllm-setup.XXXXXX")"
+    note "setting up the real-vLLM tier in the background (log: $VLLM_SETUP_LOG)"
+    ensure_vllm >"$VLLM_SETUP_LOG" 2>&1 &
+    VLLM_SETUP_PID=$!
+}
+wait_vllm_setup() {
+    local pid="$VLLM_SETUP_PID"
+    VLLM_SETUP_PID=""
+    if ! wait "$pid"; then
+        cat "$VLLM_SETUP_LOG" >&2
+        echo "run_bench.sh: setting up the real-vLLM tier failed (above)" >&2
+        exit 1
+    fi
+    cat "$VLLM_SETUP_LOG" >&2
+    rm -f "$VLLM_SETUP_LOG"
+}
+stop_vllm_setup() {
+    if [ -n "$VLLM_SETUP_PID" ]; then
+        pkill -TERM -P "$VLLM_SETUP_PID" 2>/dev/null || true
+        kill -TERM "$VLLM_SETUP_PID" 2>/dev/null || true
+        wait "$VLLM_SETUP_PID" 2>/dev/null || true
+        VLLM_SETUP_PID=""
+    fi
+}
+# What `test` started, stopped however the script ends (and before the e2e tier's exec,
+# which would drop the trap).
+test_cleanup() {
+    trap - EXIT INT TERM
+    stop_vllm_setup
+    stop_test_postgres
 }
 
 # Debian's chromium for the dashboard's browser test (driven by playwright, which downloads
@@ -181,7 +214,11 @@ names_a_run() {
 case "${1:-}" in
     test)
         shift
+        trap test_cleanup EXIT
+        trap 'exit 130' INT
+        trap 'exit 143' TERM
         ensure_venv test
+        start_vllm_setup
         note "ruff"
         "$VENV/bin/ruff" check .
         "$VENV/bin/ruff" format --check .
@@ -193,7 +230,8 @@ case "${1:-}" in
         "$VENV/bin/pytest" "$@"
         stop_test_postgres
         note "pytest -m e2e (real vLLM on the CPU)"
-        ensure_vllm
+        wait_vllm_setup
+        test_cleanup
         exec "$VENV/bin/pytest" -m e2e "$@"
         ;;
     vlm-bench)

@@ -43,7 +43,7 @@ from bench.schema.scenario_base import (
 )
 from bench.schema.scenario_load import LoadSpec, SweepSpec
 from bench.schema.scenario_server import Server
-from bench.schema.scenario_workload import TraceSource, WorkloadSpec
+from bench.schema.scenario_workload import TraceSource, WorkloadSpec, without_later_defaults
 
 
 class ModelSpec(Strict):
@@ -304,6 +304,8 @@ def without_quiet_defaults(data: dict[str, Any]) -> dict[str, Any]:
         where = data.get(section, {}) if section else data
         if isinstance(where, dict) and key in where and where[key] == LATER_FIELDS[(section, key)]:
             where.pop(key)
+    if isinstance(data.get("workload"), dict):
+        without_later_defaults(data["workload"])
     return data
 
 
@@ -318,8 +320,10 @@ def scenario_hash(scenario: Scenario, workload_fingerprint: str | None = None) -
         where = data[section] if section else data
         if where.get(key, default) == default:
             where.pop(key, None)
-    if workload_fingerprint and isinstance(data.get("workload"), dict):
-        data["workload"]["fingerprint"] = workload_fingerprint
+    if isinstance(data.get("workload"), dict):
+        without_later_defaults(data["workload"])
+        if workload_fingerprint:
+            data["workload"]["fingerprint"] = workload_fingerprint
     canonical = json.dumps(data, sort_keys=True)
     return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 

@@ -14,7 +14,7 @@ frames of one size, panned across one photo. No I/O.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, PositiveFloat, PositiveInt, field_validator, model_validator
 
@@ -150,6 +150,21 @@ class TraceSource(Strict):
 Source = Annotated[
     ImagesSource | RequestsSource | DatasetSource | TraceSource, Field(discriminator="kind")
 ]
+
+
+# Fields added to the section after runs were stored, with the default that means "not
+# used": left out of a dumped section at that default (`without_later_defaults`), so the
+# fingerprint, the scenario hash and run.json of a workload that does not use them stay
+# as they were.
+LATER_FIELDS: dict[str, object] = {"video": None}
+
+
+def without_later_defaults(section: dict[str, Any]) -> dict[str, Any]:
+    """A dumped `workload:` section without the LATER_FIELDS that hold their default."""
+    for key, default in LATER_FIELDS.items():
+        if key in section and section[key] == default:
+            section.pop(key)
+    return section
 
 
 class WorkloadSpec(Strict):

@@ -14,7 +14,12 @@ from pathlib import Path
 from typing import Any
 
 from bench.errors import UserError
-from bench.schema.scenario_workload import DatasetSource, ImagesSource, WorkloadSpec
+from bench.schema.scenario_workload import (
+    DatasetSource,
+    ImagesSource,
+    WorkloadSpec,
+    without_later_defaults,
+)
 from bench.workload import sources
 
 CHUNK = 1 << 20
@@ -23,7 +28,7 @@ CHUNK = 1 << 20
 def fingerprint(spec: WorkloadSpec, base: Path) -> str:
     """`wl-` and 16 hex digits of SHA-256 over the sources' bytes and the shape."""
     h = hashlib.sha256()
-    shape = spec.model_dump(mode="json")
+    shape = without_later_defaults(spec.model_dump(mode="json"))
     shape["source"].pop("path", None)
     h.update(json.dumps(shape, sort_keys=True, ensure_ascii=False).encode())
     for path in _source_files(spec, base):

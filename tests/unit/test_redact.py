@@ -25,6 +25,7 @@ from bench.redact import (
     secret_name,
 )
 from bench.schema.scenario import LATER_FIELDS, Scenario, scenario_hash
+from bench.schema.scenario_workload import LATER_FIELDS as WORKLOAD_LATER_FIELDS
 
 S = "CANARY-7f3a9c"
 R = REDACTED
@@ -131,6 +132,9 @@ def test_scenarios_without_secrets_are_unchanged_and_keep_their_hash():
             where = data[section] if section else data
             if where.get(key) == default:
                 where.pop(key, None)
+        for key, default in WORKLOAD_LATER_FIELDS.items():  # the same inside `workload:`
+            if isinstance(data.get("workload"), dict) and data["workload"].get(key) == default:
+                data["workload"].pop(key)
         old = hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
         assert scenario_hash(scenario) == old, path
 

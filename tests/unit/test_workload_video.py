@@ -13,7 +13,7 @@ from PIL import Image
 from pydantic import ValidationError
 
 from bench import imaging
-from bench.schema.scenario_workload import WorkloadSpec
+from bench.schema.scenario_workload import VideoShape, WorkloadSpec
 from bench.sim.openai import ApiError, decode_video
 from bench.workload import media
 from tests.support.paths import ROOT
@@ -149,3 +149,24 @@ def test_the_docs_video_section_is_a_valid_workload() -> None:
     workload = WorkloadSpec.model_validate(yaml.safe_load(block)["workload"])
     assert workload.video is not None and workload.video.frames == 8
     assert imaging.video_tokens(448, 336, 8, 3136, 1003520) == 768  # the figure it quotes
+
+
+def test_a_workload_without_video_keeps_its_fingerprint_and_hash() -> None:
+    """`video:` came after runs of the shipped photos were stored: unset, it is left out of
+    the fingerprint and the scenario hash, so those runs still compare with new ones (the
+    stored run below was made before it existed; its photos are the ones in the box)."""
+    import json
+
+    from bench.config.scenario import load_scenario
+    from bench.schema.scenario import scenario_hash
+    from bench.workload.fingerprint import fingerprint
+
+    scenario = load_scenario(ROOT / "scenarios" / "workload-photos.yaml")
+    assert scenario.workload is not None and scenario.workload.video is None
+    stored = json.loads((ROOT / "tests/data/workload-runs/workload-photos/run.json").read_text())
+    got = fingerprint(scenario.workload, ROOT)
+    assert got == stored["provenance"]["workload_fingerprint"]
+    video = VideoShape(frames=2, width=56, height=56)
+    with_video = scenario.workload.model_copy(update={"video": video})
+    assert fingerprint(with_video, ROOT) != got
+    assert scenario_hash(scenario, got) != scenario_hash(scenario, None)
