@@ -5,15 +5,14 @@ Opt-in (`pytest -m e2e`); `./run_bench.sh test` sets up .venv-vllm and the model
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from bench.schema.runfile import read_run
 from bench.store.requestrows import file_rows
+from tests.support import cli
 
 pytestmark = pytest.mark.e2e
 
@@ -23,14 +22,7 @@ SCENARIO = ROOT / "scenarios" / "cpu-vllm-tiny.yaml"
 
 def vlm_bench(*argv: str) -> subprocess.CompletedProcess[str]:
     """The CLI from the checkout (scenario paths are relative to it)."""
-    return subprocess.run(
-        [sys.executable, "-m", "bench", *argv],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=1200,
-        env=os.environ.copy(),
-    )
+    return cli.vlm_bench(*argv, cwd=ROOT, timeout=1200)
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from bench.config.scenario import load_scenario
 from bench.measure.prepare import resolve_tokenizer
 from bench.schema.runfile import read_run
 from bench.serve import server
+from tests.support import cli
 
 pytestmark = pytest.mark.e2e
 
@@ -29,14 +29,7 @@ SCENARIO = ROOT / "scenarios" / "cpu-vllm-tiny.yaml"
 
 def vlm_bench(*argv: str) -> subprocess.CompletedProcess[str]:
     """The CLI from the checkout (scenario paths are relative to it)."""
-    return subprocess.run(
-        [sys.executable, "-m", "bench", *argv],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=1200,
-        env=os.environ.copy(),
-    )
+    return cli.vlm_bench(*argv, cwd=ROOT, timeout=1200)
 
 
 @pytest.fixture(scope="module")
