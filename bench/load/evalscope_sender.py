@@ -27,6 +27,7 @@ through the `openai` plugin's path unchanged, serialised at send time.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import Iterator
@@ -40,6 +41,7 @@ from evalscope.perf.plugin.registry import register_api, register_dataset
 from evalscope.perf.utils.benchmark_util import BenchmarkData
 
 from bench.digest import request_digest
+from bench.load import http1
 from bench.load.evalscope import SENDER_API, SENDER_DATASET
 from bench.load.evalscope_db import short_request
 
@@ -61,6 +63,10 @@ class VlmBenchApi(OpenaiPlugin):
         global _active
         super().__init__(param)
         _active = self
+        # Where prepared requests go without aiohttp (bench/load/http1.py), if they can.
+        self.target = http1.target(param.url)
+        self.heads: dict[tuple[tuple[str, str], ...], bytes | None] = {}
+        self.pool: tuple[asyncio.AbstractEventLoop, http1.Pool] | None = None
 
     def build_request(self, messages: Any, param: Arguments | None = None) -> dict[str, Any]:
         if isinstance(messages, Wire):
@@ -84,37 +90,113 @@ class VlmBenchApi(OpenaiPlugin):
         if not isinstance(body, Wire) or body.get("stream") is not True:
             return await super().process_request(client_session, url, headers, body)
         headers = {"Content-Type": "application/json", **headers}
-        return await _send(client_session, url, headers, body)
+        head = self._head(url, headers)
+        if head is None:
+            return await _send(client_session, url, headers, body)
+        return await _send_direct(self._pool(), head, body, self.param.total_timeout)
+
+    def _head(self, url: str, headers: dict[str, Any]) -> bytes | None:
+        """The request head for http1, None where aiohttp must send (http1.target)."""
+        if self.target is None or url != self.param.url:
+            return None
+        key = tuple((str(k), str(v)) for k, v in headers.items())
+        if key not in self.heads:
+            self.heads[key] = http1.head("POST", self.target, dict(key))
+        return self.heads[key]
+
+    def _pool(self) -> http1.Pool:
+        """The connections of this event loop (one a level; a test may run several)."""
+        loop = asyncio.get_running_loop()
+        if self.pool is None or self.pool[0] is not loop:
+            assert self.target is not None
+            self.pool = (loop, http1.Pool(self.target, self.param.connect_timeout))
+        return self.pool[1]
 
 
 async def _send(
     session: aiohttp.ClientSession, url: str, headers: dict[str, Any], body: Wire
 ) -> BenchmarkData:
-    output = BenchmarkData(is_stream=True)
-    output.request = short_request(body.sha)
-    stream = _Stream(output)
+    """`body` through aiohttp: for what http1 does not do (https, proxies …)."""
+    reply = _Reply(body)
     try:
         async with session.post(url=url, data=body.data, headers=headers) as response:
-            if response.status != 200:
-                output.status_code = response.status
-                output.error = (await response.text(errors="replace"))[:4000] or response.reason
-            elif "text/event-stream" not in response.headers.get("Content-Type", ""):
-                output.error = f"expected a stream, got {response.headers.get('Content-Type')!r}"
-            else:
-                events = _Events()
-                async for chunk in response.content.iter_any():
-                    now = time.perf_counter()
-                    for data in events.feed(chunk):
-                        stream.take(data, now)
-                for data in events.rest():
-                    stream.take(data, time.perf_counter())
+            reply.head(response.status, response.headers.get("Content-Type", ""))
+            async for chunk in response.content.iter_any():
+                reply.body(chunk, time.perf_counter())
+        reply.end(response.reason)
     except Exception as exc:  # evalscope's own plugin records any failure the same way
-        output.error = f"{type(exc).__name__}: {exc}"
-    if output.error is not None:
-        output.completed_time = time.perf_counter()
-        return output
-    stream.finish(body)
-    return output
+        reply.output.error = f"{type(exc).__name__}: {exc}"
+    return reply.finish()
+
+
+async def _send_direct(
+    pool: http1.Pool, head: bytes, body: Wire, timeout_s: float | None
+) -> BenchmarkData:
+    """`body` through bench/load/http1.py, within the request timeout."""
+    reply = _Reply(body)
+    try:
+        async with asyncio.timeout(timeout_s):
+            await pool.send(
+                head,
+                body.data,
+                lambda r: reply.head(r.status, r.headers.get("content-type", "")),
+                reply.body,
+            )
+        reply.end(None)
+    except TimeoutError:
+        reply.output.error = f"TimeoutError: no complete response within {timeout_s:g} s"
+    except Exception as exc:
+        reply.output.error = f"{type(exc).__name__}: {exc}"
+    return reply.finish()
+
+
+class _Reply:
+    """One prepared request's response, read as it arrives: a stream's events go to its
+    `_Stream`; any other answer is kept (the first 64 KB) as the request's error."""
+
+    def __init__(self, body: Wire) -> None:
+        self.wire = body
+        self.output = BenchmarkData(is_stream=True)
+        self.output.request = short_request(body.sha)
+        self.stream = _Stream(self.output)  # the request's start stamp
+        self.events: _Events | None = None
+        self.status = 0
+        self.refused = b""
+
+    def head(self, status: int, content_type: str) -> None:
+        self.status = status
+        if status == 200 and "text/event-stream" in content_type:
+            self.events = _Events()
+        elif status == 200:
+            self.output.error = f"expected a stream, got {content_type!r}"
+
+    def body(self, piece: bytes, now: float) -> None:
+        if self.events is not None:
+            for data in self.events.feed(piece):
+                self.stream.take(data, now)
+        elif self.status != 200 and len(self.refused) < MAX_REFUSAL:
+            self.refused += piece[: MAX_REFUSAL - len(self.refused)]
+
+    def end(self, reason: str | None) -> None:
+        """The whole response arrived."""
+        if self.events is not None:
+            for data in self.events.rest():
+                self.stream.take(data, time.perf_counter())
+        elif self.status != 200:
+            self.output.status_code = self.status
+            text = self.refused.decode("utf-8", errors="replace")[:4000]
+            self.output.error = text or reason or f"HTTP {self.status}"
+
+    def finish(self) -> BenchmarkData:
+        out = self.output
+        if out.error is not None:
+            out.completed_time = time.perf_counter()
+        else:
+            self.stream.finish(self.wire)
+        return out
+
+
+MAX_REFUSAL = 64 * 1024  # bytes of a refusal's body kept for its error text
 
 
 class _Stream:

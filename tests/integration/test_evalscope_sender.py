@@ -119,3 +119,38 @@ def test_a_refused_request_is_a_failure_with_the_servers_words(sim: Sim, tmp_pat
     assert not ours.success and not theirs.success
     assert ours.status_code == theirs.status_code and ours.status_code >= 400
     assert ours.error
+
+
+def test_where_http1_cannot_send_aiohttp_does(
+    sim: Sim, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A proxy named in the environment (which evalscope's session, trust_env, would use)
+    leaves the request to aiohttp: same figures as the `openai` plugin's."""
+    for name in ("no_proxy", "NO_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("http_proxy", "http://127.0.0.1:9")  # the test's session ignores it
+    prepared = tmp_path / "level.jsonl"
+    prepared.write_text(json.dumps({**chat_body(max_tokens=3), "stream": True}) + "\n")
+    url = sim.url("/v1/chat/completions")
+    args = arguments(url, prepared, extra_args={"ignore_eos": True})
+    assert VlmBenchApi(args).target is None
+    ((ours, theirs),) = asyncio.run(send_both(url, args))
+    assert ours.success and theirs.success, (ours.error, theirs.error)
+    assert (ours.completion_tokens, ours.n_decode_chunks) == (3, theirs.n_decode_chunks)
+
+
+def test_a_request_past_its_timeout_fails_saying_so(sim: Sim, tmp_path: Path) -> None:
+    prepared = tmp_path / "level.jsonl"
+    body = {**chat_body(max_tokens=2000), "stream": True}
+    prepared.write_text(json.dumps(body) + "\n")
+    url = sim.url("/v1/chat/completions")
+    args = arguments(url, prepared, total_timeout=1, extra_args={"ignore_eos": True})
+    lean = VlmBenchApi(args)
+    (wire,) = PreparedDataset(args).build_messages()
+
+    async def go() -> Any:
+        async with aiohttp.ClientSession() as session:
+            return await lean.process_request(session, url, {}, lean.build_request(wire))
+
+    out = asyncio.run(go())
+    assert not out.success and out.error == "TimeoutError: no complete response within 1 s"
