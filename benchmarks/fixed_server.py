@@ -4,8 +4,10 @@
 
 Not the project's simulator (no aiohttp, no shared code): asyncio streams and hand-written
 HTTP/1.1 with keep-alive and chunked SSE. POST /v1/chat/completions must carry an image
-(an `image_url` part); its first token is written `ttft` seconds after the request line
-arrived (as the simulator's clock starts when a request arrives, before its body is read),
+(an `image_url` part); its first token is written `ttft` seconds after the request's
+first bytes were read from the socket (stamped in the protocol's `data_received`, before
+the handler wakes up: a stamp taken after `readline` also counted the server's own
+wake-up, ~0.1 ms, as the client's), as the simulator's clock starts when a request arrives,
 token k `ttft + k * tpot` after it (an absolute schedule), `max_tokens` in all
 (ignore_eos), then a usage chunk and [DONE]. GET /health and /v1/models answer readiness.
 There is no /metrics: the client/server gap check cannot run against it.
@@ -92,15 +94,28 @@ def _stats() -> dict[str, object]:
     }
 
 
+class _Stamped(asyncio.StreamReaderProtocol):
+    """A stream protocol that notes when the bytes of each next request begin to arrive."""
+
+    arrived: float | None = None
+
+    def data_received(self, data: bytes) -> None:
+        if self.arrived is None:
+            self.arrived = time.perf_counter()
+        super().data_received(data)
+
+
 async def _handle(
     reader: asyncio.StreamReader, writer: asyncio.StreamWriter, args: argparse.Namespace
 ) -> None:
+    stamped = writer.transport.get_protocol()
+    assert isinstance(stamped, _Stamped)
     try:
         while True:
             line = await reader.readline()
             if not line:
                 return
-            arrived = time.perf_counter()
+            arrived = stamped.arrived or time.perf_counter()
             method, path, _ = line.decode().split(" ", 2)
             length = 0
             while (header := await reader.readline()) not in (b"\r\n", b""):
@@ -108,6 +123,7 @@ async def _handle(
                 if name.strip().lower() == "content-length":
                     length = int(value)
             raw = await reader.readexactly(length) if length else b""
+            stamped.arrived = None  # the next bytes are the next request's
             if method == "GET" and path.startswith("/stats"):
                 writer.write(_response("200 OK", json.dumps(_stats()).encode()))
                 if path.endswith("reset=1"):
@@ -132,9 +148,13 @@ async def _handle(
 
 
 async def _main(args: argparse.Namespace) -> None:
-    server = await asyncio.start_server(
-        lambda r, w: _handle(r, w, args), "127.0.0.1", args.port, backlog=1024
-    )
+    loop = asyncio.get_running_loop()
+
+    def protocol() -> _Stamped:
+        reader = asyncio.StreamReader(limit=2**16, loop=loop)
+        return _Stamped(reader, lambda r, w: _handle(r, w, args), loop=loop)
+
+    server = await loop.create_server(protocol, "127.0.0.1", args.port, backlog=1024)
     Path(args.port_file).write_text(str(server.sockets[0].getsockname()[1]))
     async with server:
         await server.serve_forever()

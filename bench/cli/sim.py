@@ -13,8 +13,8 @@ from typing import Any
 
 from bench.cli.options import add_set, finite_float, parse_set
 from bench.errors import UserError
+from bench.sim import lean, server
 from bench.sim import profile as profiles
-from bench.sim import server
 from bench.tools.tokenizer import ensure_tokenizer
 
 _SIM_FLAGS: list[tuple[str, str, Callable[[str], Any], str]] = [
@@ -60,6 +60,12 @@ def add_sim(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     sim.add_argument("--seed", type=int, default=0, help="seeds jitter and natural lengths")
     sim.add_argument("--trace", help="append one JSON line per request to this file")
     sim.add_argument("--tokenizer", help="tokenizer folder (default: the generated one)")
+    sim.add_argument(
+        "--lean",
+        action="store_true",
+        help="fixed-timing profiles only: the client self-calibration's light server "
+        "(no /metrics, no faults; bench/sim/lean.py)",
+    )
     add_set(sim, "override any profile field", "faults.stall_s=2")
     for flag, field, type_, help_ in _SIM_FLAGS:
         sim.add_argument(flag, dest=field.replace(".", "__"), type=type_, help=help_)
@@ -77,6 +83,12 @@ def cmd_sim(args: argparse.Namespace) -> int:
         if value is not None:
             overrides[field] = value
     profile = profiles.load_profile(args.profile, overrides)
+    if args.lean:
+        trace = Path(args.trace) if args.trace else None
+        lean.run(
+            profile, args.host, args.port, trace, Path(args.port_file) if args.port_file else None
+        )
+        return 0
     tokenizer = Path(args.tokenizer) if args.tokenizer else ensure_tokenizer()
     if not (tokenizer / "tokenizer.json").exists():
         raise UserError(f"--tokenizer {tokenizer}: no tokenizer.json there")

@@ -52,8 +52,12 @@ from bench.tools.tokenizer import cache_root
 
 log = logging.getLogger(__name__)
 
-WAVES = 1  # measured waves per calibration (after the warm-up wave)
-MIN_REQUESTS = 4
+WAVES = 3  # measured waves per calibration (after the warm-up wave): TTFT's bound is the worst
+MIN_REQUESTS = 8  # at low concurrency: as many waves (of one or two requests)
+# How a bound is measured, in the cache file's name: an entry measured another way is not
+# reused. 2: the light server (bench/sim/lean.py), the worst of WAVES waves, the lean
+# sender's own HTTP client (bench/load/http1.py).
+METHOD = 2
 SIM_MODEL = "sim-model"  # the fixed profile's served name
 SIM_START_S = 2.0  # about what starting the fixed-timing simulator costs
 
@@ -74,7 +78,9 @@ def calibration_scenario(scenario: Scenario, ttft_s: float, tpot_s: float) -> Sc
         update={
             "name": f"{scenario.name}-calibration",
             "model": scenario.model.model_copy(update={"served_name": SIM_MODEL}),
-            "server": SimServer(kind="sim", profile="fixed", ready_timeout_s=60),
+            # The light server (bench/sim/lean.py): the simulator's own work per request
+            # would count as the client's.
+            "server": SimServer(kind="sim", profile="fixed", ready_timeout_s=60, args=["--lean"]),
             "load": load,
             "sweep": SweepSpec(parallel=[1], number=[1], reset_caches=False),
             "validity": ValiditySpec(),
@@ -120,9 +126,8 @@ class Calibrator:
         self.record = record if record is not None else Provenance()  # run.json's
         self.dir = run_dir / "calibration"
         self.tokenizer = tokenizer
-        self.path = cache.cache_file(
-            cache_root(), socket.gethostname(), bench.__version__, evalscope_version
-        )
+        harness = f"{bench.__version__}-m{METHOD}"
+        self.path = cache.cache_file(cache_root(), socket.gethostname(), harness, evalscope_version)
         self.handle: server.ServerHandle | None = None
         self.spent_s = 0.0  # seconds spent measuring (cache hits cost ~0)
         self.measured = self.reused = 0
@@ -142,7 +147,7 @@ class Calibrator:
             return
         sc = self.scenario
         ttft, tpot = level.ttft_avg_s, level.tpot_avg_s
-        key = clienterror.shape(sc, level.parallel)
+        key = clienterror.shape(sc, level.parallel, self.record.workload_fingerprint)
         cached = cache.read_cache(self.path)
         error = (
             None if sc.load.calibrate == "always" else clienterror.lookup(cached, key, ttft, tpot)
@@ -186,9 +191,16 @@ class Calibrator:
             at = SweepLevel(level.index, level.repeat, level.parallel, number)
             measured = measure(cal, handle, self.tokenizer, plan_level(cal, self.dir, at), progress)
             rows = level_rows(self.dir, measured) if measured.measured else []
-            client = ((r.request_sha, r.ttft_s, r.tpot_s) for r in rows if r.success)
+            client = [
+                (r.start_time, (r.request_sha, r.ttft_s, r.tpot_s)) for r in rows if r.success
+            ]
             truth = server_truth(trace, offset)
-            return clienterror.estimate(*clienterror.paired_errors(client, truth))
+            ttft = [
+                clienterror.paired_errors(wave, truth)[0]
+                for wave in clienterror.waves(client, level.parallel)
+            ]
+            tpot = clienterror.paired_errors((item for _, item in client), truth)[1]
+            return clienterror.estimate(ttft, tpot)
         except Interrupted:
             # The level it carries is the calibration's own, never one of the run's.
             raise KeyboardInterrupt from None

@@ -32,9 +32,20 @@ def test_bound_is_mean_plus_two_standard_errors() -> None:
     sd = math.sqrt(sum((v - 0.0025) ** 2 for v in values) / 3)
     assert math.isclose(clienterror.upper_bound(values), 0.0025 + 2 * sd / 2)
     assert clienterror.upper_bound([0.004]) == 0.004
-    error = clienterror.estimate([0.002, 0.002], [])
+    error = clienterror.estimate([[0.002, 0.002]], [])
     assert error == clienterror.ClientError(0.002, None, 2)
-    assert clienterror.estimate([], []) is None
+    assert clienterror.estimate([], []) is None and clienterror.estimate([[]], []) is None
+
+
+def test_ttfts_bound_is_the_worst_waves_and_tpots_is_over_all_requests() -> None:
+    """Regression: one wave's bound fell below a level's mean error (c64: 1.9 ms beside
+    a level of waves 3.1, 2.0, 0.9 and 1.7 ms), since a wave's requests wait together."""
+    rows = [(0.3, "c"), (0.1, "a"), (0.2, "b"), (0.4, "d"), (0.5, "e")]
+    assert clienterror.waves(rows, 2) == [["a", "b"], ["c", "d"], ["e"]]
+    assert clienterror.waves(rows, 0) == [["a"], ["b"], ["c"], ["d"], ["e"]]
+    error = clienterror.estimate([[0.001, 0.001], [0.003, 0.003], [0.002]], [0.0001, 0.0003])
+    assert error is not None and error.ttft_s == 0.003 and error.requests == 5
+    assert error.tpot_s == clienterror.upper_bound([0.0001, 0.0003])
 
 
 def test_shape_holds_what_sets_the_clients_work_and_not_the_server() -> None:
@@ -43,6 +54,9 @@ def test_shape_holds_what_sets_the_clients_work_and_not_the_server() -> None:
     assert clienterror.shape(a, 8) == clienterror.shape(b, 8)
     assert clienterror.shape(a, 8) != clienterror.shape(a, 16)
     assert clienterror.shape(a, 8) != clienterror.shape(small_scenario(), 8)
+    # A workload's requests are not load.dataset's: each workload is a shape of its own.
+    assert clienterror.shape(a, 8, "w1") != clienterror.shape(a, 8)
+    assert clienterror.shape(a, 8, "w1") != clienterror.shape(a, 8, "w2")
 
 
 def test_lookup_reuses_the_nearest_entry_within_the_timing_match() -> None:
