@@ -58,10 +58,10 @@ def test_a_stream_keeps_the_requests_own_schedule_and_leaves_a_trace_line(lean: 
     (line,) = [json.loads(x) for x in lean.trace.read_text().splitlines()]
     assert line["request_sha"] == request_digest(body) and line["outcome"] == "length"
     assert line["output_tokens"] == 5 and line["writes"] == 5
-    # On the absolute schedule: the first token no earlier than 50 ms after arrival, the
-    # last no earlier than 50 + 4 x 10 ms after it.
-    assert line["first_token"] - line["arrival"] >= 0.05
-    assert line["last_token"] - line["arrival"] >= 0.09
+    # On the absolute schedule: the first token 50 ms after arrival, the last 50 + 4 x 10
+    # ms after it, give or take uvloop's millisecond timer (it once woke 0.01 ms early).
+    assert line["first_token"] - line["arrival"] >= 0.05 - 0.001
+    assert line["last_token"] - line["arrival"] >= 0.09 - 0.001
 
 
 def test_a_whole_answer_and_a_completion(lean: Sim) -> None:
