@@ -457,9 +457,12 @@ def _cheap_warmup(tokens: int) -> None:
     async def cheap(*args: Any, **kwargs: Any) -> AsyncIterator[tuple[dict[str, Any], bool]]:
         async for request, is_warmup in original(*args, **kwargs):
             if is_warmup:
-                request = {**request, "max_tokens": tokens}
+                capped = {"max_tokens": tokens}
                 if "min_tokens" in request:
-                    request["min_tokens"] = min(int(request["min_tokens"]), tokens)
+                    capped["min_tokens"] = min(int(request["min_tokens"]), tokens)
+                # A prepared body (evalscope_sender.Wire) is copied as one, serialised now.
+                replaced = getattr(request, "replaced", None)
+                request = replaced(**capped) if replaced else {**request, **capped}
             yield request, is_warmup
 
     perf_benchmark.get_requests = cheap

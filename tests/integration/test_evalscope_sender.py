@@ -154,3 +154,31 @@ def test_a_request_past_its_timeout_fails_saying_so(sim: Sim, tmp_path: Path) ->
 
     out = asyncio.run(go())
     assert not out.success and out.error == "TimeoutError: no complete response within 1 s"
+
+
+def test_a_cheap_warm_up_copy_of_a_prepared_body_stays_prepared(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its capped copy was a plain dict, sent through aiohttp: the lean sender's own
+    connections were then first opened by the measured requests."""
+    import evalscope.perf.benchmark as perf_benchmark
+
+    prepared = tmp_path / "level.jsonl"
+    prepared.write_text(json.dumps({**chat_body(max_tokens=40), "min_tokens": 20}) + "\n")
+    args = arguments("http://127.0.0.1:9/v1/chat/completions", prepared)
+    (wire,) = PreparedDataset(args).build_messages()
+
+    async def requests(*_: Any, **__: Any) -> Any:
+        yield wire, True
+        yield wire, False
+
+    async def drawn() -> list[Any]:
+        return [pair async for pair in perf_benchmark.get_requests()]
+
+    monkeypatch.setattr(perf_benchmark, "get_requests", requests)
+    evalscope._cheap_warmup(8)
+    (warm, is_warmup), (measured, _) = asyncio.run(drawn())
+    assert is_warmup and isinstance(warm, Wire) and measured is wire
+    assert (warm["max_tokens"], warm["min_tokens"]) == (8, 8)
+    assert json.loads(warm.data) == warm and warm.sha == request_digest(warm)
+    assert json.loads(wire.data)["max_tokens"] == 40  # the measured body as it was
