@@ -195,12 +195,12 @@ class Calibrator:
                 (r.start_time, (r.request_sha, r.ttft_s, r.tpot_s)) for r in rows if r.success
             ]
             truth = server_truth(trace, offset)
-            ttft = [
-                clienterror.paired_errors(wave, truth)[0]
+            pairs = [
+                clienterror.paired_errors(wave, truth)
                 for wave in clienterror.waves(client, level.parallel)
             ]
-            tpot = clienterror.paired_errors((item for _, item in client), truth)[1]
-            return clienterror.estimate(ttft, tpot)
+            tpot = [error for _, wave_tpot in pairs for error in wave_tpot]
+            return clienterror.estimate([wave_ttft for wave_ttft, _ in pairs], tpot)
         except Interrupted:
             # The level it carries is the calibration's own, never one of the run's.
             raise KeyboardInterrupt from None

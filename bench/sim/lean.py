@@ -31,16 +31,14 @@ import json
 import logging
 import signal
 import time
-from collections.abc import Callable
-from dataclasses import asdict
 from pathlib import Path
 from typing import IO, Any, cast
 
 from bench.digest import request_digest
 from bench.errors import UserError
-from bench.sim import fixed
+from bench.sim import fixed, server
 from bench.sim.profile import Profile
-from bench.sim.record import TraceRecord
+from bench.sim.record import TraceRecord, write_trace
 
 log = logging.getLogger("bench.sim")
 
@@ -56,10 +54,6 @@ class _Server:
         self.profile = profile
         self.trace = trace
         self.count = 0
-
-    def record(self, rec: TraceRecord) -> None:
-        if self.trace is not None:
-            self.trace.write(json.dumps(asdict(rec)) + "\n")
 
 
 class _Connection(asyncio.Protocol):
@@ -125,7 +119,8 @@ class _Connection(asyncio.Protocol):
         if method == "GET" and path == "/health":
             self._write_json("200 OK", {})
         elif method == "GET" and path == "/v1/models":
-            self._write_json("200 OK", {"object": "list", "data": [{"id": self._model()}]})
+            served = self.server.profile.served_model_name
+            self._write_json("200 OK", {"object": "list", "data": [{"id": served}]})
         elif method == "POST" and path in ROUTES:
             try:
                 body = json.loads(raw)
@@ -139,15 +134,12 @@ class _Connection(asyncio.Protocol):
         else:
             self._write_json("404 Not Found", {"error": {"message": f"no route {path[:80]}"}})
 
-    def _model(self) -> str:
-        return self.server.profile.served_model_name
-
     async def _answer(self, answer: _Answer) -> None:
         assert self.transport is not None
         try:
             end = await answer.run(self.transport)
         finally:
-            self.server.record(answer.rec)
+            write_trace(self.server.trace, answer.rec)
             self.task = None
         if end is not None and not self.transport.is_closing():
             self.transport.write(end)
@@ -181,13 +173,13 @@ class _Answer:
 
     def __init__(
         self,
-        server: _Server,
+        shared: _Server,
         body: dict[str, Any],
         headers: dict[str, str],
         arrival: float,
         chat: bool,
     ) -> None:
-        server.count += 1
+        shared.count += 1
         max_tokens = body.get("max_tokens", body.get("max_completion_tokens", 16))
         if not isinstance(max_tokens, int) or isinstance(max_tokens, bool) or max_tokens < 1:
             raise ValueError("max_tokens must be a positive integer")
@@ -196,13 +188,13 @@ class _Answer:
         self.usage = self.stream and isinstance(options, dict) and options.get("include_usage")
         self.chat = chat
         self.tokens = max_tokens
-        self.ttft, self.tpot = fixed.timings(server.profile, headers)
+        self.ttft, self.tpot = fixed.timings(shared.profile, headers)
         self.rec = TraceRecord(
-            server.count, request_digest(body) or "", arrival, engine=arrival, max_tokens=max_tokens
+            shared.count, request_digest(body) or "", arrival, engine=arrival, max_tokens=max_tokens
         )
         self.prompt_tokens = _words(body)
         self.base = {
-            "id": f"{'chatcmpl' if chat else 'cmpl'}-lean{server.count}",
+            "id": f"{'chatcmpl' if chat else 'cmpl'}-lean{shared.count}",
             "object": "chat.completion.chunk" if chat else "text_completion",
             "created": int(time.time()),
             "model": body.get("model") if isinstance(body.get("model"), str) else "",
@@ -300,13 +292,7 @@ def run(
             f"--lean serves fixed timings only: profile {profile.name!r} sets no "
             "fixed_ttft_s / fixed_tpot_s"
         )
-    try:
-        import uvloop
-    except ImportError:  # pragma: no cover - evalscope's perf extra installs it
-        factory: Callable[[], asyncio.AbstractEventLoop] | None = None
-    else:
-        factory = uvloop.new_event_loop
-    with asyncio.Runner(loop_factory=factory) as runner:
+    with asyncio.Runner(loop_factory=server.loop_factory()) as runner:
         runner.run(_serve(profile, host, port, trace_path, port_file))
 
 
@@ -317,10 +303,10 @@ async def _serve(
     shared = _Server(profile, trace)
     loop = asyncio.get_running_loop()
     try:
-        server = await loop.create_server(lambda: _Connection(shared), host, port, backlog=4096)
+        listener = await loop.create_server(lambda: _Connection(shared), host, port, backlog=4096)
     except OSError as exc:
         raise UserError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
-    bound = server.sockets[0].getsockname()[1]
+    bound = listener.sockets[0].getsockname()[1]
     log.info("vlm-bench lean fixed-timing server listening on http://%s:%d", host, bound)
     if port_file is not None:
         port_file.write_text(str(bound))
@@ -330,6 +316,6 @@ async def _serve(
     try:
         await stop.wait()
     finally:
-        server.close()
+        listener.close()
         if trace is not None:
             trace.close()

@@ -16,6 +16,7 @@ import asyncio
 import gc
 import logging
 import signal
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -38,16 +39,19 @@ def run(
     port_file: Path | None = None,
 ) -> None:
     """Serve until SIGINT or SIGTERM, then close the socket and the trace and return."""
-    try:
-        import uvloop
-    except ImportError:  # pragma: no cover - evalscope's perf extra installs it
-        loop_factory = None
-    else:
-        loop_factory = uvloop.new_event_loop
-    with asyncio.Runner(loop_factory=loop_factory) as runner:
+    with asyncio.Runner(loop_factory=loop_factory()) as runner:
         runner.run(
             _serve_until_signal(profile, host, port, tokenizer_dir, seed, trace_path, port_file)
         )
+
+
+def loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop's event loop where it is installed (the simulator's servers run on it)."""
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - evalscope's perf extra installs it
+        return None
+    return uvloop.new_event_loop
 
 
 async def _serve_until_signal(*args: Any) -> None:
